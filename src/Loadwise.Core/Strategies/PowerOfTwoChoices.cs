@@ -1,0 +1,97 @@
+using Loadwise.Internal;
+
+namespace Loadwise;
+
+/// <summary>
+/// Samples two <b>distinct</b> candidates at random and picks the less loaded (ties go to the first sample). Unlike
+/// sampling with replacement (which Envoy does, returning the busier of two hosts a quarter of the time when it draws
+/// the same host twice), the pair is always distinct. One candidate is returned as is; NaN never wins.
+/// </summary>
+/// <remarks>
+/// Unmasked picks are O(1): one 64-bit random number yields both samples. Masked picks count the allowed candidates
+/// and rank-select two of them, O(n/64) word operations with no allocation.
+/// </remarks>
+/// <typeparam name="TNode">The candidate type.</typeparam>
+/// <typeparam name="TAccessor">Reads the load; see <see cref="LoadAccessor{TNode}"/>.</typeparam>
+/// <example>
+/// <code>
+/// var strategy = PowerOfTwoChoices.For&lt;Backend&gt;();
+/// strategy.TrySelect(backends, SelectionContext.Empty, out int index);
+/// </code>
+/// </example>
+public sealed class PowerOfTwoChoices<TNode, TAccessor> : ISelectionStrategy<TNode>
+    where TAccessor : ILoadAccessor<TNode>
+{
+    private readonly RandomSource _random;
+
+    /// <summary>Creates the strategy.</summary>
+    /// <param name="seed">Optional seed for reproducible single-threaded sequences.</param>
+    /// <example><code>var strategy = new PowerOfTwoChoices&lt;Backend, LoadAccessor&lt;Backend&gt;&gt;(seed: 7);</code></example>
+    public PowerOfTwoChoices(ulong? seed = null) => _random = new RandomSource(seed);
+
+    /// <inheritdoc/>
+    public string Name => "PowerOfTwoChoices";
+
+    /// <inheritdoc/>
+    public bool TrySelect(ReadOnlySpan<TNode> candidates, in SelectionContext context, out int index)
+    {
+        int count = candidates.Length;
+        if (count == 0)
+        {
+            index = -1;
+            return false;
+        }
+
+        bool masked = context.ValidateMask(count);
+        int pool = masked ? context.Mask.CountAllowed() : count;
+        if (pool <= 1)
+        {
+            index = pool == 0 ? -1 : masked ? context.Mask.NthAllowed(0) : 0;
+            if (index >= 0 && double.IsNaN(TAccessor.GetLoad(in candidates[index])))
+            {
+                index = -1;
+            }
+
+            return index >= 0;
+        }
+
+        // High and low halves of one draw give both samples; the second is drawn from pool-1 and shifted past the first.
+        ulong random = _random.NextUInt64();
+        int first = RandomSource.Bounded(random, pool);
+        int second = (int)(((random & 0xFFFF_FFFFUL) * (ulong)(uint)(pool - 1)) >> 32);
+        if (second >= first)
+        {
+            second++;
+        }
+
+        if (masked)
+        {
+            first = context.Mask.NthAllowed(first);
+            second = context.Mask.NthAllowed(second);
+        }
+
+        double firstLoad = TAccessor.GetLoad(in candidates[first]);
+        double secondLoad = TAccessor.GetLoad(in candidates[second]);
+        index = secondLoad < firstLoad || double.IsNaN(firstLoad) ? second : first;
+        if (double.IsNaN(firstLoad) && double.IsNaN(secondLoad))
+        {
+            // Both samples unknown: the pick must not go to a NaN, so fall back to an exact scan.
+            index = LowestScore.Select<TNode, LoadScore<TNode, TAccessor>>(candidates, context, masked, epsilon: -1, spread: 0);
+        }
+
+        return index >= 0;
+    }
+}
+
+/// <summary>Creates <see cref="PowerOfTwoChoices{TNode, TAccessor}"/> for node types that implement <see cref="ILoadMetric"/>.</summary>
+/// <example><code>var strategy = PowerOfTwoChoices.For&lt;Backend&gt;();</code></example>
+public static class PowerOfTwoChoices
+{
+    /// <summary>Creates a power-of-two-choices strategy that reads <see cref="ILoadMetric.LoadScore"/>.</summary>
+    /// <typeparam name="TNode">A node type implementing <see cref="ILoadMetric"/>.</typeparam>
+    /// <param name="seed">Optional seed for reproducible single-threaded sequences.</param>
+    /// <returns>A new strategy.</returns>
+    /// <example><code>var strategy = PowerOfTwoChoices.For&lt;Backend&gt;();</code></example>
+    public static PowerOfTwoChoices<TNode, LoadAccessor<TNode>> For<TNode>(ulong? seed = null)
+        where TNode : ILoadMetric => new(seed);
+}
