@@ -20,8 +20,8 @@ namespace Loadwise;
 /// within <c>n</c> picks. A rebuild restarts the smooth sequence, as nginx does when its upstream changes.
 /// </para>
 /// <para>
-/// <b>Masks.</b> A masked pick walks forward through the sequence to the next allowed node, so allowed nodes keep
-/// their relative weights.
+/// <b>Masks.</b> A masked node's turns are skipped (the pick takes further tickets), so the allowed nodes keep their
+/// exact relative weights; the cost grows with the masked share of the total weight.
 /// </para>
 /// </remarks>
 /// <typeparam name="TNode">The candidate type.</typeparam>
@@ -55,6 +55,8 @@ public sealed class WeightedRoundRobin<TNode, TId, TAccessor> : ISelectionStrate
             return false;
         }
 
+        // One ticket per pick; a rebuild reuses it so that a candidate-set change costs nobody a turn.
+        ulong ticket = Interlocked.Increment(ref _ticket) - 1;
         Snapshot? snapshot = Volatile.Read(ref _snapshot);
         for (int attempt = 0; attempt < 2; attempt++)
         {
@@ -68,10 +70,20 @@ public sealed class WeightedRoundRobin<TNode, TId, TAccessor> : ISelectionStrate
                 break;
             }
 
-            ulong ticket = Interlocked.Increment(ref _ticket) - 1;
-            int pick = snapshot.Sequence is { } sequence
-                ? FromSequence(sequence, ticket, masked, context)
-                : snapshot.StepLocked(candidates, masked, context);
+            int pick;
+            if (snapshot.Sequence is { } sequence)
+            {
+                pick = sequence[(int)(ticket % (ulong)sequence.Length)];
+                if (masked && !context.Mask.IsAllowed(pick))
+                {
+                    pick = NextAllowedTurn(sequence, ref ticket, context);
+                }
+            }
+            else
+            {
+                pick = snapshot.StepLocked(candidates, masked, context);
+            }
+
             if (pick == Snapshot.Changed || !snapshot.Matches(candidates, (int)(ticket % (uint)count)) || (pick >= 0 && !snapshot.Matches(candidates, pick)))
             {
                 snapshot = null;
@@ -86,19 +98,14 @@ public sealed class WeightedRoundRobin<TNode, TId, TAccessor> : ISelectionStrate
         return false;
     }
 
-    private static int FromSequence(int[] sequence, ulong ticket, bool masked, in SelectionContext context)
+    // A masked node's turn is consumed, not handed to its neighbour in the sequence: taking further tickets keeps the
+    // allowed nodes in exact weight proportion (handing turns on would favour whoever follows a masked node).
+    private int NextAllowedTurn(int[] sequence, ref ulong ticket, in SelectionContext context)
     {
-        int position = (int)(ticket % (ulong)sequence.Length);
-        int pick = sequence[position];
-        if (!masked || context.Mask.IsAllowed(pick))
-        {
-            return pick;
-        }
-
         for (int step = 1; step < sequence.Length; step++)
         {
-            position = position + 1 == sequence.Length ? 0 : position + 1;
-            pick = sequence[position];
+            ticket = Interlocked.Increment(ref _ticket) - 1;
+            int pick = sequence[(int)(ticket % (ulong)sequence.Length)];
             if (context.Mask.IsAllowed(pick))
             {
                 return pick;
