@@ -27,6 +27,7 @@ public readonly ref struct SelectionContext
     private readonly ulong _hashKey;
     private readonly bool _hasHashKey;
     private readonly CandidateMask _mask;
+    private readonly bool _hasMask;
 
     /// <summary>Gets a context with no key, no cost, no mask and no tags.</summary>
     /// <example><code>strategy.TrySelect(nodes, SelectionContext.Empty, out int index);</code></example>
@@ -67,12 +68,20 @@ public readonly ref struct SelectionContext
     public CandidateMask Mask
     {
         get => _mask;
-        init => _mask = value;
+        init
+        {
+            _mask = value;
+            _hasMask = !value.Words.IsEmpty || value.Count != 0;
+        }
     }
 
     /// <summary>Gets whether a mask is set (otherwise every candidate is allowed).</summary>
     /// <example><code>bool filtered = context.HasMask;</code></example>
-    public bool HasMask => !_mask.Words.IsEmpty || _mask.Count != 0;
+    public bool HasMask
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => _hasMask;
+    }
 
     /// <summary>Gets the pick's tags: caller-owned key/value pairs, looked up without a dictionary.</summary>
     /// <example><code>var context = new SelectionContext { Tags = [new("region", "eu")] };</code></example>

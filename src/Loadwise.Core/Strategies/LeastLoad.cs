@@ -4,8 +4,8 @@ namespace Loadwise;
 
 /// <summary>
 /// Picks the candidate with the lowest load score. Ties go to the earliest candidate; a NaN load never wins (a
-/// candidate whose load is NaN is skipped, and if only such candidates remain the pick fails). Loads are gathered
-/// into a stack buffer and scanned with SIMD.
+/// candidate whose load is NaN is skipped, and if only such candidates remain the pick fails). One scalar pass reads
+/// each load in place; a SIMD version would first gather the strided loads into a buffer, which measured slower.
 /// </summary>
 /// <typeparam name="TNode">The candidate type.</typeparam>
 /// <typeparam name="TAccessor">Reads the load; see <see cref="LoadAccessor{TNode}"/> for types implementing <see cref="ILoadMetric"/>.</typeparam>

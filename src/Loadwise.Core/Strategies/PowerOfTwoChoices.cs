@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Loadwise.Internal;
 
 namespace Loadwise;
@@ -33,17 +34,43 @@ public sealed class PowerOfTwoChoices<TNode, TAccessor> : ISelectionStrategy<TNo
     public string Name => "PowerOfTwoChoices";
 
     /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public bool TrySelect(ReadOnlySpan<TNode> candidates, in SelectionContext context, out int index)
     {
         int count = candidates.Length;
-        if (count == 0)
+        if (count < 2 || context.HasMask)
         {
-            index = -1;
-            return false;
+            return TrySelectSlow(candidates, context, out index);
         }
 
-        bool masked = context.ValidateMask(count);
-        int pool = masked ? context.Mask.CountAllowed() : count;
+        // High and low halves of one draw give both samples; the second comes from count-1 and skips past the first.
+        ulong random = _random.NextUInt64();
+        int first = RandomSource.Bounded(random, count);
+        int second = SecondSample(random, count, first);
+        double firstLoad = TAccessor.GetLoad(in candidates[first]);
+        double secondLoad = TAccessor.GetLoad(in candidates[second]);
+        index = secondLoad < firstLoad ? second : first;
+        if (double.IsNaN(firstLoad))
+        {
+            return TrySelectAfterNaN(candidates, context, second, secondLoad, out index);
+        }
+
+        return true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int SecondSample(ulong random, int pool, int first)
+    {
+        int second = (int)(((random & 0xFFFF_FFFFUL) * (ulong)(uint)(pool - 1)) >> 32);
+        return second >= first ? second + 1 : second;
+    }
+
+    // Masked sets, one or no candidate: rank-select two distinct allowed candidates (O(n/64) word operations).
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private bool TrySelectSlow(ReadOnlySpan<TNode> candidates, in SelectionContext context, out int index)
+    {
+        bool masked = context.ValidateMask(candidates.Length);
+        int pool = masked ? context.Mask.CountAllowed() : candidates.Length;
         if (pool <= 1)
         {
             index = pool == 0 ? -1 : masked ? context.Mask.NthAllowed(0) : 0;
@@ -55,15 +82,9 @@ public sealed class PowerOfTwoChoices<TNode, TAccessor> : ISelectionStrategy<TNo
             return index >= 0;
         }
 
-        // High and low halves of one draw give both samples; the second is drawn from pool-1 and shifted past the first.
         ulong random = _random.NextUInt64();
         int first = RandomSource.Bounded(random, pool);
-        int second = (int)(((random & 0xFFFF_FFFFUL) * (ulong)(uint)(pool - 1)) >> 32);
-        if (second >= first)
-        {
-            second++;
-        }
-
+        int second = SecondSample(random, pool, first);
         if (masked)
         {
             first = context.Mask.NthAllowed(first);
@@ -72,13 +93,17 @@ public sealed class PowerOfTwoChoices<TNode, TAccessor> : ISelectionStrategy<TNo
 
         double firstLoad = TAccessor.GetLoad(in candidates[first]);
         double secondLoad = TAccessor.GetLoad(in candidates[second]);
-        index = secondLoad < firstLoad || double.IsNaN(firstLoad) ? second : first;
-        if (double.IsNaN(firstLoad) && double.IsNaN(secondLoad))
-        {
-            // Both samples unknown: the pick must not go to a NaN, so fall back to an exact scan.
-            index = LowestScore.Select<TNode, LoadScore<TNode, TAccessor>>(candidates, context, masked, epsilon: -1, spread: 0);
-        }
+        index = secondLoad < firstLoad ? second : first;
+        return !double.IsNaN(firstLoad) || TrySelectAfterNaN(candidates, context, second, secondLoad, out index);
+    }
 
+    // The first sample is NaN: the second wins unless it is NaN too, and then an exact scan finds any non-NaN load.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static bool TrySelectAfterNaN(ReadOnlySpan<TNode> candidates, in SelectionContext context, int second, double secondLoad, out int index)
+    {
+        index = double.IsNaN(secondLoad)
+            ? LowestScore.Select<TNode, LoadScore<TNode, TAccessor>>(candidates, context, context.HasMask, epsilon: -1, spread: 0)
+            : second;
         return index >= 0;
     }
 }
