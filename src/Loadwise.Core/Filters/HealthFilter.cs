@@ -64,12 +64,14 @@ public sealed class HealthFilter<TNode, TId, TAccessor> : ICandidateFilter<TNode
         }
 
         Snapshot? snapshot = Volatile.Read(ref _snapshot);
-        if (snapshot is null
-            || snapshot.Version != _tracker.Version
-            || !snapshot.Bindings.Matches(candidates, _tracker.Epoch)
+        if (snapshot is null || !snapshot.Bindings.Matches(candidates, _tracker.Epoch))
+        {
+            snapshot = Refresh(candidates, bindings: null);
+        }
+        else if (snapshot.Version != _tracker.Version
             || (snapshot.NextExpiry != long.MaxValue && _tracker.Clock.Now() >= snapshot.NextExpiry))
         {
-            snapshot = Refresh(candidates, snapshot);
+            snapshot = Refresh(candidates, snapshot.Bindings);
         }
 
         if (snapshot.AnyExcluded)
@@ -79,15 +81,12 @@ public sealed class HealthFilter<TNode, TId, TAccessor> : ICandidateFilter<TNode
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private Snapshot Refresh(ReadOnlySpan<TNode> candidates, Snapshot? previous)
+    private Snapshot Refresh(ReadOnlySpan<TNode> candidates, CandidateBindings<TNode, TId, TAccessor, NodeHealth<TId>>? bindings)
     {
         // Read the version before the statuses: a change racing with this refresh leaves the version stale, so the
         // next pick refreshes again rather than trusting bits that missed it.
         long version = _tracker.Version;
-        CandidateBindings<TNode, TId, TAccessor, NodeHealth<TId>> bindings =
-            previous is not null && previous.Bindings.Matches(candidates, _tracker.Epoch)
-                ? previous.Bindings
-                : CandidateBindings<TNode, TId, TAccessor, NodeHealth<TId>>.Build(candidates, _tracker);
+        bindings ??= CandidateBindings<TNode, TId, TAccessor, NodeHealth<TId>>.Build(candidates, _tracker);
 
         long now = _tracker.Clock.Now();
         NodeHealth<TId>[] handles = bindings.Handles;
