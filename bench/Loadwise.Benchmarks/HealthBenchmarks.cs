@@ -15,6 +15,9 @@ public class HealthBenchmarks
     private PowerOfTwoChoices<BenchNode, LoadAccessor<BenchNode>> _p2c = null!;
     private FilteredStrategy<BenchNode, HealthFilter<BenchNode, string, NodeAccessor<BenchNode, string>>, PowerOfTwoChoices<BenchNode, LoadAccessor<BenchNode>>> _filtered = null!;
     private string _lookupId = null!;
+    private ulong[] _staticMask = null!;
+    private HealthTracker<string> _healthyTracker = null!;
+    private FilteredStrategy<BenchNode, HealthFilter<BenchNode, string, NodeAccessor<BenchNode, string>>, PowerOfTwoChoices<BenchNode, LoadAccessor<BenchNode>>> _filteredHealthy = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -41,6 +44,9 @@ public class HealthBenchmarks
         _filter = new HealthFilter<BenchNode, string, NodeAccessor<BenchNode, string>>(_tracker);
         _p2c = PowerOfTwoChoices.For<BenchNode>();
         _filtered = new(_filter, _p2c);
+        _staticMask = [~((1UL << 7) | (1UL << 21))];
+        _healthyTracker = new HealthTracker<string>();
+        _filteredHealthy = new(new HealthFilter<BenchNode, string, NodeAccessor<BenchNode, string>>(_healthyTracker), _p2c);
     }
 
     [Benchmark(Description = "HealthTracker.GetStatus(string id)")]
@@ -56,7 +62,25 @@ public class HealthBenchmarks
         return index;
     }
 
-    [Benchmark(Description = "HealthFilter + PowerOfTwoChoices, 64 nodes")]
+    [Benchmark(Description = "PowerOfTwoChoices, 64 nodes, fixed mask (2 out)")]
+    public int PowerOfTwoChoicesMasked()
+    {
+        Span<ulong> bits = stackalloc ulong[1];
+        var mask = new CandidateMask(bits, 64);
+        bits[0] = _staticMask[0];
+        var context = new SelectionContext { Mask = mask };
+        _p2c.TrySelect(_nodes, in context, out int index);
+        return index;
+    }
+
+    [Benchmark(Description = "HealthFilter + PowerOfTwoChoices, 64 nodes all healthy")]
+    public int HealthFilterPlusPowerOfTwoChoicesAllHealthy()
+    {
+        _filteredHealthy.TrySelect(_nodes, SelectionContext.Empty, out int index);
+        return index;
+    }
+
+    [Benchmark(Description = "HealthFilter + PowerOfTwoChoices, 64 nodes (2 out)")]
     public int HealthFilterPlusPowerOfTwoChoices()
     {
         _filtered.TrySelect(_nodes, SelectionContext.Empty, out int index);

@@ -50,14 +50,25 @@ public static class Filter
         }
 
         filter.Apply(candidates, in context, mask);
-        var filtered = new SelectionContext
+        bool found;
+        if (!masked && mask.CountAllowed() == count)
         {
-            HashKey = context.HasHashKey ? context.HashKeyValue : null,
-            EstimatedCost = context.EstimatedCost,
-            Tags = context.Tags,
-            Mask = mask,
-        };
-        bool found = strategy.TrySelect(candidates, in filtered, out index);
+            // Nothing was filtered out (the usual healthy pool): the strategy's unmasked path is cheaper (O(1) for
+            // PowerOfTwoChoices instead of rank-selecting bits), and picks exactly the same way.
+            found = strategy.TrySelect(candidates, in context, out index);
+        }
+        else
+        {
+            var filtered = new SelectionContext
+            {
+                HashKey = context.HasHashKey ? context.HashKeyValue : null,
+                EstimatedCost = context.EstimatedCost,
+                Tags = context.Tags,
+                Mask = mask,
+            };
+            found = strategy.TrySelect(candidates, in filtered, out index);
+        }
+
         ScratchMask.Return(rented);
         return found;
     }

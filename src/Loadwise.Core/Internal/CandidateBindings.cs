@@ -68,6 +68,12 @@ internal sealed class CandidateBindings<TNode, TId, TAccessor, THandle>
         }
 
         _verify = i + 1 == ids.Length ? 0 : i + 1;
-        return EqualityComparer<TId>.Default.Equals(ids[i], TAccessor.GetId(in candidates[i]));
+        TId id = TAccessor.GetId(in candidates[i]);
+        if (!typeof(TId).IsValueType && ReferenceEquals(ids[i], id))
+        {
+            return true; // the usual case: the same id object as at bind time, so skip the comparer in shared generic code
+        }
+
+        return EqualityComparer<TId>.Default.Equals(ids[i], id);
     }
 }
