@@ -178,7 +178,7 @@ public sealed class NodeQuota
             BeginWrite();
             foreach (Dimension dimension in _dimensions)
             {
-                if (dimension.Limit.Unit == QuotaUnit.Cost)
+                if (dimension.Unit == QuotaUnit.Cost)
                 {
                     dimension.Roll(now);
                     dimension.AddAt(charge.ChargedAt, delta);
@@ -245,7 +245,7 @@ public sealed class NodeQuota
         foreach (Dimension dimension in dimensions)
         {
             double used = dimension.Used(now);
-            bool fits = dimension.Limit.Unit switch
+            bool fits = dimension.Unit switch
             {
                 QuotaUnit.Requests => used + 1 <= dimension.Capacity,
                 QuotaUnit.Cost => used + cost <= dimension.Capacity,
@@ -303,7 +303,7 @@ public sealed class NodeQuota
         BeginWrite();
         foreach (Dimension dimension in _dimensions)
         {
-            QuotaUnit unit = dimension.Limit.Unit;
+            QuotaUnit unit = dimension.Unit;
             if (unit != QuotaUnit.Manual)
             {
                 dimension.Roll(now);
@@ -330,6 +330,7 @@ public sealed class NodeQuota
         public Dimension(QuotaLimit limit, long now)
         {
             Limit = limit;
+            Unit = limit.Unit;
             Capacity = limit.Limit;
             WindowTicks = limit.Window.Ticks;
             _inverseWindow = 1.0 / WindowTicks;
@@ -337,6 +338,8 @@ public sealed class NodeQuota
         }
 
         public QuotaLimit Limit { get; }
+
+        public QuotaUnit Unit { get; }
 
         public double Capacity { get; }
 
