@@ -250,3 +250,33 @@ public class HealthTrackerTests
         Assert.True(events > 0);
     }
 }
+
+public class SystemClockTests
+{
+    // The system clock path reads Environment.TickCount64 (millisecond resolution): a short rate limit still ends.
+    [Fact]
+    public void Rate_limit_on_the_system_clock_ends_after_retry_after()
+    {
+        var tracker = new HealthTracker<string>();
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        tracker.ReportRateLimited("a", TimeSpan.FromMilliseconds(50));
+        Assert.False(tracker.IsAvailable("a"));
+        while (!tracker.IsAvailable("a") && started.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            Thread.Sleep(5);
+        }
+
+        Assert.True(tracker.IsAvailable("a"));
+        Assert.True(started.Elapsed >= TimeSpan.FromMilliseconds(40), $"came back after {started.Elapsed}");
+    }
+
+    [Fact]
+    public void Quota_usage_on_the_system_clock_is_recorded()
+    {
+        var quotas = new QuotaTracker<string>([QuotaLimit.RequestsPerMinute(2)]);
+        Assert.True(quotas.TryCharge("a", 0, out _));
+        Assert.True(quotas.TryCharge("a", 0, out _));
+        Assert.False(quotas.CanAccept("a", 0));
+        Assert.InRange(quotas.GetRemainingRatio("a"), 0, 0.01);
+    }
+}
