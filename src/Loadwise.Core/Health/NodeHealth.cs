@@ -1,0 +1,94 @@
+using System.Runtime.CompilerServices;
+using Loadwise.Internal;
+
+namespace Loadwise;
+
+/// <summary>
+/// One node's live health inside a <see cref="HealthTracker{TId}"/>: a stable handle that callers may keep (for example
+/// in their node objects) to read the status with one volatile read, without even the tracker's dictionary lookup.
+/// </summary>
+/// <remarks>
+/// The status is an <c>int</c> written with a volatile write after the policy runs under the node's lock, so readers
+/// never lock and never see a torn value. Counters and timestamps are read under the lock by
+/// <see cref="HealthTracker{TId}.GetState"/>.
+/// </remarks>
+/// <typeparam name="TId">The node id type.</typeparam>
+/// <example>
+/// <code>
+/// NodeHealth&lt;string&gt; health = tracker.GetHandle("10.0.0.1:80");
+/// if (health.IsAvailable) { /* send */ }
+/// </code>
+/// </example>
+public sealed class NodeHealth<TId>
+{
+    private readonly TickClock _clock;
+    private volatile int _status;
+    private long _retryAtTicks;
+
+    internal NodeHealth(TId nodeId, TickClock clock)
+    {
+        NodeId = nodeId;
+        _clock = clock;
+    }
+
+    /// <summary>Gets the node's id.</summary>
+    /// <example><code>string id = health.NodeId;</code></example>
+    public TId NodeId { get; }
+
+    /// <summary>Gets the node's status (one volatile read; never allocates).</summary>
+    /// <example><code>HealthStatus status = health.Status;</code></example>
+    public HealthStatus Status
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => (HealthStatus)_status;
+    }
+
+    /// <summary>Gets whether the node is rate-limited now (its retry-after has not yet passed).</summary>
+    /// <example><code>if (health.IsRateLimited) { /* wait */ }</code></example>
+    public bool IsRateLimited
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get
+        {
+            long retryAt = Volatile.Read(ref _retryAtTicks);
+            return retryAt != 0 && _clock.Now() < retryAt;
+        }
+    }
+
+    /// <summary>Gets whether the node may take traffic: not Unhealthy and not rate-limited.</summary>
+    /// <example><code>if (health.IsAvailable) { /* send */ }</code></example>
+    public bool IsAvailable => _status != (int)HealthStatus.Unhealthy && !IsRateLimited;
+
+    /// <summary>Gets when a rate-limited node becomes available again, or null when it is not rate-limited.</summary>
+    /// <example><code>DateTimeOffset? until = health.RetryAt;</code></example>
+    public DateTimeOffset? RetryAt
+    {
+        get
+        {
+            long retryAt = Volatile.Read(ref _retryAtTicks);
+            return retryAt != 0 && _clock.Now() < retryAt ? _clock.ToWallClock(retryAt) : null;
+        }
+    }
+
+    // Everything below is written under Gate by the tracker.
+    internal Lock Gate { get; } = new();
+
+    internal HealthState State { get; private set; }
+
+    internal long StatusSinceTicks { get; set; }
+
+    internal long ProbeAnchorTicks { get; set; }
+
+    internal int Dirty;
+
+    /// <summary>The raw retry-at tick (0 = none), for filters that compare against one clock read per pick.</summary>
+    internal long RetryAtTicks => Volatile.Read(ref _retryAtTicks);
+
+    internal void SetState(HealthState state)
+    {
+        State = state;
+        _status = (int)state.Status;
+    }
+
+    internal void SetRetryAt(long ticks) => Volatile.Write(ref _retryAtTicks, ticks);
+}

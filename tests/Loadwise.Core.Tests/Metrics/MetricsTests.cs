@@ -1,0 +1,108 @@
+using System.Diagnostics.Metrics;
+
+namespace Loadwise.Tests.Metrics;
+
+public class MetricsTests
+{
+    private sealed class Recorded
+    {
+        public List<(string Instrument, long Value, Dictionary<string, object?> Tags)> Measurements { get; } = [];
+    }
+
+    private static MeterListener Listen(DiagnosticsMetricsCollector collector, Recorded recorded)
+    {
+        var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (ReferenceEquals(instrument.Meter, collector.Meter))
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) => Add(recorded, instrument, value, tags));
+        listener.SetMeasurementEventCallback<int>((instrument, value, tags, _) => Add(recorded, instrument, value, tags));
+        listener.Start();
+        return listener;
+    }
+
+    private static void Add(Recorded recorded, Instrument instrument, long value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+    {
+        var copy = new Dictionary<string, object?>();
+        foreach (KeyValuePair<string, object?> tag in tags)
+        {
+            copy[tag.Key] = tag.Value;
+        }
+
+        lock (recorded)
+        {
+            recorded.Measurements.Add((instrument.Name, value, copy));
+        }
+    }
+
+    [Fact]
+    public void Built_in_collector_records_the_agreed_instruments()
+    {
+        using var collector = new DiagnosticsMetricsCollector();
+        Assert.Equal("Loadwise", collector.Meter.Name);
+        var recorded = new Recorded();
+        using MeterListener listener = Listen(collector, recorded);
+
+        var tracker = new HealthTracker<string>(new HealthTrackerOptions { Metrics = collector, Policy = new ConsecutiveFailurePolicy(1) });
+        collector.ObserveNodes(tracker);
+        Backend[] nodes = Nodes.Make(4);
+        var strategy = new InstrumentedStrategy<Backend, string, NodeAccessor<Backend, string>, RoundRobin<Backend>>(new RoundRobin<Backend>(), collector);
+        for (int i = 0; i < 5; i++)
+        {
+            Assert.True(strategy.TrySelect(nodes, SelectionContext.Empty, out _));
+        }
+
+        tracker.ReportFailure("n0");
+        tracker.ReportFailure("n1");
+        tracker.ReportSuccess("n1");
+        tracker.GetHandle("n2");
+        listener.RecordObservableInstruments();
+
+        var selections = recorded.Measurements.Where(m => m.Instrument == "loadwise.selections").ToList();
+        Assert.Equal(5, selections.Sum(m => m.Value));
+        Assert.All(selections, m => Assert.Equal("RoundRobin", m.Tags["strategy"]));
+
+        var transitions = recorded.Measurements.Where(m => m.Instrument == "loadwise.health.transitions")
+            .Select(m => ((string?)m.Tags["from"], (string?)m.Tags["to"])).ToList();
+        Assert.Equal([("healthy", "unhealthy"), ("healthy", "unhealthy"), ("unhealthy", "recovering")], transitions);
+
+        var nodesByStatus = recorded.Measurements.Where(m => m.Instrument == "loadwise.nodes")
+            .ToDictionary(m => (string)m.Tags["status"]!, m => m.Value);
+        Assert.Equal(new Dictionary<string, long> { ["healthy"] = 1, ["degraded"] = 0, ["unhealthy"] = 1, ["recovering"] = 1 }, nodesByStatus);
+
+        collector.OnStateStoreError("put", "k", new InvalidOperationException());
+        Assert.Contains(recorded.Measurements, m => m.Instrument == "loadwise.state_store.errors" && (string?)m.Tags["operation"] == "put");
+    }
+
+    [Fact]
+    public void Instrumented_strategy_reports_node_id_and_strategy_name()
+    {
+        var metrics = new RecordingMetrics();
+        Backend[] nodes = Nodes.Make(3);
+        var strategy = new InstrumentedStrategy<Backend, string, NodeAccessor<Backend, string>, RoundRobin<Backend>>(new RoundRobin<Backend>(), metrics);
+        Assert.Equal("RoundRobin", strategy.Name);
+        for (int i = 0; i < 4; i++)
+        {
+            Assert.True(strategy.TrySelect(nodes, SelectionContext.Empty, out _));
+        }
+
+        Assert.Equal([("n0", "RoundRobin"), ("n1", "RoundRobin"), ("n2", "RoundRobin"), ("n0", "RoundRobin")], metrics.Selections.Select(s => ((string)s.Node, s.Strategy)));
+        Assert.False(strategy.TrySelect([], SelectionContext.Empty, out _));
+        Assert.Equal(4, metrics.Selections.Count); // no pick, no report
+    }
+
+    [Fact]
+    public void No_op_collector_is_the_default_and_does_nothing()
+    {
+        Assert.Same(NoOpMetricsCollector.Instance, new HealthTrackerOptions().Metrics);
+        NoOpMetricsCollector.Instance.OnSelected("a", "x");
+        NoOpMetricsCollector.Instance.OnHealthChanged(1, HealthStatus.Healthy, HealthStatus.Degraded);
+        NoOpMetricsCollector.Instance.OnStateStoreError("put", "k", new InvalidOperationException());
+    }
+}
