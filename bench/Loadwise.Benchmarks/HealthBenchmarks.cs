@@ -2,7 +2,7 @@ using BenchmarkDotNet.Attributes;
 
 namespace Loadwise.Benchmarks;
 
-public sealed record BenchNode(string Id, double LoadScore) : INode<string>, ILoadMetric;
+public sealed record HealthBenchNode(string Id, double LoadScore) : INode<string>, ILoadMetric;
 
 /// <summary>Issue 3 targets: status lookup &lt;= 10 ns; HealthFilter + PowerOfTwoChoices over 64 nodes &lt;= 40 ns; 0 B.</summary>
 [MemoryDiagnoser]
@@ -10,23 +10,23 @@ public class HealthBenchmarks
 {
     private HealthTracker<string> _tracker = null!;
     private NodeHealth<string> _handle = null!;
-    private BenchNode[] _nodes = null!;
-    private HealthFilter<BenchNode, string, NodeAccessor<BenchNode, string>> _filter = null!;
-    private PowerOfTwoChoices<BenchNode, LoadAccessor<BenchNode>> _p2c = null!;
-    private FilteredStrategy<BenchNode, HealthFilter<BenchNode, string, NodeAccessor<BenchNode, string>>, PowerOfTwoChoices<BenchNode, LoadAccessor<BenchNode>>> _filtered = null!;
+    private HealthBenchNode[] _nodes = null!;
+    private HealthFilter<HealthBenchNode, string, NodeAccessor<HealthBenchNode, string>> _filter = null!;
+    private PowerOfTwoChoices<HealthBenchNode, LoadAccessor<HealthBenchNode>> _p2c = null!;
+    private FilteredStrategy<HealthBenchNode, HealthFilter<HealthBenchNode, string, NodeAccessor<HealthBenchNode, string>>, PowerOfTwoChoices<HealthBenchNode, LoadAccessor<HealthBenchNode>>> _filtered = null!;
     private string _lookupId = null!;
     private ulong[] _staticMask = null!;
     private HealthTracker<string> _healthyTracker = null!;
-    private FilteredStrategy<BenchNode, HealthFilter<BenchNode, string, NodeAccessor<BenchNode, string>>, PowerOfTwoChoices<BenchNode, LoadAccessor<BenchNode>>> _filteredHealthy = null!;
+    private FilteredStrategy<HealthBenchNode, HealthFilter<HealthBenchNode, string, NodeAccessor<HealthBenchNode, string>>, PowerOfTwoChoices<HealthBenchNode, LoadAccessor<HealthBenchNode>>> _filteredHealthy = null!;
 
     [GlobalSetup]
     public void Setup()
     {
         _tracker = new HealthTracker<string>();
-        _nodes = new BenchNode[64];
+        _nodes = new HealthBenchNode[64];
         for (int i = 0; i < _nodes.Length; i++)
         {
-            _nodes[i] = new BenchNode($"10.0.{i / 256}.{i % 256}:8080", 1 + (i % 13));
+            _nodes[i] = new HealthBenchNode($"10.0.{i / 256}.{i % 256}:8080", 1 + (i % 13));
         }
 
         // A realistic mix: a few nodes out, one degraded.
@@ -41,12 +41,12 @@ public class HealthBenchmarks
         _lookupId = _nodes[33].Id;
         _tracker.ReportSuccess(_lookupId);
         _handle = _tracker.GetHandle(_lookupId);
-        _filter = new HealthFilter<BenchNode, string, NodeAccessor<BenchNode, string>>(_tracker);
-        _p2c = PowerOfTwoChoices.For<BenchNode>();
+        _filter = new HealthFilter<HealthBenchNode, string, NodeAccessor<HealthBenchNode, string>>(_tracker);
+        _p2c = PowerOfTwoChoices.For<HealthBenchNode>();
         _filtered = new(_filter, _p2c);
         _staticMask = [~((1UL << 7) | (1UL << 21))];
         _healthyTracker = new HealthTracker<string>();
-        _filteredHealthy = new(new HealthFilter<BenchNode, string, NodeAccessor<BenchNode, string>>(_healthyTracker), _p2c);
+        _filteredHealthy = new(new HealthFilter<HealthBenchNode, string, NodeAccessor<HealthBenchNode, string>>(_healthyTracker), _p2c);
     }
 
     [Benchmark(Description = "HealthTracker.GetStatus(string id)")]

@@ -30,7 +30,7 @@ public class AllocationTests
     public void Health_filter_plus_power_of_two_choices_allocates_nothing()
     {
         var tracker = new HealthTracker<string>(new HealthTrackerOptions { Policy = new ConsecutiveFailurePolicy(1) });
-        Backend[] nodes = Nodes.Make(64);
+        Backend[] nodes = HealthNodes.Make(64);
         for (int i = 0; i < 64; i += 5)
         {
             tracker.ReportFailure(nodes[i].Id);
@@ -76,7 +76,7 @@ public class AllocationTests
     public void Status_lookup_and_instrumented_no_op_strategy_allocate_nothing()
     {
         var tracker = new HealthTracker<string>();
-        Backend[] nodes = Nodes.Make(8);
+        Backend[] nodes = HealthNodes.Make(8);
         tracker.ReportFailure(nodes[3].Id);
         var strategy = new InstrumentedStrategy<Backend, string, NodeAccessor<Backend, string>, RoundRobin<Backend>>(new RoundRobin<Backend>(), NoOpMetricsCollector.Instance);
         int sink = 0;

@@ -24,7 +24,7 @@ public class HealthFilterTests
     {
         var time = new ManualTimeProvider();
         var tracker = new HealthTracker<string>(new HealthTrackerOptions { TimeProvider = time, Policy = new ConsecutiveFailurePolicy(2) });
-        Backend[] nodes = Nodes.Make(n);
+        Backend[] nodes = HealthNodes.Make(n);
         for (int i = 0; i < n; i++)
         {
             switch (i % 5)
@@ -50,7 +50,7 @@ public class HealthFilterTests
     public void Status_changes_show_up_on_the_next_pick()
     {
         var tracker = new HealthTracker<string>(new HealthTrackerOptions { Policy = new ConsecutiveFailurePolicy(1, 1) });
-        Backend[] nodes = Nodes.Make(3);
+        Backend[] nodes = HealthNodes.Make(3);
         var filter = new HealthFilter<Backend, string, NodeAccessor<Backend, string>>(tracker);
         Assert.Equal([true, true, true], Allowed(filter, nodes));
         tracker.ReportFailure("n1");
@@ -70,7 +70,7 @@ public class HealthFilterTests
         var tracker = new HealthTracker<string>(new HealthTrackerOptions { Policy = new ConsecutiveFailurePolicy(1) });
         tracker.ReportFailure("sick");
         var filter = new HealthFilter<Backend, string, NodeAccessor<Backend, string>>(tracker);
-        Backend[] before = Nodes.Make(4);
+        Backend[] before = HealthNodes.Make(4);
         Assert.Equal([true, true, true, true], Allowed(filter, before));
 
         Backend[] after = [before[0], new Backend("sick"), before[2], before[3]];
@@ -88,7 +88,7 @@ public class HealthFilterTests
     public void Filtered_power_of_two_choices_never_picks_an_unavailable_node()
     {
         var tracker = new HealthTracker<string>(new HealthTrackerOptions { Policy = new ConsecutiveFailurePolicy(1) });
-        Backend[] nodes = Nodes.Make(64);
+        Backend[] nodes = HealthNodes.Make(64);
         for (int i = 0; i < 64; i += 3)
         {
             tracker.ReportFailure(nodes[i].Id);

@@ -174,7 +174,7 @@ public class HealthTrackerTests
         var time = new ManualTimeProvider();
         var policy = new ConsecutiveFailurePolicy(4, 3);
         var tracker = new HealthTracker<string>(new HealthTrackerOptions { Policy = policy, TimeProvider = time });
-        Backend[] nodes = Nodes.Make(8);
+        Backend[] nodes = HealthNodes.Make(8);
         var filter = new HealthFilter<Backend, string, NodeAccessor<Backend, string>>(tracker);
         var strategy = new RoundRobin<Backend>();
         int events = 0;

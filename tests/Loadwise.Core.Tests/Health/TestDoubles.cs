@@ -41,7 +41,7 @@ public sealed class RecordingMetrics : IMetricsCollector
     public void OnStateStoreError(string operation, string key, Exception exception) => StoreErrors.Enqueue((operation, key, exception));
 }
 
-internal static class Nodes
+internal static class HealthNodes
 {
     public static Backend[] Make(int count)
     {

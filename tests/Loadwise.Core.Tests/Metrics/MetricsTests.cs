@@ -51,7 +51,7 @@ public class MetricsTests
 
         var tracker = new HealthTracker<string>(new HealthTrackerOptions { Metrics = collector, Policy = new ConsecutiveFailurePolicy(1) });
         collector.ObserveNodes(tracker);
-        Backend[] nodes = Nodes.Make(4);
+        Backend[] nodes = HealthNodes.Make(4);
         var strategy = new InstrumentedStrategy<Backend, string, NodeAccessor<Backend, string>, RoundRobin<Backend>>(new RoundRobin<Backend>(), collector);
         for (int i = 0; i < 5; i++)
         {
@@ -84,7 +84,7 @@ public class MetricsTests
     public void Instrumented_strategy_reports_node_id_and_strategy_name()
     {
         var metrics = new RecordingMetrics();
-        Backend[] nodes = Nodes.Make(3);
+        Backend[] nodes = HealthNodes.Make(3);
         var strategy = new InstrumentedStrategy<Backend, string, NodeAccessor<Backend, string>, RoundRobin<Backend>>(new RoundRobin<Backend>(), metrics);
         Assert.Equal("RoundRobin", strategy.Name);
         for (int i = 0; i < 4; i++)

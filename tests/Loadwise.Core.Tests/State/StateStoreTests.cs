@@ -116,7 +116,7 @@ public class StateStoreTests
         var store = new ThrowingStateStore(synchronously);
         var metrics = new RecordingMetrics();
         var tracker = new HealthTracker<string>(new HealthTrackerOptions { StateStore = store, Metrics = metrics, Policy = new ConsecutiveFailurePolicy(1) });
-        Backend[] nodes = Nodes.Make(16);
+        Backend[] nodes = HealthNodes.Make(16);
         var strategy = new FilteredStrategy<Backend, HealthFilter<Backend, string, NodeAccessor<Backend, string>>, RoundRobin<Backend>>(new(tracker), new RoundRobin<Backend>());
 
         for (int round = 0; round < 50; round++)
