@@ -67,7 +67,7 @@ internal static class ProxyOptionsValidator
             {
                 foreach (string listen in options.Listen)
                 {
-                    if (Uri.TryCreate(listen, UriKind.Absolute, out Uri? listenUri) && listenUri.Port == adminUri.Port)
+                    if (adminUri.Port != 0 && Uri.TryCreate(listen, UriKind.Absolute, out Uri? listenUri) && listenUri.Port == adminUri.Port)
                     {
                         problems.Add($"Metrics:AdminListen: got '{admin}', expected a port other than the proxy's listen port {listenUri.Port}");
                         break;

@@ -1,0 +1,101 @@
+using System.Net;
+using Loadwise.AotProxy.Routing;
+
+namespace Loadwise.AotProxy.Tests;
+
+public sealed class ConsistentHashTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Sticks_by_header_and_spreads_keys_and_falls_back_without_one()
+    {
+        await using TestProxy proxy = await TestProxy.StartAsync(o =>
+        {
+            o.Strategy.Name = "ConsistentHash";
+            o.Strategy.HashKey.Source = "Header";
+            o.Strategy.HashKey.Name = "X-User";
+            o.Strategy.Fallback = "RoundRobin";
+        });
+        var owners = new HashSet<string>();
+        for (int user = 0; user < 24; user++)
+        {
+            var seen = new HashSet<string>();
+            for (int i = 0; i < 4; i++)
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Get, "/");
+                request.Headers.Add("X-User", $"user-{user}");
+                using HttpResponseMessage response = await proxy.Client.SendAsync(request, Ct);
+                seen.Add((await response.Content.ReadAsStringAsync(Ct)).Trim());
+            }
+
+            Assert.Single(seen);
+            owners.UnionWith(seen);
+        }
+
+        Assert.Equal(3, owners.Count);
+
+        // No key: the fallback (round robin) serves, so three keyless requests reach all three backends.
+        Dictionary<string, int> keyless = await proxy.CountAsync(3);
+        Assert.Equal(3, keyless.Count);
+    }
+
+    [Fact]
+    public async Task Sticks_by_client_ip()
+    {
+        await using TestProxy proxy = await TestProxy.StartAsync(o =>
+        {
+            o.Strategy.Name = "ConsistentHash";
+            o.Strategy.HashKey.Source = "ClientIp";
+        });
+        var owners = new HashSet<string>();
+        for (int host = 1; host <= 16; host++)
+        {
+            using var client = new HttpClient(TestProxy.NewHandler(IPAddress.Parse($"127.0.0.{host}"))) { BaseAddress = proxy.BaseUri };
+            Dictionary<string, int> counts = await proxy.CountAsync(4, "/", client);
+            Assert.Single(counts);
+            owners.UnionWith(counts.Keys);
+        }
+
+        Assert.True(owners.Count >= 2, "16 client addresses all hashed to one backend");
+    }
+
+    [Theory]
+    [InlineData("Cookie", "session", "Cookie", "theme=dark; session=abc123")]
+    [InlineData("Query", "tenant", null, null)]
+    [InlineData("Path", null, null, null)]
+    public async Task Sticks_by_cookie_query_and_path(string source, string? name, string? header, string? value)
+    {
+        await using TestProxy proxy = await TestProxy.StartAsync(o =>
+        {
+            o.Strategy.Name = "ConsistentHash";
+            o.Strategy.HashKey.Source = source;
+            o.Strategy.HashKey.Name = name;
+        });
+        var seen = new HashSet<string>();
+        for (int i = 0; i < 6; i++)
+        {
+            // The demo backend answers its name on any path under /?x; /headers also answers, so use the query on "/".
+            using var request = new HttpRequestMessage(HttpMethod.Get, source == "Path" ? "/?p=1" : "/?tenant=acme&x=" + i);
+            if (header is not null)
+            {
+                request.Headers.TryAddWithoutValidation(header, value);
+            }
+
+            using HttpResponseMessage response = await proxy.Client.SendAsync(request, Ct);
+            seen.Add((await response.Content.ReadAsStringAsync(Ct)).Trim());
+        }
+
+        Assert.Single(seen);
+    }
+
+    [Theory]
+    [InlineData("a=1; session=xyz; b=2", "session", ';', "xyz")]
+    [InlineData("session=xyz", "session", ';', "xyz")]
+    [InlineData("sessionid=1; session = xyz ", "session", ';', "xyz")]
+    [InlineData("tenant=acme&x=1", "tenant", '&', "acme")]
+    [InlineData("x=1&tenant=", "tenant", '&', "")]
+    [InlineData("x=1", "tenant", '&', "")]
+    public void FindPair_reads_the_raw_value(string list, string name, char separator, string expected) =>
+        Assert.Equal(expected, HashKeySource.FindPair(list, name, separator).ToString());
+}
