@@ -1,4 +1,3 @@
-using System.Text.RegularExpressions;
 
 namespace Loadwise.AotProxy.Configuration;
 
@@ -6,7 +5,7 @@ namespace Loadwise.AotProxy.Configuration;
 internal sealed record ConfigSources(string? JsonFile, IReadOnlyDictionary<string, string?>? Defaults, IReadOnlyList<string> CommandLineOverrides);
 
 /// <summary>Builds the ASP.NET Core configuration stack and binds it (source-generated binder) into <see cref="ProxyOptions"/>.</summary>
-internal static partial class ProxyConfigLoader
+internal static class ProxyConfigLoader
 {
     /// <summary>Environment variables with this prefix override the file: <c>LOADWISE_Strategy__Name=LeastLoad</c>.</summary>
     public const string EnvironmentPrefix = "LOADWISE_";
@@ -90,10 +89,8 @@ internal static partial class ProxyConfigLoader
                 configuration.Bind(options);
                 return options;
             }
-            catch (InvalidOperationException e) when (ConversionFailure().Match(e.Message) is { Success: true } match)
+            catch (InvalidOperationException e) when (TryParseConversionFailure(e.Message, out string path, out string type))
             {
-                string path = match.Groups["path"].Value;
-                string type = match.Groups["type"].Value;
                 problems.Add($"{path}: got '{configuration[path]}', expected {DescribeType(type)}");
                 configuration[path] = null;
             }
@@ -119,6 +116,29 @@ internal static partial class ProxyConfigLoader
     private static string Flatten(Exception e) =>
         e.InnerException is null ? e.Message : $"{e.Message} {e.InnerException.Message}";
 
-    [GeneratedRegex(@"configuration value (?:'[^']*' )?at '(?<path>[^']+)' to type '(?<type>[^']+)'", RegexOptions.CultureInvariant)]
-    private static partial Regex ConversionFailure();
+    /// <summary>
+    /// Reads the key and type from the binder's "Failed to convert configuration value at 'Key:Path' to type 'T'."
+    /// (parsed by hand: the regex engine would add about a megabyte to the native binary).
+    /// </summary>
+    internal static bool TryParseConversionFailure(string message, out string path, out string type)
+    {
+        path = type = string.Empty;
+        int at = message.IndexOf(" at '", StringComparison.Ordinal);
+        int toType = message.IndexOf("' to type '", StringComparison.Ordinal);
+        if (!message.StartsWith("Failed to convert configuration value", StringComparison.Ordinal) || at < 0 || toType < at)
+        {
+            return false;
+        }
+
+        int typeStart = toType + "' to type '".Length;
+        int typeEnd = message.IndexOf('\'', typeStart);
+        if (typeEnd < 0)
+        {
+            return false;
+        }
+
+        path = message[(at + " at '".Length)..toType];
+        type = message[typeStart..typeEnd];
+        return path.Length > 0;
+    }
 }
