@@ -44,6 +44,19 @@ for port in 3000 8081 8082 8083; do
 done
 
 mkdir -p artifacts
+# 0. Configuration binding works in the native binary (source-generated binder): the sample passes, a bad file fails.
+"$bin" --version >/dev/null || fail "--version failed"
+"$bin" --check-config samples/loadwise.json >/dev/null || fail "--check-config rejected samples/loadwise.json"
+bad_config=artifacts/e2e-aot-bad.json
+echo '{ "Listen": [ "http://127.0.0.1:3000" ], "Backends": [ { "Id": "a", "Url": "http://127.0.0.1:1", "Weight": "heavy" } ] }' >"$bad_config"
+set +e
+check_output=$("$bin" --check-config "$bad_config" 2>&1)
+check_code=$?
+set -e
+[ "$check_code" -eq 1 ] || fail "--check-config on a bad file exited $check_code, expected 1"
+[ "$check_output" = "config error: Backends:0:Weight: got 'heavy', expected an integer" ] || fail "unexpected --check-config output: $check_output"
+echo "e2e-aot: --check-config accepts the sample and rejects a bad file"
+
 # 1. Start the demo and time start -> first 200.
 started=$(now_ms)
 "$bin" --demo >"$log" 2>&1 &

@@ -58,6 +58,7 @@ public sealed class ConfigValidationTests
         { "Metrics:Path=metrics", "Metrics:Path: got 'metrics', expected a path starting with '/' and without '?', '#' or spaces" },
         { "Metrics:AdminListen=http://127.0.0.1:3000", "Metrics:AdminListen: got 'http://127.0.0.1:3000', expected a port other than the proxy's listen port 3000" },
         { "Drain:TimeoutMs=-1", "Drain:TimeoutMs: got '-1', expected an integer from 0 to 3600000" },
+        { "Log:Level=Loud", "Log:Level: got 'Loud', expected one of Trace, Debug, Information, Warning, Error, Critical, None" },
     };
 
     [Theory]

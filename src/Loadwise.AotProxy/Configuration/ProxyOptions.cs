@@ -31,6 +31,9 @@ internal sealed class ProxyOptions
     /// <summary>Gets the graceful-drain settings.</summary>
     public DrainOptions Drain { get; } = new();
 
+    /// <summary>Gets the logging settings.</summary>
+    public LogOptions Log { get; } = new();
+
     /// <summary>Gets the active health-check settings (part 2; accepted and ignored for now).</summary>
     public HealthCheckOptions HealthChecks { get; set; } = new();
 
@@ -146,6 +149,13 @@ internal sealed class DrainOptions
 {
     /// <summary>Gets or sets how long in-flight requests may take to finish after SIGTERM/SIGINT.</summary>
     public int TimeoutMs { get; set; } = 30_000;
+}
+
+/// <summary>Logging.</summary>
+internal sealed class LogOptions
+{
+    /// <summary>Gets or sets the lowest level logged by the proxy (Debug adds a line per failed request).</summary>
+    public string? Level { get; set; } = "Information";
 }
 
 /// <summary>Active health checks: filled by part 2.</summary>

@@ -16,6 +16,8 @@ internal static class ProxyOptionsValidator
 
     public static readonly string[] HostHeaderPolicies = ["Backend", "Preserve"];
 
+    public static readonly string[] LogLevels = ["Trace", "Debug", "Information", "Warning", "Error", "Critical", "None"];
+
     public static List<string> Validate(ProxyOptions options)
     {
         var problems = new List<string>();
@@ -77,6 +79,11 @@ internal static class ProxyOptionsValidator
         }
 
         Range(problems, "Drain:TimeoutMs", options.Drain.TimeoutMs, 0, 3_600_000);
+        if (Array.FindIndex(LogLevels, l => string.Equals(l, options.Log.Level, StringComparison.OrdinalIgnoreCase)) < 0)
+        {
+            problems.Add($"Log:Level: got '{options.Log.Level ?? Missing}', expected one of {string.Join(", ", LogLevels)}");
+        }
+
         return problems;
     }
 

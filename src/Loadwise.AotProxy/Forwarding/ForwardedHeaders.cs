@@ -41,6 +41,41 @@ internal sealed class ForwardedHeaders
         return true;
     }
 
+    /// <summary>
+    /// Returns the client's address: the connection's peer, unless the peer is a trusted proxy, in which case the
+    /// rightmost address in <c>X-Forwarded-For</c> that is not itself a trusted proxy (the leftmost one when all are).
+    /// A client that is not a trusted proxy cannot move itself by sending <c>X-Forwarded-For</c>.
+    /// </summary>
+    public IPAddress? ResolveClient(IPAddress? peer, ReadOnlySpan<char> forwardedFor)
+    {
+        if (!IsTrusted(peer) || forwardedFor.IsEmpty)
+        {
+            return peer;
+        }
+
+        IPAddress? leftmost = null;
+        while (!forwardedFor.IsEmpty)
+        {
+            int comma = forwardedFor.LastIndexOf(',');
+            ReadOnlySpan<char> entry = forwardedFor[(comma + 1)..].Trim();
+            forwardedFor = comma < 0 ? default : forwardedFor[..comma];
+            if (!IPAddress.TryParse(entry, out IPAddress? address))
+            {
+                // Not an address (e.g. "unknown" or a port suffix): the chain cannot be followed further.
+                return leftmost ?? peer;
+            }
+
+            if (!IsTrusted(address))
+            {
+                return address;
+            }
+
+            leftmost = address;
+        }
+
+        return leftmost ?? peer;
+    }
+
     /// <summary>Returns true when <paramref name="peer"/> is in a trusted-proxy network.</summary>
     public bool IsTrusted(IPAddress? peer)
     {

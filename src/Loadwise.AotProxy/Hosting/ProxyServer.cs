@@ -38,17 +38,18 @@ internal sealed class ProxyServer : IAsyncDisposable
         Backends = backends;
         ISelectionStrategy<BackendNode> strategy = StrategyFactory.Create(options.Strategy);
         StrategyName = StrategyFactory.Canonical(options.Strategy.Name!);
-        HashKeySource? hashKey = null;
-        if (StrategyName == StrategyFactory.ConsistentHashName)
-        {
-            HashKeySource.TryParseKind(options.Strategy.HashKey.Source, out HashKeyKind kind);
-            hashKey = new HashKeySource(kind, options.Strategy.HashKey.Name);
-        }
-
         var trusted = new IPNetwork[options.Forwarding.TrustedProxies.Count];
         for (int i = 0; i < trusted.Length; i++)
         {
             ForwardedHeaders.TryParseNetwork(options.Forwarding.TrustedProxies[i], out trusted[i]);
+        }
+
+        var forwarded = new ForwardedHeaders(trusted);
+        HashKeySource? hashKey = null;
+        if (StrategyName == StrategyFactory.ConsistentHashName)
+        {
+            HashKeySource.TryParseKind(options.Strategy.HashKey.Source, out HashKeyKind kind);
+            hashKey = new HashKeySource(kind, options.Strategy.HashKey.Name, forwarded);
         }
 
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
@@ -59,7 +60,7 @@ internal sealed class ProxyServer : IAsyncDisposable
 
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromMilliseconds(options.Drain.TimeoutMs));
         builder.Services.Configure<ConsoleLifetimeOptions>(lifetime => lifetime.SuppressStatusMessages = true);
-        ConfigureLogging(builder.Logging, consoleLogging);
+        ConfigureLogging(builder.Logging, consoleLogging, Enum.Parse<LogLevel>(options.Log.Level!, ignoreCase: true));
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -94,7 +95,7 @@ internal sealed class ProxyServer : IAsyncDisposable
             TimeSpan.FromMilliseconds(options.Timeouts.IdleMs),
             string.Equals(options.Forwarding.HostHeader, "Preserve", StringComparison.OrdinalIgnoreCase),
             options.Forwarding.XForwarded,
-            new ForwardedHeaders(trusted));
+            forwarded);
         _forwarder = new ProxyForwarder(backends, strategy, hashKey, settings, _metrics, _selections, _logger);
 
         string? metricsPath = options.Metrics.Enabled ? options.Metrics.Path : null;
@@ -209,10 +210,10 @@ internal sealed class ProxyServer : IAsyncDisposable
         return created!;
     }
 
-    private static void ConfigureLogging(ILoggingBuilder logging, bool console)
+    private static void ConfigureLogging(ILoggingBuilder logging, bool console, LogLevel level)
     {
         logging.ClearProviders();
-        logging.SetMinimumLevel(LogLevel.Information);
+        logging.SetMinimumLevel(level);
         logging.AddFilter("Microsoft", LogLevel.Warning);
         logging.AddFilter("System", LogLevel.Warning);
         if (console)

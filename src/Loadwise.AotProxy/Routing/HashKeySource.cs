@@ -1,4 +1,5 @@
 using System.Net;
+using Loadwise.AotProxy.Forwarding;
 using Microsoft.Extensions.Primitives;
 
 namespace Loadwise.AotProxy.Routing;
@@ -17,7 +18,7 @@ internal enum HashKeyKind
 /// Reads a request's hash key without allocating: the key's characters are hashed where they lie (header value, raw
 /// cookie header, path, raw query string) with <see cref="StableHash"/>, so a key maps to the same backend everywhere.
 /// </summary>
-internal sealed class HashKeySource(HashKeyKind kind, string? name)
+internal sealed class HashKeySource(HashKeyKind kind, string? name, ForwardedHeaders forwarded)
 {
     public static readonly string[] Names = ["ClientIp", "Header", "Cookie", "Path", "Query"];
 
@@ -33,7 +34,8 @@ internal sealed class HashKeySource(HashKeyKind kind, string? name)
         switch (Kind)
         {
             case HashKeyKind.ClientIp:
-                return TryHashAddress(context.Connection.RemoteIpAddress, out key);
+                return TryHashAddress(
+                    forwarded.ResolveClient(context.Connection.RemoteIpAddress, context.Request.Headers[ForwardedHeaders.ForwardedFor].ToString()), out key);
             case HashKeyKind.Header:
                 return TryHashNonEmpty(context.Request.Headers.TryGetValue(Name!, out StringValues values) ? values.ToString() : null, out key);
             case HashKeyKind.Cookie:
