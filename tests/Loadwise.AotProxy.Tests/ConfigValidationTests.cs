@@ -190,6 +190,22 @@ public sealed class ConfigValidationTests
         Assert.StartsWith("http://127.0.0.1:", url, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_port_in_use_exits_3_with_one_line()
+    {
+        using var occupied = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        occupied.Start();
+        Dictionary<string, string?> config = Valid();
+        config["Listen:0"] = $"http://127.0.0.1:{((System.Net.IPEndPoint)occupied.LocalEndpoint).Port}";
+        string file = WriteJson(config);
+        var stderr = new StringWriter();
+        int exit = await ProxyProgram.RunAsync(["--config", file], new StringWriter(), stderr, new Dictionary<string, string>(), _ => Task.CompletedTask);
+        File.Delete(file);
+        Assert.Equal(ProxyProgram.ExitStartFailed, exit);
+        Assert.StartsWith("cannot start: Failed to bind to address", stderr.ToString(), StringComparison.Ordinal);
+        Assert.Single(stderr.ToString().Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries));
+    }
+
     private static Dictionary<string, string?> Apply(string changes)
     {
         Dictionary<string, string?> config = Valid();

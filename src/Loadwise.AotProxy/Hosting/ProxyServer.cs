@@ -216,6 +216,8 @@ internal sealed class ProxyServer : IAsyncDisposable
         logging.SetMinimumLevel(level);
         logging.AddFilter("Microsoft", LogLevel.Warning);
         logging.AddFilter("System", LogLevel.Warning);
+        // A failed start (port in use) is reported by the command line in one line; the host's own copy is a stack trace.
+        logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
         if (console)
         {
             logging.AddSimpleConsole(format =>
