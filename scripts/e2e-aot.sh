@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# End-to-end check of the native-AOT proxy binary (called by .ci/run):
+#   publish -> start --demo -> time to first 200 -> 100 requests all 200 over every backend -> promtool check metrics
+#   -> SIGTERM with a /delay/2000 request in flight: it completes 200 and the process exits 0 before the drain timeout
+#   -> binary size.
+# Every wait is bounded; the proxy is killed on any exit. Exits non-zero on the first failure.
+# Usage: bash scripts/e2e-aot.sh [--no-publish]
+# Env:   LOADWISE_AOT_TARGET_FRAMEWORK (default: the LoadwiseAotTargetFramework property, net9.0 on this machine)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+out=artifacts/aot
+bin="$out/loadwise-proxy"
+log=artifacts/e2e-aot.log
+proxy="http://127.0.0.1:3000"
+pid=""
+
+fail() { echo "e2e-aot: FAIL: $*" >&2; [ -f "$log" ] && { echo "--- proxy log ---" >&2; cat "$log" >&2; }; exit 1; }
+cleanup() {
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  if [ -n "${delay_pid:-}" ] && kill -0 "$delay_pid" 2>/dev/null; then
+    kill -KILL "$delay_pid" 2>/dev/null || true
+  fi
+}
+trap cleanup EXIT
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+command -v curl >/dev/null || fail "curl is required"
+command -v promtool >/dev/null || fail "promtool is required (apt-get install -y --no-install-recommends prometheus)"
+
+if [ "${1:-}" != "--no-publish" ]; then
+  tfm="${LOADWISE_AOT_TARGET_FRAMEWORK:-$(dotnet msbuild src/Loadwise.AotProxy/Loadwise.AotProxy.csproj -getProperty:LoadwiseAotTargetFramework)}"
+  echo "e2e-aot: publishing the native binary for $tfm"
+  rm -rf "$out"
+  timeout 900 dotnet publish src/Loadwise.AotProxy/Loadwise.AotProxy.csproj -c Release -r linux-x64 -f "$tfm" \
+    -p:LoadwiseAotTargetFramework="$tfm" -o "$out" --nologo -v minimal || fail "publish failed"
+fi
+[ -x "$bin" ] || fail "$bin not found"
+
+for port in 3000 8081 8082 8083; do
+  if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/"; then fail "port $port is already in use"; fi
+done
+
+mkdir -p artifacts
+# 0. Configuration binding works in the native binary (source-generated binder): the sample passes, a bad file fails.
+"$bin" --version >/dev/null || fail "--version failed"
+"$bin" --check-config samples/loadwise.json >/dev/null || fail "--check-config rejected samples/loadwise.json"
+bad_config=artifacts/e2e-aot-bad.json
+echo '{ "Listen": [ "http://127.0.0.1:3000" ], "Backends": [ { "Id": "a", "Url": "http://127.0.0.1:1", "Weight": "heavy" } ] }' >"$bad_config"
+set +e
+check_output=$("$bin" --check-config "$bad_config" 2>&1)
+check_code=$?
+set -e
+[ "$check_code" -eq 1 ] || fail "--check-config on a bad file exited $check_code, expected 1"
+[ "$check_output" = "config error: Backends:0:Weight: got 'heavy', expected an integer" ] || fail "unexpected --check-config output: $check_output"
+echo "e2e-aot: --check-config accepts the sample and rejects a bad file"
+
+# 1. Start the demo and time start -> first 200.
+started=$(now_ms)
+"$bin" --demo >"$log" 2>&1 &
+pid=$!
+deadline=$(( started + 10000 ))
+until [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$proxy/" || true)" = "200" ]; do
+  kill -0 "$pid" 2>/dev/null || fail "the proxy exited during start"
+  [ "$(now_ms)" -lt "$deadline" ] || fail "no 200 within 10 s"
+done
+first=$(( $(now_ms) - started ))
+echo "e2e-aot: start to first 200: ${first} ms"
+rss_kb=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo "?")
+echo "e2e-aot: RSS after start (proxy + 3 demo backends): ${rss_kb} kB"
+
+# 2. 100 requests: all 200, every backend used.
+declare -A seen=()
+for i in $(seq 1 100); do
+  response=$(curl -s --max-time 5 -w ' %{http_code}' "$proxy/") || fail "request $i failed"
+  code=${response##* }
+  name=$(echo "${response% *}" | tr -d '\n')
+  [ "$code" = "200" ] || fail "request $i answered $code"
+  seen[$name]=1
+done
+[ "${#seen[@]}" -eq 3 ] || fail "expected 3 backends used, got ${#seen[@]}: ${!seen[*]}"
+echo "e2e-aot: 100 requests all 200 across ${#seen[@]} backends (${!seen[*]})"
+
+# 3. The scrape passes promtool and has every metric.
+metrics=$(curl -s --max-time 5 "$proxy/metrics") || fail "scrape failed"
+echo "$metrics" | promtool check metrics || fail "promtool check metrics rejected the scrape"
+for name in loadwise_requests_total loadwise_requests_dropped_total loadwise_active_requests \
+  loadwise_request_duration_seconds loadwise_backend_health loadwise_selections_total; do
+  echo "$metrics" | grep -q "^# TYPE $name " || fail "metric $name missing"
+done
+selections=$(echo "$metrics" | awk '/^loadwise_selections_total\{strategy="RoundRobin"\}/ {print $2}')
+[ "${selections:-0}" -ge 100 ] || fail "loadwise_selections_total is ${selections:-missing}, expected >= 100"
+echo "e2e-aot: promtool check metrics passed"
+
+# 4. SIGTERM with a request in flight: it completes with 200 and the process exits 0 before the drain timeout (30 s).
+delay_out=artifacts/e2e-aot-delay.txt
+curl -s --max-time 15 -o "$delay_out" -w '%{http_code}' "$proxy/delay/2000" >"$delay_out.code" &
+delay_pid=$!
+deadline=$(( $(now_ms) + 5000 ))
+until curl -s --max-time 1 "$proxy/metrics" | grep -q '^loadwise_active_requests 1$'; do
+  [ "$(now_ms)" -lt "$deadline" ] || fail "the /delay/2000 request never got in flight"
+done
+signalled=$(now_ms)
+kill -TERM "$pid"
+sleep 0.3
+if [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$proxy/" || true)" = "200" ]; then
+  fail "a new request was accepted during the drain"
+fi
+deadline=$(( signalled + 30000 ))
+while kill -0 "$pid" 2>/dev/null; do
+  [ "$(now_ms)" -lt "$deadline" ] || fail "still running 30 s (the drain timeout) after SIGTERM"
+  sleep 0.05
+done
+set +e
+wait "$pid"
+exit_code=$?
+set -e
+pid=""
+drained=$(( $(now_ms) - signalled ))
+wait "$delay_pid" || true
+delay_code=$(cat "$delay_out.code")
+[ "$delay_code" = "200" ] || fail "the in-flight request answered '$delay_code', expected 200"
+[ "$exit_code" -eq 0 ] || fail "exit code $exit_code after SIGTERM, expected 0"
+grep -q "drain started" "$log" || fail "no drain-start log line"
+grep -q "drain finished" "$log" || fail "no drain-end log line"
+echo "e2e-aot: SIGTERM drained the in-flight /delay/2000 request (200: $(tr -d '\n' <"$delay_out")); exit 0 after ${drained} ms"
+
+size=$(stat -c %s "$bin")
+echo "e2e-aot: binary size: $size bytes ($(awk "BEGIN { printf \"%.1f\", $size / 1048576 }") MiB)"
+echo "e2e-aot: OK"

@@ -1,0 +1,168 @@
+namespace Loadwise.AotProxy.Configuration;
+
+// The configuration shape, bound by the configuration-binding source generator (AOT-safe, no reflection). Every key,
+// its default and its meaning is documented in docs/proxy.md; keep the two in step. Names and choices are plain strings
+// so that the validator can say what is allowed instead of the binder failing on the first bad enum value.
+
+/// <summary>The whole proxy configuration (the root of the JSON file).</summary>
+internal sealed class ProxyOptions
+{
+    /// <summary>Gets the URLs the proxy listens on.</summary>
+    public List<string> Listen { get; } = [];
+
+    /// <summary>Gets the backends requests are forwarded to.</summary>
+    public List<BackendOptions> Backends { get; } = [];
+
+    /// <summary>Gets the backend-selection strategy.</summary>
+    public StrategyOptions Strategy { get; } = new();
+
+    /// <summary>Gets the connect, response-header and idle timeouts.</summary>
+    public TimeoutOptions Timeouts { get; } = new();
+
+    /// <summary>Gets the request limits Kestrel enforces.</summary>
+    public LimitOptions Limits { get; } = new();
+
+    /// <summary>Gets the forwarding rules: X-Forwarded-* trust and the Host header.</summary>
+    public ForwardingOptions Forwarding { get; } = new();
+
+    /// <summary>Gets where the Prometheus scrape is served.</summary>
+    public MetricsOptions Metrics { get; } = new();
+
+    /// <summary>Gets the graceful-drain settings.</summary>
+    public DrainOptions Drain { get; } = new();
+
+    /// <summary>Gets the logging settings.</summary>
+    public LogOptions Log { get; } = new();
+
+    /// <summary>Gets the active health-check settings (part 2; accepted and ignored for now).</summary>
+    public HealthCheckOptions HealthChecks { get; set; } = new();
+
+    /// <summary>Gets the per-client rate-limit settings (part 2; accepted and ignored for now).</summary>
+    public RateLimitingOptions RateLimiting { get; set; } = new();
+
+    /// <summary>Gets the retry settings (part 2; accepted and ignored for now).</summary>
+    public RetryOptions Retries { get; set; } = new();
+}
+
+/// <summary>One backend.</summary>
+internal sealed class BackendOptions
+{
+    /// <summary>Gets or sets the backend's id: its name in metrics and logs, and its identity on the hash ring.</summary>
+    public string? Id { get; set; }
+
+    /// <summary>Gets or sets the backend's base URL (http or https, optionally with a path prefix).</summary>
+    public string? Url { get; set; }
+
+    /// <summary>Gets or sets the weight for weighted strategies (0 = never picked by them).</summary>
+    public int Weight { get; set; } = 1;
+
+    /// <summary>Gets or sets the in-flight requests the backend is sized for (0 = unknown); MostAvailable uses it.</summary>
+    public int Capacity { get; set; }
+}
+
+/// <summary>The strategy and its options.</summary>
+internal sealed class StrategyOptions
+{
+    /// <summary>Gets or sets the strategy name (one of <see cref="Routing.StrategyFactory.Names"/>).</summary>
+    public string? Name { get; set; } = "RoundRobin";
+
+    /// <summary>Gets or sets the seed of the random strategies (unset = a random seed).</summary>
+    public ulong? Seed { get; set; }
+
+    /// <summary>Gets or sets the virtual nodes per backend on the consistent-hash ring.</summary>
+    public int VirtualNodes { get; set; } = 160;
+
+    /// <summary>Gets or sets the near-tie width of MostAvailable.</summary>
+    public double Epsilon { get; set; } = 0.01;
+
+    /// <summary>Gets or sets the strategy used when ConsistentHash has no key for a request.</summary>
+    public string? Fallback { get; set; } = "RoundRobin";
+
+    /// <summary>Gets where ConsistentHash takes its key from.</summary>
+    public HashKeyOptions HashKey { get; } = new();
+}
+
+/// <summary>The source of the consistent-hashing key.</summary>
+internal sealed class HashKeyOptions
+{
+    /// <summary>Gets or sets the source: ClientIp, Header, Cookie, Path or Query.</summary>
+    public string? Source { get; set; } = "ClientIp";
+
+    /// <summary>Gets or sets the header, cookie or query parameter name (for those sources).</summary>
+    public string? Name { get; set; }
+}
+
+/// <summary>Timeouts, in milliseconds.</summary>
+internal sealed class TimeoutOptions
+{
+    /// <summary>Gets or sets the time allowed to open a connection to a backend (exceeded: 502).</summary>
+    public int ConnectMs { get; set; } = 5_000;
+
+    /// <summary>Gets or sets the time allowed for a backend's response headers (exceeded: 504).</summary>
+    public int ResponseHeadersMs { get; set; } = 30_000;
+
+    /// <summary>Gets or sets how long idle client keep-alive and pooled backend connections are kept.</summary>
+    public int IdleMs { get; set; } = 60_000;
+}
+
+/// <summary>Request limits.</summary>
+internal sealed class LimitOptions
+{
+    /// <summary>Gets or sets the largest request body accepted, in bytes (larger: 413).</summary>
+    public long MaxRequestBodyBytes { get; set; } = 1L << 30;
+
+    /// <summary>Gets or sets the largest total size of a request's headers, in bytes (larger: 431).</summary>
+    public int MaxRequestHeadersTotalBytes { get; set; } = 32 * 1024;
+
+    /// <summary>Gets or sets the most concurrent client connections (0 = no limit).</summary>
+    public long MaxConcurrentConnections { get; set; }
+}
+
+/// <summary>Forwarding rules.</summary>
+internal sealed class ForwardingOptions
+{
+    /// <summary>Gets the networks (CIDR or single address) whose X-Forwarded-For is trusted and appended to.</summary>
+    public List<string> TrustedProxies { get; } = [];
+
+    /// <summary>Gets or sets the Host header sent upstream: Backend (the backend URL's authority) or Preserve.</summary>
+    public string? HostHeader { get; set; } = "Backend";
+
+    /// <summary>Gets or sets whether X-Forwarded-For, -Proto and -Host are set.</summary>
+    public bool XForwarded { get; set; } = true;
+}
+
+/// <summary>The Prometheus scrape endpoint.</summary>
+internal sealed class MetricsOptions
+{
+    /// <summary>Gets or sets whether /metrics is served at all.</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Gets or sets the scrape path.</summary>
+    public string? Path { get; set; } = "/metrics";
+
+    /// <summary>Gets or sets a separate admin listener URL; when set the scrape is served only there.</summary>
+    public string? AdminListen { get; set; }
+}
+
+/// <summary>Graceful drain.</summary>
+internal sealed class DrainOptions
+{
+    /// <summary>Gets or sets how long in-flight requests may take to finish after SIGTERM/SIGINT.</summary>
+    public int TimeoutMs { get; set; } = 30_000;
+}
+
+/// <summary>Logging.</summary>
+internal sealed class LogOptions
+{
+    /// <summary>Gets or sets the lowest level logged by the proxy (Debug adds a line per failed request).</summary>
+    public string? Level { get; set; } = "Information";
+}
+
+/// <summary>Active health checks: filled by part 2.</summary>
+internal sealed class HealthCheckOptions;
+
+/// <summary>Per-client rate limiting: filled by part 2.</summary>
+internal sealed class RateLimitingOptions;
+
+/// <summary>Retries: filled by part 2.</summary>
+internal sealed class RetryOptions;

@@ -1,0 +1,186 @@
+using System.Globalization;
+using Loadwise.AotProxy.Forwarding;
+using Loadwise.AotProxy.Routing;
+
+namespace Loadwise.AotProxy.Configuration;
+
+/// <summary>
+/// Checks a bound configuration and lists every problem, one line each, in the form
+/// <c>Key:Path: got 'value', expected what-is-allowed</c>.
+/// </summary>
+internal static class ProxyOptionsValidator
+{
+    public const int MaxBackends = 4096;
+
+    private const string Missing = "(missing)";
+
+    public static readonly string[] HostHeaderPolicies = ["Backend", "Preserve"];
+
+    public static readonly string[] LogLevels = ["Trace", "Debug", "Information", "Warning", "Error", "Critical", "None"];
+
+    public static List<string> Validate(ProxyOptions options)
+    {
+        var problems = new List<string>();
+
+        if (options.Listen.Count == 0)
+        {
+            problems.Add($"Listen: got '{Missing}', expected at least one URL such as http://127.0.0.1:3000");
+        }
+
+        for (int i = 0; i < options.Listen.Count; i++)
+        {
+            CheckListenUrl(problems, $"Listen:{i}", options.Listen[i]);
+        }
+
+        ValidateBackends(options.Backends, problems);
+        ValidateStrategy(options.Strategy, problems);
+
+        Range(problems, "Timeouts:ConnectMs", options.Timeouts.ConnectMs, 1, 600_000);
+        Range(problems, "Timeouts:ResponseHeadersMs", options.Timeouts.ResponseHeadersMs, 1, 3_600_000);
+        Range(problems, "Timeouts:IdleMs", options.Timeouts.IdleMs, 1, 3_600_000);
+
+        Range(problems, "Limits:MaxRequestBodyBytes", options.Limits.MaxRequestBodyBytes, 1, long.MaxValue);
+        Range(problems, "Limits:MaxRequestHeadersTotalBytes", options.Limits.MaxRequestHeadersTotalBytes, 1024, 1 << 20);
+        Range(problems, "Limits:MaxConcurrentConnections", options.Limits.MaxConcurrentConnections, 0, long.MaxValue);
+
+        for (int i = 0; i < options.Forwarding.TrustedProxies.Count; i++)
+        {
+            string? network = options.Forwarding.TrustedProxies[i];
+            if (!ForwardedHeaders.TryParseNetwork(network, out _))
+            {
+                problems.Add($"Forwarding:TrustedProxies:{i}: got '{network ?? Missing}', expected an IP address or a CIDR network such as 10.0.0.0/8");
+            }
+        }
+
+        if (Array.FindIndex(HostHeaderPolicies, p => string.Equals(p, options.Forwarding.HostHeader, StringComparison.OrdinalIgnoreCase)) < 0)
+        {
+            problems.Add($"Forwarding:HostHeader: got '{options.Forwarding.HostHeader ?? Missing}', expected one of {string.Join(", ", HostHeaderPolicies)}");
+        }
+
+        string? metricsPath = options.Metrics.Path;
+        if (string.IsNullOrEmpty(metricsPath) || metricsPath[0] != '/' || metricsPath.AsSpan().IndexOfAny("?# ") >= 0)
+        {
+            problems.Add($"Metrics:Path: got '{metricsPath ?? Missing}', expected a path starting with '/' and without '?', '#' or spaces");
+        }
+
+        if (options.Metrics.AdminListen is { } admin)
+        {
+            if (CheckListenUrl(problems, "Metrics:AdminListen", admin) is { } adminUri)
+            {
+                foreach (string listen in options.Listen)
+                {
+                    if (adminUri.Port != 0 && Uri.TryCreate(listen, UriKind.Absolute, out Uri? listenUri) && listenUri.Port == adminUri.Port)
+                    {
+                        problems.Add($"Metrics:AdminListen: got '{admin}', expected a port other than the proxy's listen port {listenUri.Port}");
+                        break;
+                    }
+                }
+            }
+        }
+
+        Range(problems, "Drain:TimeoutMs", options.Drain.TimeoutMs, 0, 3_600_000);
+        if (Array.FindIndex(LogLevels, l => string.Equals(l, options.Log.Level, StringComparison.OrdinalIgnoreCase)) < 0)
+        {
+            problems.Add($"Log:Level: got '{options.Log.Level ?? Missing}', expected one of {string.Join(", ", LogLevels)}");
+        }
+
+        return problems;
+    }
+
+    private static void ValidateBackends(List<BackendOptions> backends, List<string> problems)
+    {
+        if (backends.Count == 0)
+        {
+            problems.Add($"Backends: got '{Missing}', expected at least one backend with an Id and a Url");
+            return;
+        }
+
+        if (backends.Count > MaxBackends)
+        {
+            problems.Add($"Backends: got '{backends.Count} backends', expected at most {MaxBackends}");
+        }
+
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < backends.Count; i++)
+        {
+            BackendOptions backend = backends[i];
+            string path = $"Backends:{i}";
+            if (string.IsNullOrWhiteSpace(backend.Id) || backend.Id.Length > 128 || backend.Id.AsSpan().ContainsAnyInRange('\0', ' '))
+            {
+                problems.Add($"{path}:Id: got '{backend.Id ?? Missing}', expected a name of 1 to 128 characters without spaces or control characters");
+            }
+            else if (!seen.Add(backend.Id))
+            {
+                problems.Add($"{path}:Id: got '{backend.Id}', expected an id not used by another backend");
+            }
+
+            if (!Uri.TryCreate(backend.Url, UriKind.Absolute, out Uri? url)
+                || (url.Scheme != Uri.UriSchemeHttp && url.Scheme != Uri.UriSchemeHttps)
+                || !string.IsNullOrEmpty(url.Query) || !string.IsNullOrEmpty(url.Fragment) || !string.IsNullOrEmpty(url.UserInfo))
+            {
+                problems.Add($"{path}:Url: got '{backend.Url ?? Missing}', expected an absolute http:// or https:// URL without query, fragment or user info");
+            }
+
+            Range(problems, $"{path}:Weight", backend.Weight, 0, 1_000_000);
+            Range(problems, $"{path}:Capacity", backend.Capacity, 0, int.MaxValue);
+        }
+    }
+
+    private static void ValidateStrategy(StrategyOptions strategy, List<string> problems)
+    {
+        if (!StrategyFactory.IsKnown(strategy.Name))
+        {
+            problems.Add($"Strategy:Name: got '{strategy.Name ?? Missing}', expected one of {string.Join(", ", StrategyFactory.Names)}");
+        }
+
+        Range(problems, "Strategy:VirtualNodes", strategy.VirtualNodes, 1, 65_536);
+        if (!(strategy.Epsilon >= 0 && strategy.Epsilon <= 1))
+        {
+            problems.Add($"Strategy:Epsilon: got '{Format(strategy.Epsilon)}', expected a number from 0 to 1");
+        }
+
+        if (!string.Equals(strategy.Name, StrategyFactory.ConsistentHashName, StringComparison.OrdinalIgnoreCase))
+        {
+            return;
+        }
+
+        if (Array.FindIndex(StrategyFactory.FallbackNames, n => string.Equals(n, strategy.Fallback, StringComparison.OrdinalIgnoreCase)) < 0)
+        {
+            problems.Add($"Strategy:Fallback: got '{strategy.Fallback ?? Missing}', expected one of {string.Join(", ", StrategyFactory.FallbackNames)}");
+        }
+
+        if (!HashKeySource.TryParseKind(strategy.HashKey.Source, out HashKeyKind kind))
+        {
+            problems.Add($"Strategy:HashKey:Source: got '{strategy.HashKey.Source ?? Missing}', expected one of {string.Join(", ", HashKeySource.Names)}");
+        }
+        else if ((kind is HashKeyKind.Header or HashKeyKind.Cookie or HashKeyKind.Query) && !IsToken(strategy.HashKey.Name))
+        {
+            problems.Add($"Strategy:HashKey:Name: got '{strategy.HashKey.Name ?? Missing}', expected the {kind.ToString().ToLowerInvariant()} name to hash (letters, digits and -_.)");
+        }
+    }
+
+    private static Uri? CheckListenUrl(List<string> problems, string path, string? text)
+    {
+        if (Uri.TryCreate(text, UriKind.Absolute, out Uri? uri) && uri.Scheme == Uri.UriSchemeHttp && uri.AbsolutePath == "/" && !text.Contains("://*", StringComparison.Ordinal))
+        {
+            return uri;
+        }
+
+        problems.Add($"{path}: got '{text ?? Missing}', expected an http:// URL with a host and port such as http://0.0.0.0:3000 (no path; TLS is terminated in front of the proxy)");
+        return null;
+    }
+
+    private static bool IsToken(string? name) =>
+        !string.IsNullOrEmpty(name) && name.Length <= 256 && !name.AsSpan().ContainsAnyExcept("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.");
+
+    private static void Range(List<string> problems, string path, long value, long min, long max)
+    {
+        if (value < min || value > max)
+        {
+            string allowed = max == long.MaxValue || max == int.MaxValue ? $"an integer >= {min}" : $"an integer from {min} to {max}";
+            problems.Add($"{path}: got '{value.ToString(CultureInfo.InvariantCulture)}', expected {allowed}");
+        }
+    }
+
+    private static string Format(double value) => value.ToString(CultureInfo.InvariantCulture);
+}

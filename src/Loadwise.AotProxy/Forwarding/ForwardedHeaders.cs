@@ -1,0 +1,102 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Loadwise.AotProxy.Forwarding;
+
+/// <summary>
+/// The X-Forwarded-* rules. A peer inside a trusted network is another proxy: its X-Forwarded-For is kept and this
+/// hop's peer appended, and its X-Forwarded-Proto/-Host are kept. Any other peer's X-Forwarded-* headers are replaced,
+/// so a client cannot forge its address to the backends.
+/// </summary>
+internal sealed class ForwardedHeaders
+{
+    public const string ForwardedFor = "X-Forwarded-For";
+    public const string ForwardedProto = "X-Forwarded-Proto";
+    public const string ForwardedHost = "X-Forwarded-Host";
+
+    private readonly IPNetwork[] _trusted;
+
+    public ForwardedHeaders(IPNetwork[] trusted) => _trusted = trusted;
+
+    /// <summary>Parses a CIDR (<c>10.0.0.0/8</c>) or a single address (<c>10.1.2.3</c>, taken as /32 or /128).</summary>
+    public static bool TryParseNetwork(string? text, out IPNetwork network)
+    {
+        network = default;
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return false;
+        }
+
+        if (text.Contains('/', StringComparison.Ordinal))
+        {
+            return IPNetwork.TryParse(text, out network);
+        }
+
+        if (!IPAddress.TryParse(text, out IPAddress? address))
+        {
+            return false;
+        }
+
+        network = new IPNetwork(address, address.AddressFamily == AddressFamily.InterNetwork ? 32 : 128);
+        return true;
+    }
+
+    /// <summary>
+    /// Returns the client's address: the connection's peer, unless the peer is a trusted proxy, in which case the
+    /// rightmost address in <c>X-Forwarded-For</c> that is not itself a trusted proxy (the leftmost one when all are).
+    /// A client that is not a trusted proxy cannot move itself by sending <c>X-Forwarded-For</c>.
+    /// </summary>
+    public IPAddress? ResolveClient(IPAddress? peer, ReadOnlySpan<char> forwardedFor)
+    {
+        if (!IsTrusted(peer) || forwardedFor.IsEmpty)
+        {
+            return peer;
+        }
+
+        IPAddress? leftmost = null;
+        while (!forwardedFor.IsEmpty)
+        {
+            int comma = forwardedFor.LastIndexOf(',');
+            ReadOnlySpan<char> entry = forwardedFor[(comma + 1)..].Trim();
+            forwardedFor = comma < 0 ? default : forwardedFor[..comma];
+            if (!IPAddress.TryParse(entry, out IPAddress? address))
+            {
+                // Not an address (e.g. "unknown" or a port suffix): the chain cannot be followed further.
+                return leftmost ?? peer;
+            }
+
+            if (!IsTrusted(address))
+            {
+                return address;
+            }
+
+            leftmost = address;
+        }
+
+        return leftmost ?? peer;
+    }
+
+    /// <summary>Returns true when <paramref name="peer"/> is in a trusted-proxy network.</summary>
+    public bool IsTrusted(IPAddress? peer)
+    {
+        if (peer is null || _trusted.Length == 0)
+        {
+            return false;
+        }
+
+        if (peer.IsIPv4MappedToIPv6)
+        {
+            peer = peer.MapToIPv4();
+        }
+
+        foreach (IPNetwork network in _trusted)
+        {
+            if (network.Contains(peer))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}

@@ -1,0 +1,245 @@
+using System.Diagnostics;
+using System.Net;
+using Loadwise.AotProxy.Configuration;
+using Loadwise.AotProxy.Forwarding;
+using Loadwise.AotProxy.Metrics;
+using Loadwise.AotProxy.Routing;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+
+namespace Loadwise.AotProxy.Hosting;
+
+/// <summary>
+/// The proxy as a host: trimmed Kestrel (CreateSlimBuilder) with one terminal request delegate that either serves the
+/// scrape or forwards. Build it from a configuration that <see cref="ProxyOptionsValidator"/> accepted.
+/// </summary>
+internal sealed class ProxyServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly ProxyForwarder _forwarder;
+    private readonly ProxyMetrics _metrics;
+    private readonly InterimSelectionMetrics _selections;
+    private readonly PrometheusExporter _exporter;
+    private readonly List<ListenOptions> _listeners = [];
+    private ListenOptions? _adminListener;
+    private readonly ProxyOptions _options;
+    private readonly ILogger _logger;
+    private long _drainStarted;
+
+    private ProxyServer(ProxyOptions options, bool handleSignals, bool consoleLogging)
+    {
+        _options = options;
+        var backends = new Backend[options.Backends.Count];
+        for (int i = 0; i < backends.Length; i++)
+        {
+            BackendOptions backend = options.Backends[i];
+            backends[i] = new Backend(backend.Id!, new Uri(backend.Url!), backend.Weight, backend.Capacity);
+        }
+
+        Backends = backends;
+        ISelectionStrategy<BackendNode> strategy = StrategyFactory.Create(options.Strategy);
+        StrategyName = StrategyFactory.Canonical(options.Strategy.Name!);
+        var trusted = new IPNetwork[options.Forwarding.TrustedProxies.Count];
+        for (int i = 0; i < trusted.Length; i++)
+        {
+            ForwardedHeaders.TryParseNetwork(options.Forwarding.TrustedProxies[i], out trusted[i]);
+        }
+
+        var forwarded = new ForwardedHeaders(trusted);
+        HashKeySource? hashKey = null;
+        if (StrategyName == StrategyFactory.ConsistentHashName)
+        {
+            HashKeySource.TryParseKind(options.Strategy.HashKey.Source, out HashKeyKind kind);
+            hashKey = new HashKeySource(kind, options.Strategy.HashKey.Name, forwarded);
+        }
+
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        if (!handleSignals)
+        {
+            builder.Services.AddSingleton<IHostLifetime, NoSignalLifetime>();
+        }
+
+        builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromMilliseconds(options.Drain.TimeoutMs));
+        builder.Services.Configure<ConsoleLifetimeOptions>(lifetime => lifetime.SuppressStatusMessages = true);
+        ConfigureLogging(builder.Logging, consoleLogging, Enum.Parse<LogLevel>(options.Log.Level!, ignoreCase: true));
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Limits.MaxRequestBodySize = options.Limits.MaxRequestBodyBytes;
+            kestrel.Limits.MaxRequestHeadersTotalSize = options.Limits.MaxRequestHeadersTotalBytes;
+            kestrel.Limits.MaxConcurrentConnections = options.Limits.MaxConcurrentConnections > 0 ? options.Limits.MaxConcurrentConnections : null;
+            kestrel.Limits.KeepAliveTimeout = TimeSpan.FromMilliseconds(options.Timeouts.IdleMs);
+            foreach (string url in options.Listen)
+            {
+                _listeners.Add(Listen(kestrel, new Uri(url)));
+            }
+
+            if (options.Metrics.AdminListen is { } admin)
+            {
+                _adminListener = Listen(kestrel, new Uri(admin));
+            }
+        });
+
+        _app = builder.Build();
+        _logger = _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Loadwise.Proxy");
+
+        // The meters are scoped to this instance, so several proxies in one process each export their own numbers;
+        // Core's own "Loadwise" meter (unscoped, issue 3) is exported by every proxy.
+        _metrics = new ProxyMetrics(this, backends);
+        _selections = new InterimSelectionMetrics(this, StrategyName);
+        _exporter = new PrometheusExporter(meter => ReferenceEquals(meter.Scope, this)
+            || (meter.Scope is null && (meter.Name == InterimSelectionMetrics.CoreMeterName || meter.Name == ProxyMetrics.MeterName)));
+
+        var settings = new ForwarderSettings(
+            TimeSpan.FromMilliseconds(options.Timeouts.ConnectMs),
+            TimeSpan.FromMilliseconds(options.Timeouts.ResponseHeadersMs),
+            TimeSpan.FromMilliseconds(options.Timeouts.IdleMs),
+            string.Equals(options.Forwarding.HostHeader, "Preserve", StringComparison.OrdinalIgnoreCase),
+            options.Forwarding.XForwarded,
+            forwarded);
+        _forwarder = new ProxyForwarder(backends, strategy, hashKey, settings, _metrics, _selections, _logger);
+
+        string? metricsPath = options.Metrics.Enabled ? options.Metrics.Path : null;
+        _app.Run(context =>
+        {
+            bool onAdmin = _adminListener is not null && context.Connection.LocalPort == ((IPEndPoint)_adminListener.EndPoint).Port;
+            if (metricsPath is not null && (onAdmin || _adminListener is null) && string.Equals(context.Request.Path.Value, metricsPath, StringComparison.Ordinal))
+            {
+                return ServeMetricsAsync(context);
+            }
+
+            if (onAdmin)
+            {
+                context.Response.StatusCode = StatusCodes.Status404NotFound;
+                return Task.CompletedTask;
+            }
+
+            return _forwarder.ForwardAsync(context);
+        });
+        _app.Lifetime.ApplicationStopping.Register(() =>
+        {
+            Volatile.Write(ref _drainStarted, Stopwatch.GetTimestamp());
+            Log.DrainStarted(_logger, _forwarder.InFlight, options.Drain.TimeoutMs);
+        });
+    }
+
+    public IReadOnlyList<Backend> Backends { get; }
+
+    public string StrategyName { get; }
+
+    /// <summary>Gets the proxy's URLs with their real ports (valid after start).</summary>
+    public IReadOnlyList<string> Urls => _listeners.ConvertAll(static l => "http://" + l.EndPoint);
+
+    /// <summary>Gets the admin listener's URL with its real port, or null (valid after start).</summary>
+    public string? AdminUrl => _adminListener is null ? null : "http://" + _adminListener.EndPoint;
+
+    public long InFlight => _forwarder.InFlight;
+
+    public PrometheusExporter Exporter => _exporter;
+
+    /// <summary>Creates a proxy from a validated configuration.</summary>
+    public static ProxyServer Create(ProxyOptions options, bool handleSignals = true, bool consoleLogging = true) => new(options, handleSignals, consoleLogging);
+
+    /// <summary>Gets or sets the demo backends' URLs, logged at start in demo mode.</summary>
+    public IReadOnlyList<string>? DemoBackendUrls { get; set; }
+
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        await _app.StartAsync(cancellationToken).ConfigureAwait(false);
+        if (DemoBackendUrls is { Count: > 0 } demo)
+        {
+            Log.DemoBackendsStarted(_logger, string.Join(", ", demo));
+        }
+
+        string metrics = !_options.Metrics.Enabled ? "(disabled)" : (AdminUrl ?? Urls[0]) + _options.Metrics.Path;
+        Log.Started(_logger, ProxyVersion.Current, string.Join(", ", Urls), Backends.Count, StrategyName, metrics);
+    }
+
+    /// <summary>Runs until SIGINT/SIGTERM (or <see cref="StopAsync"/>), then drains and returns.</summary>
+    public async Task RunAsync()
+    {
+        await StartAsync().ConfigureAwait(false);
+        await _app.WaitForShutdownAsync().ConfigureAwait(false);
+        LogDrainFinished();
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        await _app.StopAsync(cancellationToken).ConfigureAwait(false);
+        LogDrainFinished();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.DisposeAsync().ConfigureAwait(false);
+        _forwarder.Dispose();
+        _exporter.Dispose();
+        _selections.Dispose();
+        _metrics.Dispose();
+    }
+
+    private void LogDrainFinished()
+    {
+        long started = Volatile.Read(ref _drainStarted);
+        long elapsed = started == 0 ? 0 : (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        Log.DrainFinished(_logger, elapsed, _forwarder.InFlight);
+    }
+
+    private async Task ServeMetricsAsync(HttpContext context)
+    {
+        string text = _exporter.Scrape();
+        context.Response.ContentType = PrometheusExporter.ContentType;
+        await context.Response.WriteAsync(text, context.RequestAborted).ConfigureAwait(false);
+    }
+
+    private static ListenOptions Listen(KestrelServerOptions kestrel, Uri url)
+    {
+        ListenOptions? created = null;
+        if (url.IsLoopback && !IPAddress.TryParse(url.Host, out _))
+        {
+            kestrel.ListenLocalhost(url.Port, l => created = l);
+        }
+        else if (IPAddress.TryParse(url.Host.Trim('[', ']'), out IPAddress? address))
+        {
+            kestrel.Listen(address, url.Port, l => created = l);
+        }
+        else
+        {
+            kestrel.ListenAnyIP(url.Port, l => created = l);
+        }
+
+        return created!;
+    }
+
+    private static void ConfigureLogging(ILoggingBuilder logging, bool console, LogLevel level)
+    {
+        logging.ClearProviders();
+        logging.SetMinimumLevel(level);
+        logging.AddFilter("Microsoft", LogLevel.Warning);
+        logging.AddFilter("System", LogLevel.Warning);
+        // A failed start (port in use) is reported by the command line in one line; the host's own copy is a stack trace.
+        logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
+        if (console)
+        {
+            logging.AddSimpleConsole(format =>
+            {
+                format.SingleLine = true;
+                format.UseUtcTimestamp = true;
+                format.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+            });
+        }
+    }
+}
+
+/// <summary>The proxy's version, from the assembly's informational version.</summary>
+internal static class ProxyVersion
+{
+    public static string Current { get; } = Read();
+
+    private static string Read()
+    {
+        string? version = typeof(ProxyVersion).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false) is [System.Reflection.AssemblyInformationalVersionAttribute attribute, ..]
+            ? attribute.InformationalVersion
+            : null;
+        return version is null ? "0.0.0" : version.Split('+')[0];
+    }
+}

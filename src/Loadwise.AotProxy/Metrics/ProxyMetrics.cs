@@ -1,0 +1,86 @@
+using System.Diagnostics.Metrics;
+using Loadwise.AotProxy.Routing;
+
+namespace Loadwise.AotProxy.Metrics;
+
+/// <summary>
+/// The proxy's instruments, in the Meter <c>Loadwise.Proxy</c>. Tags are cached (backend tag on <see cref="Backend"/>,
+/// status codes and drop reasons here) so recording allocates nothing per request.
+/// </summary>
+internal sealed class ProxyMetrics : IDisposable
+{
+    public const string MeterName = "Loadwise.Proxy";
+
+    public static readonly string[] HealthStates = ["healthy", "unhealthy", "recovering"];
+
+    private static readonly KeyValuePair<string, object?>[] CodeTags = CreateCodeTags();
+
+    private readonly Counter<long> _requests;
+    private readonly Counter<long> _dropped;
+    private readonly UpDownCounter<long> _active;
+    private readonly Histogram<double> _duration;
+
+    public ProxyMetrics(object scope, IReadOnlyList<Backend> backends)
+    {
+        // The scope ties the meter to this proxy instance, so that several proxies in one process (tests) each export
+        // only their own numbers.
+        Meter = new Meter(new MeterOptions(MeterName) { Scope = scope });
+        _requests = Meter.CreateCounter<long>("loadwise.requests", description: "Requests forwarded, by backend and response status code.");
+        _dropped = Meter.CreateCounter<long>("loadwise.requests.dropped", description: "Requests not forwarded to completion, by reason.");
+        _active = Meter.CreateUpDownCounter<long>("loadwise.active_requests", description: "Requests in flight through the proxy.");
+        _duration = Meter.CreateHistogram<double>("loadwise.request.duration", unit: "s", description: "Time from request start to response end, by backend.");
+        Meter.CreateObservableGauge("loadwise.backend.health", () => ObserveHealth(backends), description: "Backend health: 1 for the backend's current state, 0 for the others.");
+        _active.Add(0);
+    }
+
+    public Meter Meter { get; }
+
+    public static KeyValuePair<string, object?> DropReason(string reason) => new("reason", reason);
+
+    public static readonly KeyValuePair<string, object?> NoBackend = DropReason("no_backend");
+
+    public static readonly KeyValuePair<string, object?> ClientAbort = DropReason("client_abort");
+
+    public void RequestStarted() => _active.Add(1);
+
+    public void RequestEnded() => _active.Add(-1);
+
+    public void Completed(Backend backend, int statusCode, double seconds)
+    {
+        _requests.Add(1, backend.MetricTag, CodeTag(statusCode));
+        _duration.Record(seconds, backend.MetricTag);
+    }
+
+    public void Dropped(KeyValuePair<string, object?> reason) => _dropped.Add(1, reason);
+
+    public void Dispose() => Meter.Dispose();
+
+    private static KeyValuePair<string, object?> CodeTag(int statusCode) =>
+        (uint)(statusCode - 100) < (uint)CodeTags.Length ? CodeTags[statusCode - 100] : new("code", statusCode.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+    private static KeyValuePair<string, object?>[] CreateCodeTags()
+    {
+        var tags = new KeyValuePair<string, object?>[500];
+        for (int i = 0; i < tags.Length; i++)
+        {
+            tags[i] = new("code", (i + 100).ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        return tags;
+    }
+
+    private static IEnumerable<Measurement<int>> ObserveHealth(IReadOnlyList<Backend> backends)
+    {
+        // Part 1 has no health tracking: every backend is reported healthy. Part 2 feeds the real state.
+        var measurements = new List<Measurement<int>>(backends.Count * HealthStates.Length);
+        foreach (Backend backend in backends)
+        {
+            foreach (string state in HealthStates)
+            {
+                measurements.Add(new Measurement<int>(state == "healthy" ? 1 : 0, backend.MetricTag, new KeyValuePair<string, object?>("state", state)));
+            }
+        }
+
+        return measurements;
+    }
+}
