@@ -31,7 +31,8 @@ internal sealed class ProxyForwarder : IDisposable
     private readonly HashKeySource? _hashKey;
     private readonly ForwarderSettings _settings;
     private readonly ProxyMetrics _metrics;
-    private readonly InterimSelectionMetrics _selections;
+    private readonly IMetricsCollector _selections;
+    private readonly string _strategyName;
     private readonly ILogger _logger;
     private long _inFlight;
 
@@ -41,7 +42,8 @@ internal sealed class ProxyForwarder : IDisposable
         HashKeySource? hashKey,
         ForwarderSettings settings,
         ProxyMetrics metrics,
-        InterimSelectionMetrics selections,
+        IMetricsCollector selections,
+        string strategyName,
         ILogger logger)
     {
         _nodes = new BackendNode[backends.Count];
@@ -55,6 +57,7 @@ internal sealed class ProxyForwarder : IDisposable
         _settings = settings;
         _metrics = metrics;
         _selections = selections;
+        _strategyName = strategyName;
         _logger = logger;
         _invoker = new HttpMessageInvoker(CreateHandler(settings), disposeHandler: true);
     }
@@ -90,7 +93,7 @@ internal sealed class ProxyForwarder : IDisposable
                 return;
             }
 
-            _selections.Selected();
+            _selections.OnSelected(backend.Id, _strategyName);
             backend.Enter();
             int status;
             try

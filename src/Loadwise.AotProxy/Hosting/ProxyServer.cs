@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Net;
 using Loadwise.AotProxy.Configuration;
 using Loadwise.AotProxy.Forwarding;
@@ -17,7 +18,7 @@ internal sealed class ProxyServer : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly ProxyForwarder _forwarder;
     private readonly ProxyMetrics _metrics;
-    private readonly InterimSelectionMetrics _selections;
+    private readonly DiagnosticsMetricsCollector _coreMetrics;
     private readonly PrometheusExporter _exporter;
     private readonly List<ListenOptions> _listeners = [];
     private ListenOptions? _adminListener;
@@ -82,12 +83,14 @@ internal sealed class ProxyServer : IAsyncDisposable
         _app = builder.Build();
         _logger = _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Loadwise.Proxy");
 
-        // The meters are scoped to this instance, so several proxies in one process each export their own numbers;
-        // Core's own "Loadwise" meter (unscoped, issue 3) is exported by every proxy.
+        // Meters are scoped to this instance (the proxy's own, and Core's "Loadwise" meter through this app's meter
+        // factory), so several proxies in one process each export only their own numbers.
+        var meterFactory = _app.Services.GetRequiredService<IMeterFactory>();
         _metrics = new ProxyMetrics(this, backends);
-        _selections = new InterimSelectionMetrics(this, StrategyName);
+        _coreMetrics = new DiagnosticsMetricsCollector(meterFactory);
         _exporter = new PrometheusExporter(meter => ReferenceEquals(meter.Scope, this)
-            || (meter.Scope is null && (meter.Name == InterimSelectionMetrics.CoreMeterName || meter.Name == ProxyMetrics.MeterName)));
+            || ReferenceEquals(meter.Scope, meterFactory)
+            || (meter.Scope is null && meter.Name == ProxyMetrics.MeterName));
 
         var settings = new ForwarderSettings(
             TimeSpan.FromMilliseconds(options.Timeouts.ConnectMs),
@@ -96,7 +99,7 @@ internal sealed class ProxyServer : IAsyncDisposable
             string.Equals(options.Forwarding.HostHeader, "Preserve", StringComparison.OrdinalIgnoreCase),
             options.Forwarding.XForwarded,
             forwarded);
-        _forwarder = new ProxyForwarder(backends, strategy, hashKey, settings, _metrics, _selections, _logger);
+        _forwarder = new ProxyForwarder(backends, strategy, hashKey, settings, _metrics, _coreMetrics, StrategyName, _logger);
 
         string? metricsPath = options.Metrics.Enabled ? options.Metrics.Path : null;
         _app.Run(context =>
@@ -173,7 +176,7 @@ internal sealed class ProxyServer : IAsyncDisposable
         await _app.DisposeAsync().ConfigureAwait(false);
         _forwarder.Dispose();
         _exporter.Dispose();
-        _selections.Dispose();
+        _coreMetrics.Dispose();
         _metrics.Dispose();
     }
 
