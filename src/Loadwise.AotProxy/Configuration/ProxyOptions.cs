@@ -1,7 +1,7 @@
 namespace Loadwise.AotProxy.Configuration;
 
 // The configuration shape, bound by the configuration-binding source generator (AOT-safe, no reflection). Every key,
-// its default and its meaning is documented in docs/proxy.md; keep the two in step. Names and choices are plain strings
+// its default and its meaning is documented in README.md ("Configuration"); keep the two in step. Names and choices are plain strings
 // so that the validator can say what is allowed instead of the binder failing on the first bad enum value.
 
 /// <summary>The whole proxy configuration (the root of the JSON file).</summary>
