@@ -129,7 +129,16 @@ public sealed class ConfigValidationTests
         File.Delete(broken);
         string[] lines = stderr.ToString().Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries);
         Assert.Single(lines);
-        Assert.StartsWith($"config error: --config: got '{broken}', expected valid JSON", lines[0], StringComparison.Ordinal);
+        Assert.StartsWith($"config error: --config: got '{broken}', expected valid JSON (syntax error at line 1, byte ", lines[0], StringComparison.Ordinal);
+
+        // The position comes from JsonException's properties, not its message, so it survives native AOT trimming.
+        await File.WriteAllTextAsync(broken, "{\n  \"Listen\": [ \"http://127.0.0.1:1\" ],\n  \"Backends\": [ } ]\n}", TestContext.Current.CancellationToken);
+        stderr = new StringWriter();
+        Assert.Equal(ProxyProgram.ExitInvalid, await ProxyProgram.RunAsync(["--config", broken], new StringWriter(), stderr, new Dictionary<string, string>()));
+        File.Delete(broken);
+        Assert.Equal(
+            $"config error: --config: got '{broken}', expected valid JSON (syntax error at line 3, byte 17; fix the JSON there){Environment.NewLine}",
+            stderr.ToString());
     }
 
     [Fact]

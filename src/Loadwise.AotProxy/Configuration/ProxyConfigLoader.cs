@@ -1,3 +1,4 @@
+using System.Text.Json;
 
 namespace Loadwise.AotProxy.Configuration;
 
@@ -38,7 +39,7 @@ internal static class ProxyConfigLoader
             }
             catch (InvalidDataException e)
             {
-                problems.Add($"--config: got '{sources.JsonFile}', expected valid JSON ({Flatten(e)})");
+                problems.Add($"--config: got '{sources.JsonFile}', expected valid JSON ({DescribeJsonError(fullPath, e)})");
                 return new ProxyOptions();
             }
         }
@@ -115,6 +116,32 @@ internal static class ProxyConfigLoader
 
     private static string Flatten(Exception e) =>
         e.InnerException is null ? e.Message : $"{e.Message} {e.InnerException.Message}";
+
+    /// <summary>
+    /// Says where the JSON breaks. The native binary strips exception message resources (the provider's message reads
+    /// "Error_JSONParseError"), so the file is parsed again with the provider's options and the position is taken
+    /// from <see cref="JsonException"/>'s properties, which survive trimming.
+    /// </summary>
+    internal static string DescribeJsonError(string fullPath, Exception fallback)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(
+                File.ReadAllBytes(fullPath),
+                new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true });
+            return document.RootElement.ValueKind == JsonValueKind.Object
+                ? Flatten(fallback)
+                : $"the top level is a JSON {document.RootElement.ValueKind.ToString().ToLowerInvariant()}, expected an object {{ ... }}";
+        }
+        catch (JsonException e)
+        {
+            return $"syntax error at line {(e.LineNumber ?? 0) + 1}, byte {(e.BytePositionInLine ?? 0) + 1}; fix the JSON there";
+        }
+        catch (IOException e)
+        {
+            return $"could not read the file: {e.GetType().Name}";
+        }
+    }
 
     /// <summary>
     /// Reads the key and type from the binder's "Failed to convert configuration value at 'Key:Path' to type 'T'."
