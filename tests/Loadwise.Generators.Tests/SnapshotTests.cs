@@ -1,0 +1,286 @@
+using Microsoft.CodeAnalysis;
+
+namespace Loadwise.Generators.Tests;
+
+/// <summary>
+/// Golden files of the generated code for each type shape, capability combination, member kind and value type; every
+/// case also compiles the generated output and requires zero diagnostics.
+/// </summary>
+public sealed class SnapshotTests
+{
+    private const string Usings = "using Loadwise;\n\n";
+
+    public static TheoryData<string, string> Shapes => new()
+    {
+        {
+            "Struct_AllCapabilities",
+            Usings + """
+            namespace Demo;
+
+            public partial struct Backend
+            {
+                [Node] public string Address { get; init; }
+                [Weighted] public int Weight { get; init; }
+                [LoadMetric] public double InFlight { get; set; }
+                [RemainingCapacity] public double Left { get; set; }
+            }
+            """
+        },
+        {
+            "Struct_IssueExample",
+            Usings + """
+            namespace Demo;
+
+            public partial struct Backend
+            {
+                [Node] public string Address { get; init; }
+                [Weighted] public int Weight { get; init; }
+                [LoadMetric] public double InFlight { get; set; }
+            }
+            """
+        },
+        {
+            "ReadonlyStruct_Fields",
+            Usings + """
+            namespace Demo;
+
+            public readonly partial struct Backend
+            {
+                [Node] public readonly long Id;
+                [Weighted] public readonly int Weight;
+                [LoadMetric] public readonly float Load;
+
+                public Backend(long id, int weight, float load) => (Id, Weight, Load) = (id, weight, load);
+            }
+            """
+        },
+        {
+            "Class_IdentityAndLoad",
+            Usings + """
+            namespace Demo;
+
+            public sealed partial class Server
+            {
+                [Node] public required string Name { get; init; }
+                [LoadMetric] public int ActiveRequests { get; set; }
+            }
+            """
+        },
+        {
+            "Class_PrivateFields",
+            Usings + """
+            namespace Demo;
+
+            internal sealed partial class Worker(int id, int queueDepth)
+            {
+                [Node] private readonly int _id = id;
+                [LoadMetric] private int _queueDepth = queueDepth;
+
+                public void Enqueue() => _queueDepth++;
+            }
+            """
+        },
+        {
+            "RecordStruct_WeightOnly",
+            Usings + """
+            namespace Demo;
+
+            public partial record struct Replica
+            {
+                [Weighted] public ushort Weight { get; init; }
+            }
+            """
+        },
+        {
+            "RecordClass_IdentityAndWeight",
+            Usings + """
+            namespace Demo;
+
+            public partial record Upstream(string Host)
+            {
+                [Node] public string Host { get; init; } = Host;
+                [Weighted] public int Weight { get; init; }
+            }
+            """
+        },
+        {
+            "RecordClass_Explicit_RemainingOnly",
+            Usings + """
+            namespace Demo;
+
+            public partial record class Provider
+            {
+                [RemainingCapacity] public decimal Remaining { get; set; }
+            }
+            """
+        },
+        {
+            "Nested_InPartialTypes",
+            Usings + """
+            namespace Demo.Routing;
+
+            public static partial class Cluster
+            {
+                internal partial struct Pool
+                {
+                    private partial record struct Member
+                    {
+                        [Node] public System.Guid Id { get; init; }
+                        [LoadMetric] public double Load { get; init; }
+                    }
+                }
+            }
+            """
+        },
+        {
+            "GlobalNamespace_IdentityOnly",
+            Usings + """
+            public partial class Shard
+            {
+                [Node] public int Number { get; init; }
+            }
+            """
+        },
+        {
+            "LoadOnly",
+            Usings + """
+            namespace Demo;
+
+            public partial struct Queue
+            {
+                [LoadMetric] public double Depth;
+            }
+            """
+        },
+        {
+            "Generic_IdentityOfTypeParameter",
+            Usings + """
+            namespace Demo;
+
+            public partial struct Node<TKey>
+                where TKey : System.IEquatable<TKey>
+            {
+                [Node] public TKey Key { get; init; }
+                [Weighted] public byte Weight { get; init; }
+            }
+            """
+        },
+        {
+            "NestedInGeneric",
+            Usings + """
+            namespace Demo;
+
+            public partial class Registry<T>
+            {
+                public partial struct Entry
+                {
+                    [Node] public string Name { get; init; }
+                    public T? Tag { get; init; }
+                    [RemainingCapacity] public double Left { get; init; }
+                }
+            }
+            """
+        },
+        {
+            "AlreadyImplementsINode",
+            Usings + """
+            namespace Demo;
+
+            public partial struct Backend : INode<string>
+            {
+                public string Id => Address;
+                [Node] public string Address { get; init; }
+                [LoadMetric] public double Load { get; init; }
+            }
+            """
+        },
+        {
+            "KeywordMemberNames",
+            Usings + """
+            namespace Demo;
+
+            public partial struct @event
+            {
+                [Node] public string @class { get; init; }
+                [Weighted] public int @int;
+            }
+            """
+        },
+    };
+
+    public static TheoryData<string> IntegerTypes =>
+        ["sbyte", "byte", "short", "ushort", "int", "uint", "long", "ulong", "nint", "nuint", "System.Int128", "System.UInt128"];
+
+    public static TheoryData<string> NumericTypes =>
+        ["float", "double", "decimal", "System.Half", "sbyte", "byte", "short", "ushort", "int", "uint", "long", "ulong", "nint", "nuint", "System.Int128", "System.UInt128"];
+
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void Shape_generates_the_verified_code_and_it_compiles(string name, string source)
+    {
+        VerifyAndCompile(name, source);
+    }
+
+    [Theory]
+    [MemberData(nameof(IntegerTypes))]
+    public void Every_integer_weight_type_generates_and_compiles(string type) =>
+        VerifyAndCompile("Weight_" + type.Replace("System.", string.Empty, StringComparison.Ordinal), Usings + $$"""
+            namespace Demo;
+
+            public partial struct Node
+            {
+                [Weighted] public {{type}} Weight { get; init; }
+            }
+            """);
+
+    [Theory]
+    [MemberData(nameof(NumericTypes))]
+    public void Every_numeric_load_and_capacity_type_generates_and_compiles(string type) =>
+        VerifyAndCompile("Load_" + type.Replace("System.", string.Empty, StringComparison.Ordinal), Usings + $$"""
+            namespace Demo;
+
+            public partial struct Node
+            {
+                [LoadMetric] public {{type}} Load { get; init; }
+                [RemainingCapacity] public {{type}} Left;
+            }
+            """);
+
+    [Fact]
+    public void A_strategy_the_capabilities_do_not_allow_does_not_compile()
+    {
+        var (_, output) = GeneratorHarness.Run(GeneratorHarness.Compile(Usings + """
+            namespace Demo;
+
+            public partial struct OnlyIdentity
+            {
+                [Node] public string Name { get; init; }
+            }
+
+            public static class Use
+            {
+                public static object Ok() => OnlyIdentity.Selectors.ConsistentHash();
+
+                public static object Wrong() => OnlyIdentity.Selectors.LeastLoad();
+            }
+            """));
+
+        Diagnostic error = Assert.Single(output.GetDiagnostics(TestContext.Current.CancellationToken), d => d.Severity == DiagnosticSeverity.Error);
+        Assert.Equal("CS0117", error.Id); // 'Selectors' does not contain a definition for 'LeastLoad'
+        Assert.Contains("LeastLoad", error.GetMessage(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
+    }
+
+    private static void VerifyAndCompile(string name, string source)
+    {
+        var (result, output) = GeneratorHarness.Run(GeneratorHarness.Compile(source));
+
+        Assert.All(result.Results, r => Assert.Null(r.Exception));
+        Assert.Empty(result.Diagnostics);
+        GeneratedSourceResult generated = Assert.Single(Assert.Single(result.Results).GeneratedSources);
+        Snapshot.Verify(generated.SourceText.ToString(), name);
+
+        Diagnostic[] significant = [.. GeneratorHarness.Significant(output.GetDiagnostics(TestContext.Current.CancellationToken))];
+        Assert.True(significant.Length == 0, GeneratorHarness.Format(significant));
+        Assert.Empty(GeneratorHarness.Analyze(output).Where(d => d.Id.StartsWith("LW", StringComparison.Ordinal)));
+    }
+}
