@@ -270,6 +270,16 @@ public sealed class SnapshotTests
         Assert.Contains("LeastLoad", error.GetMessage(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void The_compile_check_would_see_missing_docs_in_generated_code()
+    {
+        // The harness compiles with documentation diagnostics on, so an undocumented public member (CS1591) in the
+        // generated output would fail VerifyAndCompile; this proves the check is live.
+        Diagnostic[] diagnostics = [.. GeneratorHarness.Compile("public class Undocumented { }").GetDiagnostics(TestContext.Current.CancellationToken)];
+
+        Assert.Contains(diagnostics, d => d.Id == "CS1591");
+    }
+
     private static void VerifyAndCompile(string name, string source)
     {
         var (result, output) = GeneratorHarness.Run(GeneratorHarness.Compile(source));
