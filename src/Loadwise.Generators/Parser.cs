@@ -76,6 +76,8 @@ internal static class Parser
             list.Add(capture);
         }
 
+        // Hint names compare case-insensitively and "A.B" can be a namespace or a nesting: make each one unique.
+        var hintNames = new HashSet<string>(System.StringComparer.OrdinalIgnoreCase);
         foreach (string typeName in order)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -111,7 +113,13 @@ internal static class Parser
 
             if (capabilities.Count > 0)
             {
-                yield return new NodeTypeModel(type, new EquatableArray<CapabilityModel>(capabilities.ToArray()));
+                string hintName = type.HintName;
+                for (int suffix = 2; !hintNames.Add(hintName); suffix++)
+                {
+                    hintName = type.HintName.Substring(0, type.HintName.Length - ".g.cs".Length) + "_" + suffix.ToString(System.Globalization.CultureInfo.InvariantCulture) + ".g.cs";
+                }
+
+                yield return new NodeTypeModel(type with { HintName = hintName }, new EquatableArray<CapabilityModel>(capabilities.ToArray()));
             }
         }
     }

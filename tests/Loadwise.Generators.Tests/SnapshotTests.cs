@@ -294,3 +294,56 @@ public sealed class SnapshotTests
         Assert.Empty(GeneratorHarness.Analyze(output).Where(d => d.Id.StartsWith("LW", StringComparison.Ordinal)));
     }
 }
+
+/// <summary>docs/generators.md shows real generated code: every line of its excerpt appears in the snapshot.</summary>
+public sealed class DocumentationExcerptTests
+{
+    [Fact]
+    public void Generated_code_excerpt_in_the_docs_matches_the_verified_snapshot()
+    {
+        string testsDirectory = Path.GetDirectoryName(ThisFile())!;
+        string root = Path.GetFullPath(Path.Combine(testsDirectory, "..", ".."));
+        string docs = File.ReadAllText(Path.Combine(root, "docs/generators.md"));
+        string snapshot = File.ReadAllText(Path.Combine(testsDirectory, "Snapshots/Struct_IssueExample.verified.cs"));
+        string[] snapshotLines = [.. snapshot.Split('\n').Select(l => l.Trim())];
+
+        int start = docs.IndexOf("```csharp\npartial struct Backend", StringComparison.Ordinal);
+        Assert.True(start >= 0, "excerpt not found in docs/generators.md");
+        int end = docs.IndexOf("```", start + 10, StringComparison.Ordinal);
+        string[] excerpt = [.. docs[(start + 10)..end].Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0)];
+
+        Assert.True(excerpt.Length >= 8);
+        Assert.All(excerpt, line => Assert.Contains(line, snapshotLines));
+    }
+
+    private static string ThisFile([System.Runtime.CompilerServices.CallerFilePath] string path = "") => path;
+}
+
+/// <summary>Types whose file names would collide still each get their own generated file.</summary>
+public sealed class HintNameTests
+{
+    [Fact]
+    public void Case_only_and_arity_lookalike_names_get_distinct_files()
+    {
+        var (result, output) = GeneratorHarness.Run(GeneratorHarness.Compile("""
+            using Loadwise;
+
+            namespace Demo;
+
+            public partial struct B { [Node] public int Id { get; init; } }
+
+            public partial struct b { [Node] public int Id { get; init; } }
+
+            public partial struct Pool<T> { [Node] public int Id { get; init; } }
+
+            public partial struct Pool_1 { [Node] public int Id { get; init; } }
+            """));
+
+        GeneratorRunResult run = Assert.Single(result.Results);
+        Assert.Null(run.Exception);
+        Assert.Equal(4, run.GeneratedSources.Length);
+        Assert.Equal(4, run.GeneratedSources.Select(s => s.HintName.ToUpperInvariant()).Distinct().Count());
+        Diagnostic[] significant = [.. GeneratorHarness.Significant(output.GetDiagnostics(TestContext.Current.CancellationToken))];
+        Assert.True(significant.Length == 0, GeneratorHarness.Format(significant));
+    }
+}
