@@ -87,12 +87,24 @@ internal static class DiagnosticDescriptors
         "Type '{0}' already uses the name '{1}', which the generator adds as a nested type; rename the type or member '{1}'",
         Design);
 
+    public static readonly DiagnosticDescriptor MemberTypeLessAccessible = Create(
+        "LW0014",
+        "Capability member type is less accessible than the node type",
+        "Member '{0}' has type '{1}', which is less accessible than '{2}'; the generated accessor is as visible as '{2}': make '{1}' at least as accessible as '{2}'",
+        Design);
+
+    public static readonly DiagnosticDescriptor PrimaryConstructorParameter = Create(
+        "LW0015",
+        "Capability attribute on a primary-constructor parameter",
+        "[{1}] on the primary-constructor parameter '{0}' is not seen by the generator; declare the property in the body, e.g. '[{1}] public T {0} {{ get; init; }} = {0};'",
+        Usage);
+
     /// <summary>All descriptors, for the analyzer's SupportedDiagnostics and for tests.</summary>
     public static readonly DiagnosticDescriptor[] All =
     [
         TypeNotPartial, ContainingTypeNotPartial, WeightNotInteger, LoadNotNumeric, RemainingCapacityNotNumeric,
         DuplicateCapability, IdentityNotEquatable, MemberStatic, MemberNotReadable, MemberIndexer, UnsupportedTypeShape,
-        IdentityNullable, GeneratedNameClash,
+        IdentityNullable, GeneratedNameClash, MemberTypeLessAccessible, PrimaryConstructorParameter,
     ];
 
     private static DiagnosticDescriptor Create(string id, string title, string message, string category) =>

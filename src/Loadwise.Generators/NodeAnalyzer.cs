@@ -7,7 +7,7 @@ using Microsoft.CodeAnalysis.Diagnostics;
 namespace Loadwise.Generators;
 
 /// <summary>
-/// Reports every misuse of the capability attributes (LW0001..LW0013) at the offending attribute or type, using the
+/// Reports every misuse of the capability attributes (LW0001..LW0015) at the offending attribute or type, using the
 /// same <see cref="NodeRules"/> the generator uses to decide what it emits.
 /// </summary>
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
@@ -58,7 +58,7 @@ public sealed class NodeAnalyzer : DiagnosticAnalyzer
         foreach ((ISymbol member, Capability capability, AttributeData attribute) in marked)
         {
             Location? location = attribute.ApplicationSyntaxReference?.GetSyntax(context.CancellationToken).GetLocation();
-            if (NodeRules.CheckMember(member, capability, location).Violation is { } memberViolation)
+            if (NodeRules.CheckMember(member, capability, location, context.Compilation).Violation is { } memberViolation)
             {
                 Report(context, memberViolation);
             }

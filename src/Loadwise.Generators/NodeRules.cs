@@ -137,9 +137,14 @@ internal static class NodeRules
     }
 
     /// <summary>Checks one member marked with a capability attribute.</summary>
-    public static MemberVerdict CheckMember(ISymbol member, Capability capability, Location? attributeLocation)
+    public static MemberVerdict CheckMember(ISymbol member, Capability capability, Location? attributeLocation, Compilation compilation)
     {
         string attribute = AttributeName(capability);
+        if (member is IPropertySymbol && member.DeclaringSyntaxReferences.Any(static r => r.GetSyntax() is ParameterSyntax))
+        {
+            return Fail(new RuleViolation(DiagnosticDescriptors.PrimaryConstructorParameter, attributeLocation, member.Name, attribute), null);
+        }
+
         if (member is IPropertySymbol { IsIndexer: true })
         {
             return Fail(new RuleViolation(DiagnosticDescriptors.MemberIndexer, attributeLocation, attribute), null);
@@ -177,6 +182,11 @@ internal static class NodeRules
         {
             // Half-typed code: the compiler already reports the missing type; emit nothing, report nothing.
             return Fail(null, valueType);
+        }
+
+        if (!IsVisibleWherever(valueType, member.ContainingType, compilation))
+        {
+            return Fail(new RuleViolation(DiagnosticDescriptors.MemberTypeLessAccessible, attributeLocation, member.Name, Display(valueType), member.ContainingType.Name), valueType);
         }
 
         switch (capability)
@@ -242,6 +252,52 @@ internal static class NodeRules
         }
 
         return type.Locations.FirstOrDefault();
+    }
+
+    /// <summary>
+    /// True when <paramref name="type"/> is visible everywhere the generated public accessor of <paramref name="node"/>
+    /// is: a public type for a node type that is public all the way out, otherwise a type accessible from the node
+    /// type's container. Anything less would make the generated <c>GetId</c> an inconsistent-accessibility error.
+    /// </summary>
+    private static bool IsVisibleWherever(ITypeSymbol type, INamedTypeSymbol node, Compilation compilation)
+    {
+        if (type is ITypeParameterSymbol)
+        {
+            return true;
+        }
+
+        if (IsPublicAllTheWay(node))
+        {
+            return IsPublicAllTheWay(type);
+        }
+
+        ISymbol within = (ISymbol?)node.ContainingType ?? compilation.Assembly;
+        return compilation.IsSymbolAccessibleWithin(type, within);
+    }
+
+    private static bool IsPublicAllTheWay(ITypeSymbol type)
+    {
+        switch (type)
+        {
+            case ITypeParameterSymbol:
+                return true;
+            case IArrayTypeSymbol array:
+                return IsPublicAllTheWay(array.ElementType);
+            case IPointerTypeSymbol pointer:
+                return IsPublicAllTheWay(pointer.PointedAtType);
+            case INamedTypeSymbol named:
+                for (INamedTypeSymbol? current = named; current is not null; current = current.ContainingType)
+                {
+                    if (current.DeclaredAccessibility != Accessibility.Public)
+                    {
+                        return false;
+                    }
+                }
+
+                return named.TypeArguments.All(IsPublicAllTheWay);
+            default:
+                return true;
+        }
     }
 
     private static bool IsSelfEquatable(ITypeSymbol type)

@@ -33,7 +33,7 @@ internal static class Parser
 
         cancellationToken.ThrowIfCancellationRequested();
         TypeModel type = CaptureType(containingType);
-        MemberVerdict verdict = NodeRules.CheckMember(member, capability, attributeLocation: null);
+        MemberVerdict verdict = NodeRules.CheckMember(member, capability, attributeLocation: null, context.SemanticModel.Compilation);
         return new MemberCapture(
             type,
             capability,

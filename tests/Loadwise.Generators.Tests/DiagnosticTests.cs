@@ -96,6 +96,21 @@ public sealed class DiagnosticTests
             "public partial struct {|LoadwiseAccessor|} { [Node] public string Id { get; init; } }",
             "public partial struct Accessor { [Node] public string Id { get; init; } }"
         },
+        {
+            "LW0014",
+            "public partial struct Backend { [{|Node|}] public Key Id { get; init; } internal readonly record struct Key(int Value); }",
+            "public partial struct Backend { [Node] public Key Id { get; init; } public readonly record struct Key(int Value); }"
+        },
+        {
+            "LW0014",
+            "internal static partial class Pool { private partial struct Member { [{|Node|}] public Key Id { get; init; } private readonly record struct Key(int Value); } }",
+            "internal static partial class Pool { private partial struct Member { [Node] public Key Id { get; init; } internal readonly record struct Key(int Value); } }"
+        },
+        {
+            "LW0015",
+            "public partial record Backend([property: {|Node|}] string Address);",
+            "public partial record Backend(string Address) { [Node] public string Address { get; init; } = Address; }"
+        },
     };
 
     [Theory]

@@ -216,15 +216,12 @@ public sealed class SnapshotTests
 
     [Theory]
     [MemberData(nameof(Shapes))]
-    public void Shape_generates_the_verified_code_and_it_compiles(string name, string source)
-    {
-        VerifyAndCompile(name, source);
-    }
+    public void Shape_generates_the_verified_code_and_it_compiles(string name, string source) => _ = VerifyAndCompile(name, source);
 
     [Theory]
     [MemberData(nameof(IntegerTypes))]
     public void Every_integer_weight_type_generates_and_compiles(string type) =>
-        VerifyAndCompile("Weight_" + type.Replace("System.", string.Empty, StringComparison.Ordinal), Usings + $$"""
+        _ = VerifyAndCompile("Weight_" + type.Replace("System.", string.Empty, StringComparison.Ordinal), Usings + $$"""
             namespace Demo;
 
             public partial struct Node
@@ -236,7 +233,7 @@ public sealed class SnapshotTests
     [Theory]
     [MemberData(nameof(NumericTypes))]
     public void Every_numeric_load_and_capacity_type_generates_and_compiles(string type) =>
-        VerifyAndCompile("Load_" + type.Replace("System.", string.Empty, StringComparison.Ordinal), Usings + $$"""
+        _ = VerifyAndCompile("Load_" + type.Replace("System.", string.Empty, StringComparison.Ordinal), Usings + $$"""
             namespace Demo;
 
             public partial struct Node
@@ -245,6 +242,37 @@ public sealed class SnapshotTests
                 [RemainingCapacity] public {{type}} Left;
             }
             """);
+
+    /// <summary>All 15 non-empty subsets of the four capabilities, as bit masks 1..15 (identity, weight, load, capacity).</summary>
+    public static TheoryData<int> CapabilityCombinations => [.. Enumerable.Range(1, 15)];
+
+    [Theory]
+    [MemberData(nameof(CapabilityCombinations))]
+    public void Every_capability_combination_offers_exactly_its_strategies(int mask)
+    {
+        string[] members =
+        [
+            "[Node] public string Name { get; init; }",
+            "[Weighted] public int Weight { get; init; }",
+            "[LoadMetric] public double Load { get; init; }",
+            "[RemainingCapacity] public double Left { get; init; }",
+        ];
+        string[] letters = ["Node", "Weighted", "LoadMetric", "RemainingCapacity"];
+        string body = string.Join("\n    ", Enumerable.Range(0, 4).Where(i => (mask & (1 << i)) != 0).Select(i => members[i]));
+        string name = "Combination_" + string.Join("_", Enumerable.Range(0, 4).Where(i => (mask & (1 << i)) != 0).Select(i => letters[i]));
+
+        string generated = VerifyAndCompile(name, Usings + "namespace Demo;\n\npublic partial struct Node\n{\n    " + body + "\n}\n");
+
+        bool identity = (mask & 1) != 0, weight = (mask & 2) != 0, load = (mask & 4) != 0, capacity = (mask & 8) != 0;
+        Assert.Contains(" RoundRobin()", generated, StringComparison.Ordinal);
+        Assert.Contains(" Random(ulong? seed = null)", generated, StringComparison.Ordinal);
+        Assert.Equal(weight, generated.Contains(" WeightedRandom(", StringComparison.Ordinal));
+        Assert.Equal(weight && identity, generated.Contains(" WeightedRoundRobin(", StringComparison.Ordinal));
+        Assert.Equal(load, generated.Contains(" LeastLoad(", StringComparison.Ordinal));
+        Assert.Equal(load, generated.Contains(" PowerOfTwoChoices(", StringComparison.Ordinal));
+        Assert.Equal(identity, generated.Contains(" ConsistentHash(", StringComparison.Ordinal));
+        Assert.Equal(capacity, generated.Contains(" MostAvailable(", StringComparison.Ordinal));
+    }
 
     [Fact]
     public void A_strategy_the_capabilities_do_not_allow_does_not_compile()
@@ -280,7 +308,7 @@ public sealed class SnapshotTests
         Assert.Contains(diagnostics, d => d.Id == "CS1591");
     }
 
-    private static void VerifyAndCompile(string name, string source)
+    private static string VerifyAndCompile(string name, string source)
     {
         var (result, output) = GeneratorHarness.Run(GeneratorHarness.Compile(source));
 
@@ -292,6 +320,7 @@ public sealed class SnapshotTests
         Diagnostic[] significant = [.. GeneratorHarness.Significant(output.GetDiagnostics(TestContext.Current.CancellationToken))];
         Assert.True(significant.Length == 0, GeneratorHarness.Format(significant));
         Assert.Empty(GeneratorHarness.Analyze(output).Where(d => d.Id.StartsWith("LW", StringComparison.Ordinal)));
+        return generated.SourceText.ToString();
     }
 }
 

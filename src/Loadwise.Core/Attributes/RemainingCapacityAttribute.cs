@@ -6,7 +6,7 @@ namespace Loadwise;
 /// type; it is read as a <see cref="double"/>.
 /// </summary>
 /// <remarks>
-/// The type that declares the member must be <c>partial</c> (and so must every type it is nested in); analyzers LW0001..LW0013
+/// The type that declares the member must be <c>partial</c> (and so must every type it is nested in); analyzers LW0001..LW0015
 /// report misuse. See docs/generators.md.
 /// </remarks>
 /// <example>

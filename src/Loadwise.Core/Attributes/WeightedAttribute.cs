@@ -6,7 +6,7 @@ namespace Loadwise;
 /// type; types wider than <see cref="int"/> saturate to 0..<see cref="int.MaxValue"/>.
 /// </summary>
 /// <remarks>
-/// The type that declares the member must be <c>partial</c> (and so must every type it is nested in); analyzers LW0001..LW0013
+/// The type that declares the member must be <c>partial</c> (and so must every type it is nested in); analyzers LW0001..LW0015
 /// report misuse. See docs/generators.md.
 /// </remarks>
 /// <example>
