@@ -25,8 +25,14 @@ internal static class TrackingNames
     public const string WeightMembers = nameof(WeightMembers);
     public const string LoadMembers = nameof(LoadMembers);
     public const string RemainingCapacityMembers = nameof(RemainingCapacityMembers);
+    public const string IdentityAndWeight = nameof(IdentityAndWeight);
+    public const string LoadAndCapacity = nameof(LoadAndCapacity);
+    public const string AllCollected = nameof(AllCollected);
     public const string AllMembers = nameof(AllMembers);
     public const string NodeTypes = nameof(NodeTypes);
 
-    public static readonly string[] All = [IdentityMembers, WeightMembers, LoadMembers, RemainingCapacityMembers, AllMembers, NodeTypes];
+    public static readonly string[] All =
+    [
+        IdentityMembers, WeightMembers, LoadMembers, RemainingCapacityMembers, IdentityAndWeight, LoadAndCapacity, AllCollected, AllMembers, NodeTypes,
+    ];
 }

@@ -21,7 +21,14 @@ public sealed class NodeAnalyzer : DiagnosticAnalyzer
     {
         context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
         context.EnableConcurrentExecution();
-        context.RegisterSymbolAction(AnalyzeType, SymbolKind.NamedType);
+        context.RegisterCompilationStartAction(static start =>
+        {
+            // Nothing to check in a compilation that cannot see the attributes (no Loadwise reference).
+            if (start.Compilation.GetTypeByMetadataName(KnownNames.NodeAttribute) is not null)
+            {
+                start.RegisterSymbolAction(AnalyzeType, SymbolKind.NamedType);
+            }
+        });
     }
 
     private static void AnalyzeType(SymbolAnalysisContext context)

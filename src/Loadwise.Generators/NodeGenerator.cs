@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using Loadwise.Generators.Model;
 using Microsoft.CodeAnalysis;
 
@@ -14,13 +15,20 @@ public sealed class NodeGenerator : IIncrementalGenerator
     /// <inheritdoc/>
     public void Initialize(IncrementalGeneratorInitializationContext context)
     {
-        IncrementalValuesProvider<MemberCapture> identity = Members(context, KnownNames.NodeAttribute, Capability.Identity, TrackingNames.IdentityMembers);
-        IncrementalValuesProvider<MemberCapture> weight = Members(context, KnownNames.WeightedAttribute, Capability.Weight, TrackingNames.WeightMembers);
-        IncrementalValuesProvider<MemberCapture> load = Members(context, KnownNames.LoadMetricAttribute, Capability.Load, TrackingNames.LoadMembers);
-        IncrementalValuesProvider<MemberCapture> remaining = Members(context, KnownNames.RemainingCapacityAttribute, Capability.RemainingCapacity, TrackingNames.RemainingCapacityMembers);
+        IncrementalValuesProvider<MemberCapture?> identity = Members(context, KnownNames.NodeAttribute, Capability.Identity, TrackingNames.IdentityMembers);
+        IncrementalValuesProvider<MemberCapture?> weight = Members(context, KnownNames.WeightedAttribute, Capability.Weight, TrackingNames.WeightMembers);
+        IncrementalValuesProvider<MemberCapture?> load = Members(context, KnownNames.LoadMetricAttribute, Capability.Load, TrackingNames.LoadMembers);
+        IncrementalValuesProvider<MemberCapture?> remaining = Members(context, KnownNames.RemainingCapacityAttribute, Capability.RemainingCapacity, TrackingNames.RemainingCapacityMembers);
 
-        IncrementalValuesProvider<NodeTypeModel> nodeTypes = identity.Collect().Combine(weight.Collect())
-            .Combine(load.Collect().Combine(remaining.Collect()))
+        IncrementalValueProvider<(ImmutableArray<MemberCapture?> Identity, ImmutableArray<MemberCapture?> Weight)> first = identity.Collect()
+            .Combine(weight.Collect())
+            .WithTrackingName(TrackingNames.IdentityAndWeight);
+        IncrementalValueProvider<(ImmutableArray<MemberCapture?> Load, ImmutableArray<MemberCapture?> Remaining)> second = load.Collect()
+            .Combine(remaining.Collect())
+            .WithTrackingName(TrackingNames.LoadAndCapacity);
+
+        IncrementalValuesProvider<NodeTypeModel> nodeTypes = first.Combine(second)
+            .WithTrackingName(TrackingNames.AllCollected)
             .Select(static (all, _) => Parser.Merge(all))
             .WithTrackingName(TrackingNames.AllMembers)
             .SelectMany(static (captures, cancellationToken) => Parser.Group(captures, cancellationToken))
@@ -29,13 +37,11 @@ public sealed class NodeGenerator : IIncrementalGenerator
         context.RegisterSourceOutput(nodeTypes, static (production, model) => Emitter.Emit(production, model));
     }
 
-    private static IncrementalValuesProvider<MemberCapture> Members(IncrementalGeneratorInitializationContext context, string attribute, Capability capability, string trackingName) =>
+    private static IncrementalValuesProvider<MemberCapture?> Members(IncrementalGeneratorInitializationContext context, string attribute, Capability capability, string trackingName) =>
         context.SyntaxProvider
             .ForAttributeWithMetadataName(
                 attribute,
                 static (node, cancellationToken) => Parser.IsCandidate(node, cancellationToken),
                 (attributeContext, cancellationToken) => Parser.Capture(attributeContext, capability, cancellationToken))
-            .Where(static capture => capture is not null)
-            .Select(static (capture, _) => capture!)
             .WithTrackingName(trackingName);
 }

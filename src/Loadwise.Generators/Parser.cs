@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using System.Collections.Immutable;
 using System.Text;
 using System.Threading;
 using Loadwise.Generators.Model;
@@ -43,16 +44,23 @@ internal static class Parser
             verdict.IsUsable);
     }
 
-    /// <summary>Flattens the four per-attribute collections into one, in a stable order.</summary>
+    /// <summary>Flattens the four per-attribute collections into one, in a stable order, dropping non-members (null).</summary>
     public static EquatableArray<MemberCapture> Merge(
-        ((System.Collections.Immutable.ImmutableArray<MemberCapture> Identity, System.Collections.Immutable.ImmutableArray<MemberCapture> Weight) First,
-         (System.Collections.Immutable.ImmutableArray<MemberCapture> Load, System.Collections.Immutable.ImmutableArray<MemberCapture> Remaining) Second) all)
+        ((ImmutableArray<MemberCapture?> Identity, ImmutableArray<MemberCapture?> Weight) First,
+         (ImmutableArray<MemberCapture?> Load, ImmutableArray<MemberCapture?> Remaining) Second) all)
     {
         var merged = new List<MemberCapture>(all.First.Identity.Length + all.First.Weight.Length + all.Second.Load.Length + all.Second.Remaining.Length);
-        merged.AddRange(all.First.Identity);
-        merged.AddRange(all.First.Weight);
-        merged.AddRange(all.Second.Load);
-        merged.AddRange(all.Second.Remaining);
+        foreach (ImmutableArray<MemberCapture?> captures in new[] { all.First.Identity, all.First.Weight, all.Second.Load, all.Second.Remaining })
+        {
+            foreach (MemberCapture? capture in captures)
+            {
+                if (capture is not null)
+                {
+                    merged.Add(capture);
+                }
+            }
+        }
+
         return new EquatableArray<MemberCapture>(merged.ToArray());
     }
 
