@@ -8,14 +8,14 @@ namespace Demo
     partial struct Backend : global::Loadwise.ILoadMetric
     {
         /// <inheritdoc/>
-        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "0.1.0.0")]
+        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "{version}")]
         double global::Loadwise.ILoadMetric.LoadScore => global::Demo.Backend.LoadwiseAccessor.GetLoad(this);
 
         /// <summary>
         /// Reads the capabilities of <c>Backend</c> straight from its members, for Loadwise strategies that are
         /// generic over an accessor: the JIT inlines each read, so a pick makes no interface or delegate call.
         /// </summary>
-        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "0.1.0.0")]
+        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "{version}")]
         public readonly struct LoadwiseAccessor : global::Loadwise.INodeAccessor<global::Demo.Backend, string>, global::Loadwise.ILoadAccessor<global::Demo.Backend>
         {
             /// <summary>Returns <c>Address</c>, the node's identity.</summary>
@@ -35,7 +35,7 @@ namespace Demo
         /// The Loadwise strategies that <c>Backend</c>'s capabilities allow, specialised to <see cref="LoadwiseAccessor"/>.
         /// A strategy that needs a capability the type lacks is not offered, so using it does not compile.
         /// </summary>
-        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "0.1.0.0")]
+        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "{version}")]
         public static class Selectors
         {
             /// <summary>Creates a round-robin strategy.</summary>

@@ -8,18 +8,18 @@ namespace Demo
     partial class Server : global::Loadwise.INode<string>, global::Loadwise.ILoadMetric
     {
         /// <inheritdoc/>
-        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "0.1.0.0")]
+        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "{version}")]
         string global::Loadwise.INode<string>.Id => global::Demo.Server.LoadwiseAccessor.GetId(this);
 
         /// <inheritdoc/>
-        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "0.1.0.0")]
+        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "{version}")]
         double global::Loadwise.ILoadMetric.LoadScore => global::Demo.Server.LoadwiseAccessor.GetLoad(this);
 
         /// <summary>
         /// Reads the capabilities of <c>Server</c> straight from its members, for Loadwise strategies that are
         /// generic over an accessor: the JIT inlines each read, so a pick makes no interface or delegate call.
         /// </summary>
-        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "0.1.0.0")]
+        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "{version}")]
         public readonly struct LoadwiseAccessor : global::Loadwise.INodeAccessor<global::Demo.Server, string>, global::Loadwise.ILoadAccessor<global::Demo.Server>
         {
             /// <summary>Returns <c>Name</c>, the node's identity.</summary>
@@ -39,7 +39,7 @@ namespace Demo
         /// The Loadwise strategies that <c>Server</c>'s capabilities allow, specialised to <see cref="LoadwiseAccessor"/>.
         /// A strategy that needs a capability the type lacks is not offered, so using it does not compile.
         /// </summary>
-        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "0.1.0.0")]
+        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "{version}")]
         public static class Selectors
         {
             /// <summary>Creates a round-robin strategy.</summary>

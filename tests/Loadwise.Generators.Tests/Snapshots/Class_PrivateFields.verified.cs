@@ -8,18 +8,18 @@ namespace Demo
     partial class Worker : global::Loadwise.INode<int>, global::Loadwise.ILoadMetric
     {
         /// <inheritdoc/>
-        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "0.1.0.0")]
+        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "{version}")]
         int global::Loadwise.INode<int>.Id => global::Demo.Worker.LoadwiseAccessor.GetId(this);
 
         /// <inheritdoc/>
-        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "0.1.0.0")]
+        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "{version}")]
         double global::Loadwise.ILoadMetric.LoadScore => global::Demo.Worker.LoadwiseAccessor.GetLoad(this);
 
         /// <summary>
         /// Reads the capabilities of <c>Worker</c> straight from its members, for Loadwise strategies that are
         /// generic over an accessor: the JIT inlines each read, so a pick makes no interface or delegate call.
         /// </summary>
-        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "0.1.0.0")]
+        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "{version}")]
         public readonly struct LoadwiseAccessor : global::Loadwise.INodeAccessor<global::Demo.Worker, int>, global::Loadwise.ILoadAccessor<global::Demo.Worker>
         {
             /// <summary>Returns <c>_id</c>, the node's identity.</summary>
@@ -39,7 +39,7 @@ namespace Demo
         /// The Loadwise strategies that <c>Worker</c>'s capabilities allow, specialised to <see cref="LoadwiseAccessor"/>.
         /// A strategy that needs a capability the type lacks is not offered, so using it does not compile.
         /// </summary>
-        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "0.1.0.0")]
+        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "{version}")]
         public static class Selectors
         {
             /// <summary>Creates a round-robin strategy.</summary>

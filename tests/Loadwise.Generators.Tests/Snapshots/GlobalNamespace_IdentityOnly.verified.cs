@@ -6,14 +6,14 @@
 partial class Shard : global::Loadwise.INode<int>
 {
     /// <inheritdoc/>
-    [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "0.1.0.0")]
+    [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "{version}")]
     int global::Loadwise.INode<int>.Id => global::Shard.LoadwiseAccessor.GetId(this);
 
     /// <summary>
     /// Reads the capabilities of <c>Shard</c> straight from its members, for Loadwise strategies that are
     /// generic over an accessor: the JIT inlines each read, so a pick makes no interface or delegate call.
     /// </summary>
-    [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "0.1.0.0")]
+    [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "{version}")]
     public readonly struct LoadwiseAccessor : global::Loadwise.INodeAccessor<global::Shard, int>
     {
         /// <summary>Returns <c>Number</c>, the node's identity.</summary>
@@ -27,7 +27,7 @@ partial class Shard : global::Loadwise.INode<int>
     /// The Loadwise strategies that <c>Shard</c>'s capabilities allow, specialised to <see cref="LoadwiseAccessor"/>.
     /// A strategy that needs a capability the type lacks is not offered, so using it does not compile.
     /// </summary>
-    [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "0.1.0.0")]
+    [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "{version}")]
     public static class Selectors
     {
         /// <summary>Creates a round-robin strategy.</summary>

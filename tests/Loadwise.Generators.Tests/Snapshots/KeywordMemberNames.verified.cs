@@ -8,18 +8,18 @@ namespace Demo
     partial struct @event : global::Loadwise.INode<string>, global::Loadwise.IWeighted
     {
         /// <inheritdoc/>
-        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "0.1.0.0")]
+        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "{version}")]
         string global::Loadwise.INode<string>.Id => global::Demo.@event.LoadwiseAccessor.GetId(this);
 
         /// <inheritdoc/>
-        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "0.1.0.0")]
+        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "{version}")]
         int global::Loadwise.IWeighted.Weight => global::Demo.@event.LoadwiseAccessor.GetWeight(this);
 
         /// <summary>
         /// Reads the capabilities of <c>event</c> straight from its members, for Loadwise strategies that are
         /// generic over an accessor: the JIT inlines each read, so a pick makes no interface or delegate call.
         /// </summary>
-        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "0.1.0.0")]
+        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "{version}")]
         public readonly struct LoadwiseAccessor : global::Loadwise.INodeAccessor<global::Demo.@event, string>, global::Loadwise.IWeightAccessor<global::Demo.@event>
         {
             /// <summary>Returns <c>@class</c>, the node's identity.</summary>
@@ -39,7 +39,7 @@ namespace Demo
         /// The Loadwise strategies that <c>event</c>'s capabilities allow, specialised to <see cref="LoadwiseAccessor"/>.
         /// A strategy that needs a capability the type lacks is not offered, so using it does not compile.
         /// </summary>
-        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "0.1.0.0")]
+        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "{version}")]
         public static class Selectors
         {
             /// <summary>Creates a round-robin strategy.</summary>

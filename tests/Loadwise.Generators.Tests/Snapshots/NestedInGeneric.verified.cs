@@ -10,18 +10,18 @@ namespace Demo
         partial struct Entry : global::Loadwise.INode<string>, global::Loadwise.IRemainingCapacity
         {
             /// <inheritdoc/>
-            [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "0.1.0.0")]
+            [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "{version}")]
             string global::Loadwise.INode<string>.Id => global::Demo.Registry<T>.Entry.LoadwiseAccessor.GetId(this);
 
             /// <inheritdoc/>
-            [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "0.1.0.0")]
+            [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "{version}")]
             double global::Loadwise.IRemainingCapacity.RemainingRatio => global::Demo.Registry<T>.Entry.LoadwiseAccessor.GetRemainingRatio(this);
 
             /// <summary>
             /// Reads the capabilities of <c>Entry</c> straight from its members, for Loadwise strategies that are
             /// generic over an accessor: the JIT inlines each read, so a pick makes no interface or delegate call.
             /// </summary>
-            [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "0.1.0.0")]
+            [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "{version}")]
             public readonly struct LoadwiseAccessor : global::Loadwise.INodeAccessor<global::Demo.Registry<T>.Entry, string>, global::Loadwise.IRemainingRatioAccessor<global::Demo.Registry<T>.Entry>
             {
                 /// <summary>Returns <c>Name</c>, the node's identity.</summary>
@@ -41,7 +41,7 @@ namespace Demo
             /// The Loadwise strategies that <c>Entry</c>'s capabilities allow, specialised to <see cref="LoadwiseAccessor"/>.
             /// A strategy that needs a capability the type lacks is not offered, so using it does not compile.
             /// </summary>
-            [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "0.1.0.0")]
+            [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "{version}")]
             public static class Selectors
             {
                 /// <summary>Creates a round-robin strategy.</summary>

@@ -12,18 +12,18 @@ namespace Demo.Routing
             partial record struct Member : global::Loadwise.INode<global::System.Guid>, global::Loadwise.ILoadMetric
             {
                 /// <inheritdoc/>
-                [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "0.1.0.0")]
+                [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "{version}")]
                 global::System.Guid global::Loadwise.INode<global::System.Guid>.Id => global::Demo.Routing.Cluster.Pool.Member.LoadwiseAccessor.GetId(this);
 
                 /// <inheritdoc/>
-                [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "0.1.0.0")]
+                [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "{version}")]
                 double global::Loadwise.ILoadMetric.LoadScore => global::Demo.Routing.Cluster.Pool.Member.LoadwiseAccessor.GetLoad(this);
 
                 /// <summary>
                 /// Reads the capabilities of <c>Member</c> straight from its members, for Loadwise strategies that are
                 /// generic over an accessor: the JIT inlines each read, so a pick makes no interface or delegate call.
                 /// </summary>
-                [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "0.1.0.0")]
+                [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "{version}")]
                 public readonly struct LoadwiseAccessor : global::Loadwise.INodeAccessor<global::Demo.Routing.Cluster.Pool.Member, global::System.Guid>, global::Loadwise.ILoadAccessor<global::Demo.Routing.Cluster.Pool.Member>
                 {
                     /// <summary>Returns <c>Id</c>, the node's identity.</summary>
@@ -43,7 +43,7 @@ namespace Demo.Routing
                 /// The Loadwise strategies that <c>Member</c>'s capabilities allow, specialised to <see cref="LoadwiseAccessor"/>.
                 /// A strategy that needs a capability the type lacks is not offered, so using it does not compile.
                 /// </summary>
-                [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "0.1.0.0")]
+                [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "{version}")]
                 public static class Selectors
                 {
                     /// <summary>Creates a round-robin strategy.</summary>

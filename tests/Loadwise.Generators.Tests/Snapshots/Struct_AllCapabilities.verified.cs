@@ -8,26 +8,26 @@ namespace Demo
     partial struct Backend : global::Loadwise.INode<string>, global::Loadwise.IWeighted, global::Loadwise.ILoadMetric, global::Loadwise.IRemainingCapacity
     {
         /// <inheritdoc/>
-        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "0.1.0.0")]
+        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "{version}")]
         string global::Loadwise.INode<string>.Id => global::Demo.Backend.LoadwiseAccessor.GetId(this);
 
         /// <inheritdoc/>
-        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "0.1.0.0")]
+        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "{version}")]
         int global::Loadwise.IWeighted.Weight => global::Demo.Backend.LoadwiseAccessor.GetWeight(this);
 
         /// <inheritdoc/>
-        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "0.1.0.0")]
+        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "{version}")]
         double global::Loadwise.ILoadMetric.LoadScore => global::Demo.Backend.LoadwiseAccessor.GetLoad(this);
 
         /// <inheritdoc/>
-        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "0.1.0.0")]
+        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "{version}")]
         double global::Loadwise.IRemainingCapacity.RemainingRatio => global::Demo.Backend.LoadwiseAccessor.GetRemainingRatio(this);
 
         /// <summary>
         /// Reads the capabilities of <c>Backend</c> straight from its members, for Loadwise strategies that are
         /// generic over an accessor: the JIT inlines each read, so a pick makes no interface or delegate call.
         /// </summary>
-        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "0.1.0.0")]
+        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "{version}")]
         public readonly struct LoadwiseAccessor : global::Loadwise.INodeAccessor<global::Demo.Backend, string>, global::Loadwise.IWeightAccessor<global::Demo.Backend>, global::Loadwise.ILoadAccessor<global::Demo.Backend>, global::Loadwise.IRemainingRatioAccessor<global::Demo.Backend>
         {
             /// <summary>Returns <c>Address</c>, the node's identity.</summary>
@@ -59,7 +59,7 @@ namespace Demo
         /// The Loadwise strategies that <c>Backend</c>'s capabilities allow, specialised to <see cref="LoadwiseAccessor"/>.
         /// A strategy that needs a capability the type lacks is not offered, so using it does not compile.
         /// </summary>
-        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "0.1.0.0")]
+        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "{version}")]
         public static class Selectors
         {
             /// <summary>Creates a round-robin strategy.</summary>

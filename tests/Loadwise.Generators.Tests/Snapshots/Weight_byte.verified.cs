@@ -8,14 +8,14 @@ namespace Demo
     partial struct Node : global::Loadwise.IWeighted
     {
         /// <inheritdoc/>
-        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "0.1.0.0")]
+        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "{version}")]
         int global::Loadwise.IWeighted.Weight => global::Demo.Node.LoadwiseAccessor.GetWeight(this);
 
         /// <summary>
         /// Reads the capabilities of <c>Node</c> straight from its members, for Loadwise strategies that are
         /// generic over an accessor: the JIT inlines each read, so a pick makes no interface or delegate call.
         /// </summary>
-        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "0.1.0.0")]
+        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "{version}")]
         public readonly struct LoadwiseAccessor : global::Loadwise.IWeightAccessor<global::Demo.Node>
         {
             /// <summary>Returns <c>Weight</c>, the node's weight.</summary>
@@ -29,7 +29,7 @@ namespace Demo
         /// The Loadwise strategies that <c>Node</c>'s capabilities allow, specialised to <see cref="LoadwiseAccessor"/>.
         /// A strategy that needs a capability the type lacks is not offered, so using it does not compile.
         /// </summary>
-        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "0.1.0.0")]
+        [global::System.CodeDom.Compiler.GeneratedCode("Loadwise.Generators", "{version}")]
         public static class Selectors
         {
             /// <summary>Creates a round-robin strategy.</summary>
