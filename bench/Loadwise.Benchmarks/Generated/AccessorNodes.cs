@@ -10,6 +10,14 @@ public partial struct GeneratedNode
     [LoadMetric] public double Load;
 }
 
+/// <summary>(e) Annotated class: the generated accessor over a reference type (strategies run as shared generic code).</summary>
+public partial class GeneratedClassNode
+{
+    public GeneratedClassNode(double load) => Load = load;
+
+    [LoadMetric] public double Load { get; set; }
+}
+
 /// <summary>(b) and (d): a plain struct read by a hand-written accessor or through a delegate.</summary>
 public struct PlainNode
 {

@@ -5,7 +5,8 @@ namespace Loadwise.Benchmarks.Generated;
 
 /// <summary>
 /// LeastLoad over 64 nodes and PowerOfTwoChoices, each with (a) the generated accessor, (b) a hand-written accessor
-/// struct, (c) a class behind <see cref="ILoadMetric"/> (interface dispatch) and (d) a delegate-based accessor.
+/// struct, (c) a class behind <see cref="ILoadMetric"/> (interface dispatch) and (d) a delegate-based accessor; (e) is
+/// the generated accessor on an annotated class, to show what a reference-type node costs.
 /// Targets: (a) within 1.05x of (b), at least 2x faster than (c) and (d), 0 B allocated everywhere.
 /// Run: dotnet run -c Release --project bench/Loadwise.Benchmarks -- --filter '*GeneratedAccessor*' --job short
 /// BenchmarkDotNet 0.14's DisassemblyDiagnoser does not recognise .NET 10 ("supports only .NET Core 3.0+"), so the
@@ -22,16 +23,19 @@ public class GeneratedAccessorBenchmarks
     private readonly GeneratedNode[] _generated = new GeneratedNode[NodeCount];
     private readonly PlainNode[] _plain = new PlainNode[NodeCount];
     private readonly ILoadMetric[] _interface = new ILoadMetric[NodeCount];
+    private readonly GeneratedClassNode[] _generatedClass = new GeneratedClassNode[NodeCount];
 
     private readonly LeastLoad<GeneratedNode, GeneratedNode.LoadwiseAccessor> _leastGenerated = GeneratedNode.Selectors.LeastLoad();
     private readonly LeastLoad<PlainNode, HandWrittenLoadAccessor> _leastHand = new();
     private readonly LeastLoad<ILoadMetric, InterfaceLoadAccessor> _leastInterface = new();
     private readonly LeastLoad<PlainNode, DelegateLoadAccessor> _leastDelegate = new();
+    private readonly LeastLoad<GeneratedClassNode, GeneratedClassNode.LoadwiseAccessor> _leastGeneratedClass = GeneratedClassNode.Selectors.LeastLoad();
 
     private readonly PowerOfTwoChoices<GeneratedNode, GeneratedNode.LoadwiseAccessor> _p2cGenerated = GeneratedNode.Selectors.PowerOfTwoChoices(Seed);
     private readonly PowerOfTwoChoices<PlainNode, HandWrittenLoadAccessor> _p2cHand = new(Seed);
     private readonly PowerOfTwoChoices<ILoadMetric, InterfaceLoadAccessor> _p2cInterface = new(Seed);
     private readonly PowerOfTwoChoices<PlainNode, DelegateLoadAccessor> _p2cDelegate = new(Seed);
+    private readonly PowerOfTwoChoices<GeneratedClassNode, GeneratedClassNode.LoadwiseAccessor> _p2cGeneratedClass = GeneratedClassNode.Selectors.PowerOfTwoChoices(Seed);
 
     [GlobalSetup]
     public void Setup()
@@ -43,6 +47,7 @@ public class GeneratedAccessorBenchmarks
             _generated[i] = new GeneratedNode { Id = i, Load = load };
             _plain[i] = new PlainNode { Id = i, Load = load };
             _interface[i] = new InterfaceNode(load);
+            _generatedClass[i] = new GeneratedClassNode(load);
         }
     }
 
@@ -78,6 +83,14 @@ public class GeneratedAccessorBenchmarks
         return index;
     }
 
+    [Benchmark(Description = "(e) generated, class node")]
+    [BenchmarkCategory("LeastLoad64")]
+    public int LeastLoad_GeneratedClass()
+    {
+        _leastGeneratedClass.TrySelect(_generatedClass, SelectionContext.Empty, out int index);
+        return index;
+    }
+
     [Benchmark(Baseline = true, Description = "(a) generated")]
     [BenchmarkCategory("PowerOfTwoChoices64")]
     public int PowerOfTwoChoices_Generated()
@@ -107,6 +120,14 @@ public class GeneratedAccessorBenchmarks
     public int PowerOfTwoChoices_Delegate()
     {
         _p2cDelegate.TrySelect(_plain, SelectionContext.Empty, out int index);
+        return index;
+    }
+
+    [Benchmark(Description = "(e) generated, class node")]
+    [BenchmarkCategory("PowerOfTwoChoices64")]
+    public int PowerOfTwoChoices_GeneratedClass()
+    {
+        _p2cGeneratedClass.TrySelect(_generatedClass, SelectionContext.Empty, out int index);
         return index;
     }
 }
