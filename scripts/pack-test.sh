@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Packs Loadwise (src/Loadwise.Core) to a local folder feed, then builds and runs a fresh console app OUTSIDE the
+# solution that references only that package, annotates a type, and checks that generated selection works.
+# Proves that one PackageReference gives the attributes, the strategies and the source generator.
+# Usage: bash scripts/pack-test.sh            Exit status: 0 on success, non-zero on any failure.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+feed="$root/artifacts/local-feed"
+version="0.1.0-packtest.$(date +%Y%m%d%H%M%S)"
+work="$(mktemp -d "${TMPDIR:-/tmp}/loadwise-pack-test.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+
+rm -rf "$feed"
+mkdir -p "$feed"
+# A unique prerelease version, so no NuGet cache can hand back an older build of the same version.
+dotnet pack "$root/src/Loadwise.Core/Loadwise.Core.csproj" -c Release -o "$feed" --nologo -v minimal -p:Version="$version"
+
+package="$feed/Loadwise.$version.nupkg"
+[ -f "$package" ] || { echo "pack-test: FAIL: $package was not produced" >&2; exit 1; }
+python3 - "$package" <<'PY'
+import sys, zipfile
+names = zipfile.ZipFile(sys.argv[1]).namelist()
+required = ["analyzers/dotnet/cs/Loadwise.Generators.dll", "lib/net10.0/Loadwise.Core.dll"]
+missing = [n for n in required if n not in names]
+if missing:
+    sys.exit("pack-test: FAIL: package lacks " + ", ".join(missing) + "; it has " + ", ".join(names))
+print("pack-test: package layout ok (" + ", ".join(required) + ")")
+PY
+
+app="$work/PackConsumer"
+mkdir -p "$app"
+cat > "$work/nuget.config" <<XML
+<?xml version="1.0" encoding="utf-8"?>
+<configuration>
+  <packageSources>
+    <clear />
+    <add key="loadwise-local" value="$feed" />
+    <add key="nuget.org" value="https://api.nuget.org/v3/index.json" protocolVersion="3" />
+  </packageSources>
+</configuration>
+XML
+# Empty Directory.Build.props/targets stop MSBuild from walking up into anything above the temp folder.
+echo '<Project />' > "$work/Directory.Build.props"
+echo '<Project />' > "$work/Directory.Build.targets"
+cat > "$app/PackConsumer.csproj" <<XML
+<Project Sdk="Microsoft.NET.Sdk">
+  <PropertyGroup>
+    <OutputType>Exe</OutputType>
+    <TargetFramework>net10.0</TargetFramework>
+    <Nullable>enable</Nullable>
+    <ImplicitUsings>enable</ImplicitUsings>
+    <!-- A strict user project: the generated code must be warning-free and fully documented. -->
+    <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
+    <GenerateDocumentationFile>true</GenerateDocumentationFile>
+    <NoWarn>\$(NoWarn);CS1591</NoWarn>
+  </PropertyGroup>
+  <ItemGroup>
+    <PackageReference Include="Loadwise" Version="$version" />
+  </ItemGroup>
+</Project>
+XML
+cat > "$app/Program.cs" <<'CS'
+using Loadwise;
+
+Backend[] backends =
+[
+    new() { Address = "10.0.0.1:80", Weight = 1, InFlight = 5 },
+    new() { Address = "10.0.0.2:80", Weight = 2, InFlight = 1 },
+    new() { Address = "10.0.0.3:80", Weight = 3, InFlight = 3 },
+];
+
+var leastLoad = Backend.Selectors.LeastLoad();
+Console.WriteLine(leastLoad.TrySelect(backends, SelectionContext.Empty, out int least) ? $"LeastLoad={backends[least].Address}" : "LeastLoad=none");
+
+var weighted = Backend.Selectors.WeightedRoundRobin();
+var counts = new int[backends.Length];
+for (int i = 0; i < 6; i++)
+{
+    weighted.TrySelect(backends, SelectionContext.Empty, out int picked);
+    counts[picked]++;
+}
+
+Console.WriteLine($"WeightedRoundRobin={string.Join(",", counts)}");
+var ring = Backend.Selectors.ConsistentHash();
+ring.TrySelect(backends, SelectionContext.ForKey("user-42"), out int first);
+ring.TrySelect(backends, SelectionContext.ForKey("user-42"), out int again);
+Console.WriteLine($"ConsistentHashStable={first == again}");
+Console.WriteLine($"Accessor={typeof(Backend.LoadwiseAccessor).FullName}");
+Console.WriteLine("GENERATED-SELECTION-OK");
+
+/// <summary>A backend as a user annotates it.</summary>
+public partial struct Backend
+{
+    /// <summary>Gets the address (identity).</summary>
+    [Node] public string Address { get; init; }
+
+    /// <summary>Gets the weight.</summary>
+    [Weighted] public int Weight { get; init; }
+
+    /// <summary>Gets or sets the requests in flight.</summary>
+    [LoadMetric] public double InFlight { get; set; }
+}
+CS
+
+cd "$app"
+# Own packages folder: the freshly packed Loadwise is the one restored.
+dotnet restore --configfile "$work/nuget.config" --packages "$work/packages" --nologo -v minimal
+dotnet build -c Release --no-restore --nologo -v minimal
+output="$(dotnet run -c Release --no-build)"
+echo "$output"
+
+expect() {
+  if ! grep -qxF "$1" <<<"$output"; then
+    echo "pack-test: FAIL: expected line '$1'" >&2
+    exit 1
+  fi
+}
+expect "LeastLoad=10.0.0.2:80"
+expect "WeightedRoundRobin=1,2,3"
+expect "ConsistentHashStable=True"
+expect "Accessor=Backend+LoadwiseAccessor"
+expect "GENERATED-SELECTION-OK"
+echo "pack-test: OK (Loadwise $version from $feed)"

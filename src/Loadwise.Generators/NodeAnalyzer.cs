@@ -1,0 +1,96 @@
+using System.Collections.Generic;
+using System.Collections.Immutable;
+using Loadwise.Generators.Model;
+using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.Diagnostics;
+
+namespace Loadwise.Generators;
+
+/// <summary>
+/// Reports every misuse of the capability attributes (LW0001..LW0015) at the offending attribute or type, using the
+/// same <see cref="NodeRules"/> the generator uses to decide what it emits.
+/// </summary>
+[DiagnosticAnalyzer(LanguageNames.CSharp)]
+public sealed class NodeAnalyzer : DiagnosticAnalyzer
+{
+    /// <inheritdoc/>
+    public override ImmutableArray<DiagnosticDescriptor> SupportedDiagnostics { get; } = ImmutableArray.Create(DiagnosticDescriptors.All);
+
+    /// <inheritdoc/>
+    public override void Initialize(AnalysisContext context)
+    {
+        context.ConfigureGeneratedCodeAnalysis(GeneratedCodeAnalysisFlags.None);
+        context.EnableConcurrentExecution();
+        context.RegisterCompilationStartAction(static start =>
+        {
+            // Nothing to check in a compilation that cannot see the attributes (no Loadwise reference).
+            if (start.Compilation.GetTypeByMetadataName(KnownNames.NodeAttribute) is not null)
+            {
+                start.RegisterSymbolAction(AnalyzeType, SymbolKind.NamedType);
+            }
+        });
+    }
+
+    private static void AnalyzeType(SymbolAnalysisContext context)
+    {
+        var type = (INamedTypeSymbol)context.Symbol;
+        List<(ISymbol Member, Capability Capability, AttributeData Attribute)>? marked = null;
+        foreach (ISymbol member in type.GetMembers())
+        {
+            if (member is not IPropertySymbol && member is not IFieldSymbol)
+            {
+                continue;
+            }
+
+            foreach (AttributeData attribute in member.GetAttributes())
+            {
+                if (NodeRules.CapabilityOf(attribute.AttributeClass) is { } capability)
+                {
+                    (marked ??= []).Add((member, capability, attribute));
+                }
+            }
+        }
+
+        if (marked is null)
+        {
+            return;
+        }
+
+        if (NodeRules.CheckType(type) is { } typeViolation)
+        {
+            Report(context, typeViolation);
+        }
+
+        var firstByCapability = new Dictionary<Capability, ISymbol>();
+        foreach ((ISymbol member, Capability capability, AttributeData attribute) in marked)
+        {
+            Location? location = attribute.ApplicationSyntaxReference?.GetSyntax(context.CancellationToken).GetLocation();
+            if (NodeRules.CheckMember(member, capability, location, context.Compilation).Violation is { } memberViolation)
+            {
+                Report(context, memberViolation);
+            }
+
+            if (firstByCapability.TryGetValue(capability, out ISymbol? first))
+            {
+                if (!SymbolEqualityComparer.Default.Equals(first, member))
+                {
+                    context.ReportDiagnostic(Diagnostic.Create(
+                        DiagnosticDescriptors.DuplicateCapability,
+                        location,
+                        type.Name,
+                        first.Name,
+                        member.Name,
+                        NodeRules.AttributeName(capability),
+                        NodeRules.CapabilityNoun(capability)));
+                }
+            }
+            else
+            {
+                firstByCapability.Add(capability, member);
+            }
+        }
+    }
+
+    private static void Report(SymbolAnalysisContext context, RuleViolation violation) =>
+        context.ReportDiagnostic(Diagnostic.Create(violation.Descriptor, violation.Location, violation.Arguments));
+}
