@@ -326,7 +326,7 @@ public sealed class SnapshotTests
     }
 }
 
-/// <summary>docs/generators.md shows real generated code: every line of its excerpt appears in the snapshot.</summary>
+/// <summary>README.md ("Generated selectors") shows real generated code: every line of its excerpt appears in the snapshot.</summary>
 public sealed class DocumentationExcerptTests
 {
     [Fact]
@@ -334,12 +334,12 @@ public sealed class DocumentationExcerptTests
     {
         string testsDirectory = Path.GetDirectoryName(ThisFile())!;
         string root = Path.GetFullPath(Path.Combine(testsDirectory, "..", ".."));
-        string docs = File.ReadAllText(Path.Combine(root, "docs/generators.md"));
+        string docs = File.ReadAllText(Path.Combine(root, "README.md"));
         string snapshot = File.ReadAllText(Path.Combine(testsDirectory, "Snapshots/Struct_IssueExample.verified.cs"));
         string[] snapshotLines = [.. snapshot.Split('\n').Select(l => l.Trim())];
 
         int start = docs.IndexOf("```csharp\npartial struct Backend", StringComparison.Ordinal);
-        Assert.True(start >= 0, "excerpt not found in docs/generators.md");
+        Assert.True(start >= 0, "excerpt not found in README.md");
         int end = docs.IndexOf("```", start + 10, StringComparison.Ordinal);
         string[] excerpt = [.. docs[(start + 10)..end].Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0)];
 

@@ -7,7 +7,7 @@ namespace Loadwise;
 /// </summary>
 /// <remarks>
 /// The type that declares the member must be <c>partial</c> (and so must every type it is nested in); analyzers LW0001..LW0015
-/// report misuse. See docs/generators.md.
+/// report misuse. See the README, "Generated selectors".
 /// </remarks>
 /// <example>
 /// <code>
