@@ -67,16 +67,38 @@ internal static class LowestScore
         double min = double.PositiveInfinity;
         for (int i = 0; i < candidates.Length; i++)
         {
+            // The same compare-and-rarely-branch loop as a plain scan of doubles; NaN fails the compare.
             double score = TScore.Read(in candidates[i]);
-            // "score == min" only matters while nothing is chosen: it lets a real +infinity win when nothing is lower.
-            if ((score < min || (best < 0 && score == min)) && TEligibility.IsAllowed(context, i))
+            if (score < min && TEligibility.IsAllowed(context, i))
             {
                 min = score;
                 best = i;
             }
         }
 
-        return best < 0 || epsilon < 0 ? best : SpreadNearTies<TNode, TScore, TEligibility>(candidates, context, min + epsilon, spread);
+        if (best < 0)
+        {
+            return FirstInfinite<TNode, TScore, TEligibility>(candidates, context);
+        }
+
+        return epsilon < 0 ? best : SpreadNearTies<TNode, TScore, TEligibility>(candidates, context, min + epsilon, spread);
+    }
+
+    // Nothing scored below +infinity: a real +infinity may still win (it is a valid, if hopeless, load); NaN may not.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static int FirstInfinite<TNode, TScore, TEligibility>(ReadOnlySpan<TNode> candidates, in SelectionContext context)
+        where TScore : IScore<TNode>
+        where TEligibility : IEligibility
+    {
+        for (int i = 0; i < candidates.Length; i++)
+        {
+            if (TScore.Read(in candidates[i]) == double.PositiveInfinity && TEligibility.IsAllowed(context, i))
+            {
+                return i;
+            }
+        }
+
+        return -1;
     }
 
     [MethodImpl(MethodImplOptions.NoInlining)]

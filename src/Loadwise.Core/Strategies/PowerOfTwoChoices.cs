@@ -49,7 +49,7 @@ public sealed class PowerOfTwoChoices<TNode, TAccessor> : ISelectionStrategy<TNo
         int second = SecondSample(random, count, first);
         double firstLoad = TAccessor.GetLoad(in candidates[first]);
         double secondLoad = TAccessor.GetLoad(in candidates[second]);
-        index = secondLoad < firstLoad ? second : first;
+        index = Lower(first, firstLoad, second, secondLoad);
         if (double.IsNaN(firstLoad))
         {
             return TrySelectAfterNaN(candidates, context, second, secondLoad, out index);
@@ -58,11 +58,19 @@ public sealed class PowerOfTwoChoices<TNode, TAccessor> : ISelectionStrategy<TNo
         return true;
     }
 
+    // Which sample wins is a coin flip for the branch predictor, so both choices below are made without a branch.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int SecondSample(ulong random, int pool, int first)
     {
         int second = (int)(((random & 0xFFFF_FFFFUL) * (ulong)(uint)(pool - 1)) >> 32);
-        return second >= first ? second + 1 : second;
+        return second + (second >= first ? 1 : 0);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Lower(int first, double firstLoad, int second, double secondLoad)
+    {
+        int takeSecond = secondLoad < firstLoad ? 1 : 0;
+        return first ^ ((first ^ second) & -takeSecond);
     }
 
     // Masked sets, one or no candidate: rank-select two distinct allowed candidates (O(n/64) word operations).
@@ -93,7 +101,7 @@ public sealed class PowerOfTwoChoices<TNode, TAccessor> : ISelectionStrategy<TNo
 
         double firstLoad = TAccessor.GetLoad(in candidates[first]);
         double secondLoad = TAccessor.GetLoad(in candidates[second]);
-        index = secondLoad < firstLoad ? second : first;
+        index = Lower(first, firstLoad, second, secondLoad);
         return !double.IsNaN(firstLoad) || TrySelectAfterNaN(candidates, context, second, secondLoad, out index);
     }
 
