@@ -6,6 +6,7 @@ public sealed record HealthBenchNode(string Id, double LoadScore) : INode<string
 
 /// <summary>Issue 3 targets: status lookup &lt;= 10 ns; HealthFilter + PowerOfTwoChoices over 64 nodes &lt;= 40 ns; 0 B.</summary>
 [MemoryDiagnoser]
+[MedianColumn]
 public class HealthBenchmarks
 {
     private HealthTracker<string> _tracker = null!;

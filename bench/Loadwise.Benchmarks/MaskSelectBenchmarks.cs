@@ -9,6 +9,7 @@ namespace Loadwise.Benchmarks;
 /// which dominates masked PowerOfTwoChoices picks; BMI2 PDEP selects the rank-th set bit of a word in O(1).
 /// </summary>
 [MemoryDiagnoser]
+[MedianColumn]
 public class MaskSelectBenchmarks
 {
     private readonly ulong[] _words = [~((1UL << 7) | (1UL << 21))];

@@ -9,6 +9,7 @@ public sealed record BenchProvider(string Id, NodeQuota Quota) : INode<string>, 
 
 /// <summary>Issue 3 target: quota check per pick &lt;= 30 ns, 0 B.</summary>
 [MemoryDiagnoser]
+[MedianColumn]
 public class QuotaBenchmarks
 {
     private QuotaTracker<string> _quotas = null!;

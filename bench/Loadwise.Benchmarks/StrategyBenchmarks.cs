@@ -4,6 +4,7 @@ namespace Loadwise.Benchmarks;
 
 /// <summary>One pick per operation, for every strategy, over N candidates. Each benchmark loops 1,024 picks.</summary>
 [MemoryDiagnoser]
+[MedianColumn]
 public class StrategyBenchmarks
 {
     private const int Ops = 1024;
@@ -139,6 +140,7 @@ public class StrategyBenchmarks
 
 /// <summary>The floors the strategy rows are measured against.</summary>
 [MemoryDiagnoser]
+[MedianColumn]
 public class BaselineBenchmarks
 {
     private const int Ops = 1024;
@@ -197,6 +199,7 @@ public class BaselineBenchmarks
 
 /// <summary>ConsistentHash at 1,000 nodes x 160 virtual nodes (160,000 ring points), random keys.</summary>
 [MemoryDiagnoser]
+[MedianColumn]
 public class ConsistentHashRingBenchmarks
 {
     private const int Ops = 1024;

@@ -13,6 +13,7 @@ namespace Loadwise.Benchmarks.Generated;
 /// hot-loop proof is a DOTNET_JitDisasm dump instead: see bench/results/generated-vs-handwritten.md for the command.
 /// </summary>
 [MemoryDiagnoser]
+[MedianColumn]
 [GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
 [CategoriesColumn]
 public class GeneratedAccessorBenchmarks
