@@ -180,6 +180,14 @@ public readonly ref struct CandidateMask
         return total;
     }
 
+    /// <summary>
+    /// Enumerates the allowed indices in ascending order without allocating. Each word is copied before its bits are
+    /// visited, so excluding the current index while enumerating is safe.
+    /// </summary>
+    /// <returns>An enumerator for <c>foreach</c>.</returns>
+    /// <example><code>foreach (int i in mask.AllowedIndices()) { if (!Keep(nodes[i])) mask.Exclude(i); }</code></example>
+    public AllowedIndexEnumerator AllowedIndices() => new(_words);
+
     /// <summary>Returns the first allowed index at or after <paramref name="start"/>, wrapping to 0 past the end.</summary>
     /// <param name="start">Where to start looking, in <c>[0, Count)</c>.</param>
     /// <returns>The index, or -1 when nothing is allowed.</returns>
@@ -270,5 +278,51 @@ public readonly ref struct CandidateMask
         {
             ThrowHelper.ThrowMaskCountMismatch(nameof(other), other._count, _count);
         }
+    }
+}
+
+/// <summary>Visits the allowed indices of a <see cref="CandidateMask"/>; returned by <see cref="CandidateMask.AllowedIndices"/>.</summary>
+/// <example><code>foreach (int i in mask.AllowedIndices()) Console.WriteLine(i);</code></example>
+public ref struct AllowedIndexEnumerator
+{
+    private readonly ReadOnlySpan<ulong> _words;
+    private int _word;
+    private ulong _bits;
+
+    internal AllowedIndexEnumerator(ReadOnlySpan<ulong> words)
+    {
+        _words = words;
+        _word = -1;
+        _bits = 0;
+        Current = -1;
+    }
+
+    /// <summary>Gets the current allowed index.</summary>
+    /// <example><code>int i = enumerator.Current;</code></example>
+    public int Current { get; private set; }
+
+    /// <summary>Returns this enumerator, so that it works in <c>foreach</c>.</summary>
+    /// <returns>This enumerator.</returns>
+    /// <example><code>foreach (int i in mask.AllowedIndices()) { }</code></example>
+    public readonly AllowedIndexEnumerator GetEnumerator() => this;
+
+    /// <summary>Advances to the next allowed index.</summary>
+    /// <returns>False when there are no more.</returns>
+    /// <example><code>while (e.MoveNext()) Use(e.Current);</code></example>
+    public bool MoveNext()
+    {
+        while (_bits == 0)
+        {
+            if (++_word >= _words.Length)
+            {
+                return false;
+            }
+
+            _bits = _words[_word];
+        }
+
+        Current = (_word << 6) + BitOperations.TrailingZeroCount(_bits);
+        _bits &= _bits - 1;
+        return true;
     }
 }

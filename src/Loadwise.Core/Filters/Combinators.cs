@@ -143,18 +143,11 @@ public readonly struct PredicateFilter<TNode> : ICandidateFilter<TNode>
     public void Apply(ReadOnlySpan<TNode> candidates, in SelectionContext context, CandidateMask mask)
     {
         FilterGuard.EnsureMatches(mask, candidates.Length);
-        ReadOnlySpan<ulong> words = mask.Words;
-        for (int w = 0; w < words.Length; w++)
+        foreach (int i in mask.AllowedIndices())
         {
-            ulong bits = words[w];
-            while (bits != 0)
+            if (!_predicate(candidates[i]))
             {
-                int i = (w << 6) + System.Numerics.BitOperations.TrailingZeroCount(bits);
-                bits &= bits - 1;
-                if (!_predicate(candidates[i]))
-                {
-                    mask.Exclude(i);
-                }
+                mask.Exclude(i);
             }
         }
     }
@@ -171,18 +164,11 @@ public readonly struct PredicateFilter<TNode, TPredicate> : ICandidateFilter<TNo
     public void Apply(ReadOnlySpan<TNode> candidates, in SelectionContext context, CandidateMask mask)
     {
         FilterGuard.EnsureMatches(mask, candidates.Length);
-        ReadOnlySpan<ulong> words = mask.Words;
-        for (int w = 0; w < words.Length; w++)
+        foreach (int i in mask.AllowedIndices())
         {
-            ulong bits = words[w];
-            while (bits != 0)
+            if (!TPredicate.Matches(in candidates[i]))
             {
-                int i = (w << 6) + System.Numerics.BitOperations.TrailingZeroCount(bits);
-                bits &= bits - 1;
-                if (!TPredicate.Matches(in candidates[i]))
-                {
-                    mask.Exclude(i);
-                }
+                mask.Exclude(i);
             }
         }
     }

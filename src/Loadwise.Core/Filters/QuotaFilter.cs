@@ -60,18 +60,11 @@ public sealed class QuotaFilter<TNode, TId, TAccessor> : ICandidateFilter<TNode>
         NodeQuota[] handles = bindings.Handles;
         long now = _quotas.Clock.Now();
         double cost = NodeQuota.SanitiseCost(context.EstimatedCost);
-        ReadOnlySpan<ulong> words = mask.Words;
-        for (int w = 0; w < words.Length; w++)
+        foreach (int i in mask.AllowedIndices())
         {
-            ulong bits = words[w];
-            while (bits != 0)
+            if (!handles[i].WouldAccept(cost, now))
             {
-                int i = (w << 6) + System.Numerics.BitOperations.TrailingZeroCount(bits);
-                bits &= bits - 1;
-                if (!handles[i].WouldAccept(cost, now))
-                {
-                    mask.Exclude(i);
-                }
+                mask.Exclude(i);
             }
         }
     }
