@@ -114,6 +114,17 @@ internal sealed class ProxyForwarder : IDisposable
         _metrics.RequestStarted();
         try
         {
+            if (HasAmbiguousFraming(context.Request))
+            {
+                // Kestrel accepts Content-Length with Transfer-Encoding (chunked wins, RFC 9112 section 6.3) and renames the
+                // length to X-Content-Length; a server behind may frame it the other way, the classic smuggling gap.
+                // Refuse it and close the connection.
+                _metrics.Dropped(ProxyMetrics.BadFraming);
+                context.Response.Headers.Connection = "close";
+                await WriteErrorAsync(context, StatusCodes.Status400BadRequest, "400 request has both Content-Length and Transfer-Encoding\n").ConfigureAwait(false);
+                return;
+            }
+
             if (_rateLimiter is not null && !_rateLimiter.TryAcquire(context, out int retryAfter))
             {
                 _metrics.Dropped(ProxyMetrics.RateLimited);
@@ -346,6 +357,13 @@ internal sealed class ProxyForwarder : IDisposable
         bool idempotent = HttpMethods.IsGet(method) || HttpMethods.IsHead(method) || HttpMethods.IsOptions(method)
             || HttpMethods.IsPut(method) || HttpMethods.IsDelete(method) || HttpMethods.IsTrace(method);
         return idempotent && body is null && e is not HttpRequestException { HttpRequestError: HttpRequestError.InvalidResponse };
+    }
+
+    private static bool HasAmbiguousFraming(HttpRequest request)
+    {
+        IHeaderDictionary headers = request.Headers;
+        return headers.TransferEncoding.Count != 0
+            && (headers.ContentLength is not null || headers.ContainsKey("Content-Length") || headers.ContainsKey("X-Content-Length"));
     }
 
     private static bool HasBody(HttpContext context) =>

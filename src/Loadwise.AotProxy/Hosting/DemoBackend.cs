@@ -25,7 +25,7 @@ internal sealed class DemoBackend : IAsyncDisposable
     public string Name { get; }
 
     /// <summary>Gets the URL the backend listens on (the real port when it was started on port 0).</summary>
-    public string Url => _app.Urls.First();
+    public string Url { get; private set; } = string.Empty;
 
     /// <summary>Gets how many requests it has answered or started, not counting health probes (<c>GET /health</c>).</summary>
     public int Requests => Volatile.Read(ref _requests);
@@ -60,6 +60,7 @@ internal sealed class DemoBackend : IAsyncDisposable
             }
         });
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        backend.Url = app.Urls.First();
         return backend;
     }
 

@@ -48,6 +48,8 @@ internal sealed class ProxyMetrics : IDisposable
 
     public static readonly KeyValuePair<string, object?> RateLimited = DropReason("rate_limited");
 
+    public static readonly KeyValuePair<string, object?> BadFraming = DropReason("bad_framing");
+
     public static readonly KeyValuePair<string, object?> Retried = new("result", "retried");
 
     public static readonly KeyValuePair<string, object?> BudgetExhausted = new("result", "budget_exhausted");
