@@ -119,7 +119,9 @@ internal sealed class BackendHealth
             wait = soonest;
         }
 
-        return Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
+        // Rounded up to whole seconds, less 50 ms: the tracker's clock ticks coarsely (Environment.TickCount64), so a rest
+        // of exactly 5 s can read as 5.00001 s just after it began.
+        return Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds - 0.05));
     }
 
     /// <summary>Parses a Retry-After value: delta-seconds or an HTTP date (RFC 9110 section 10.2.3).</summary>
