@@ -60,7 +60,7 @@ public sealed class ConfigValidationTests
         { "Limits:MaxRequestHeaderCount=0", "Limits:MaxRequestHeaderCount: got '0', expected an integer from 1 to 10000" },
         { "Limits:RequestHeadersTimeoutMs=10", "Limits:RequestHeadersTimeoutMs: got '10', expected an integer from 100 to 600000" },
         { "Limits:MinRequestBodyBytesPerSecond=-1", "Limits:MinRequestBodyBytesPerSecond: got '-1', expected an integer >= 0" },
-        { "Limits:MinRequestBodyGraceMs=0", "Limits:MinRequestBodyGraceMs: got '0', expected an integer from 1000 to 600000" },
+        { "Limits:MinRequestBodyGraceMs=0", "Limits:MinRequestBodyGraceMs: got '0', expected an integer from 2000 to 600000" },
         { "HealthChecks:Path=health", "HealthChecks:Path: got 'health', expected a path starting with '/' (a query is allowed) without '#', spaces or control characters" },
         { "HealthChecks:Enabled=sometimes", "HealthChecks:Enabled: got 'sometimes', expected true or false" },
         { "HealthChecks:IntervalMs=50", "HealthChecks:IntervalMs: got '50', expected an integer from 100 to 3600000" },

@@ -45,7 +45,7 @@ internal static class ProxyOptionsValidator
         Range(problems, "Limits:MaxRequestHeaderCount", options.Limits.MaxRequestHeaderCount, 1, 10_000);
         Range(problems, "Limits:RequestHeadersTimeoutMs", options.Limits.RequestHeadersTimeoutMs, 100, 600_000);
         Range(problems, "Limits:MinRequestBodyBytesPerSecond", options.Limits.MinRequestBodyBytesPerSecond, 0, int.MaxValue);
-        Range(problems, "Limits:MinRequestBodyGraceMs", options.Limits.MinRequestBodyGraceMs, 1_000, 600_000);
+        Range(problems, "Limits:MinRequestBodyGraceMs", options.Limits.MinRequestBodyGraceMs, 2_000, 600_000);
 
         for (int i = 0; i < options.Forwarding.TrustedProxies.Count; i++)
         {
