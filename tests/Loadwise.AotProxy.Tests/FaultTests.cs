@@ -153,6 +153,65 @@ public sealed class FaultTests
     }
 
     [Fact]
+    public async Task Without_probes_an_ejected_backend_is_let_back_in_through_recovering_each_interval()
+    {
+        int failuresLeft = 2;
+        await using TestProxy proxy = await TestProxy.StartAsync(
+            o =>
+            {
+                o.HealthChecks.Enabled = false;
+                o.HealthChecks.IntervalMs = 500;
+            },
+            backendCount: 2,
+            route: (index, context) => index == 0 && context.Request.Path == "/" && Interlocked.Decrement(ref failuresLeft) >= 0
+                ? Answer(context, 503)
+                : Task.FromResult(false));
+        var seen = new ConcurrentQueue<HealthStatus>();
+        proxy.Server.Health.Tracker.HealthChanged += (_, e) =>
+        {
+            if (e.NodeId == "b1")
+            {
+                seen.Enqueue(e.To);
+            }
+        };
+
+        Backend sick = proxy.Server.Backends[0];
+        for (int i = 0; i < 4; i++)
+        {
+            using HttpResponseMessage response = await proxy.Client.GetAsync("/", Ct);
+        }
+
+        Assert.Equal(HealthStatus.Unhealthy, sick.Health!.Status);
+        var run = Stopwatch.StartNew();
+        while (sick.Health.Status != HealthStatus.Healthy && run.ElapsedMilliseconds < 5_000)
+        {
+            using HttpResponseMessage response = await proxy.Client.GetAsync("/", Ct);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            await Task.Delay(20, Ct);
+        }
+
+        Assert.Equal(HealthStatus.Healthy, sick.Health.Status);
+        Assert.Contains(HealthStatus.Recovering, seen);
+    }
+
+    [Fact]
+    public async Task A_client_abort_is_not_a_backend_failure()
+    {
+        await using TestProxy proxy = await TestProxy.StartAsync(o => o.HealthChecks.Enabled = false, backendCount: 1);
+        for (int i = 0; i < 3; i++)
+        {
+            using var abort = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+            Task<HttpResponseMessage> pending = proxy.Client.GetAsync("/delay/20000", abort.Token);
+            await StrategyRoutingTests.WaitUntilAsync(() => proxy.Backends[0].Requests == i + 1);
+            await abort.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => pending);
+        }
+
+        await StrategyRoutingTests.WaitUntilAsync(() => proxy.Server.InFlight == 0, timeoutMs: 5_000);
+        Assert.Equal(new HealthState(HealthStatus.Healthy, 0, 0), proxy.Server.Health.Tracker.GetState("b1"));
+    }
+
+    [Fact]
     public async Task A_status_outside_the_failure_set_does_not_eject()
     {
         await using TestProxy proxy = await TestProxy.StartAsync(
