@@ -133,7 +133,71 @@ internal sealed class ProxyForwarder : IDisposable
                 return;
             }
 
-            await ForwardWithRetriesAsync(context, started).ConfigureAwait(false);
+            // The retry loop lives here rather than in a helper: one async state machine per request, not two.
+            ulong key = 0;
+            bool hasKey = _hashKey is not null && _hashKey.TryGetKey(context, out key);
+            _retryBudget.OnRequest();
+            int[]? tried = null;
+            int attempts = 0;
+            Backend? failed = null;
+            while (true)
+            {
+                int index = Select(hasKey, key, tried, attempts);
+                if (index < 0)
+                {
+                    if (failed is null)
+                    {
+                        _metrics.Dropped(ProxyMetrics.NoBackend);
+                        context.Response.Headers.RetryAfter = Seconds(_health.RetryAfterSeconds(_backends));
+                        await WriteErrorAsync(context, StatusCodes.Status503ServiceUnavailable, "503 no backend available\n").ConfigureAwait(false);
+                        return;
+                    }
+
+                    // Nowhere left to retry: the failure stands.
+                    await AnswerBadGatewayAsync(context, failed, started).ConfigureAwait(false);
+                    return;
+                }
+
+                Backend backend = _backends[index];
+                _selections.OnSelected(backend.Id, _strategyName);
+                backend.Enter();
+                int status;
+                try
+                {
+                    status = await ForwardToAsync(context, backend).ConfigureAwait(false);
+                }
+                finally
+                {
+                    backend.Leave();
+                }
+
+                if (status == Retryable)
+                {
+                    failed = backend;
+                    if (attempts < _settings.RetryCount)
+                    {
+                        if (_retryBudget.TryRetry())
+                        {
+                            _metrics.Retry(ProxyMetrics.Retried);
+                            tried ??= new int[_settings.RetryCount];
+                            tried[attempts++] = index;
+                            continue;
+                        }
+
+                        _metrics.Retry(ProxyMetrics.BudgetExhausted);
+                    }
+
+                    await AnswerBadGatewayAsync(context, backend, started).ConfigureAwait(false);
+                    return;
+                }
+
+                if (status != ClientGone)
+                {
+                    _metrics.Completed(backend, status, Stopwatch.GetElapsedTime(started).TotalSeconds);
+                }
+
+                return;
+            }
         }
         finally
         {
@@ -143,74 +207,6 @@ internal sealed class ProxyForwarder : IDisposable
     }
 
     public void Dispose() => _invoker.Dispose();
-
-    private async Task ForwardWithRetriesAsync(HttpContext context, long started)
-    {
-        ulong key = 0;
-        bool hasKey = _hashKey is not null && _hashKey.TryGetKey(context, out key);
-        _retryBudget.OnRequest();
-        int[]? tried = null;
-        int attempts = 0;
-        Backend? failed = null;
-        while (true)
-        {
-            int index = Select(hasKey, key, tried, attempts);
-            if (index < 0)
-            {
-                if (failed is null)
-                {
-                    _metrics.Dropped(ProxyMetrics.NoBackend);
-                    context.Response.Headers.RetryAfter = Seconds(_health.RetryAfterSeconds(_backends));
-                    await WriteErrorAsync(context, StatusCodes.Status503ServiceUnavailable, "503 no backend available\n").ConfigureAwait(false);
-                    return;
-                }
-
-                // Nowhere left to retry: the failure stands.
-                await AnswerBadGatewayAsync(context, failed, started).ConfigureAwait(false);
-                return;
-            }
-
-            Backend backend = _backends[index];
-            _selections.OnSelected(backend.Id, _strategyName);
-            backend.Enter();
-            int status;
-            try
-            {
-                status = await ForwardToAsync(context, backend).ConfigureAwait(false);
-            }
-            finally
-            {
-                backend.Leave();
-            }
-
-            if (status == Retryable)
-            {
-                failed = backend;
-                if (attempts < _settings.RetryCount)
-                {
-                    if (_retryBudget.TryRetry())
-                    {
-                        _metrics.Retry(ProxyMetrics.Retried);
-                        tried ??= new int[_settings.RetryCount];
-                        tried[attempts++] = index;
-                        continue;
-                    }
-
-                    _metrics.Retry(ProxyMetrics.BudgetExhausted);
-                }
-
-                await AnswerBadGatewayAsync(context, backend, started).ConfigureAwait(false);
-                return;
-            }
-
-            if (status != ClientGone)
-            {
-                _metrics.Completed(backend, status, Stopwatch.GetElapsedTime(started).TotalSeconds);
-            }
-
-            return;
-        }
-    }
 
     private async Task AnswerBadGatewayAsync(HttpContext context, Backend backend, long started)
     {

@@ -15,10 +15,12 @@ internal sealed class DemoBackend : IAsyncDisposable
     private int _cancelledDelays;
     private int _requests;
     private int _stopped;
+    private readonly byte[] _nameLine;
 
     private DemoBackend(string name, WebApplication app)
     {
         Name = name;
+        _nameLine = Encoding.UTF8.GetBytes(name + "\n");
         _app = app;
     }
 
@@ -107,9 +109,8 @@ internal sealed class DemoBackend : IAsyncDisposable
             if (path == "/")
             {
                 // With a length the whole answer goes out in one write (no chunked tail a crash could cut off).
-                byte[] name = Encoding.UTF8.GetBytes(Name + "\n");
-                response.ContentLength = name.Length;
-                await response.Body.WriteAsync(name, context.RequestAborted).ConfigureAwait(false);
+                response.ContentLength = _nameLine.Length;
+                await response.Body.WriteAsync(_nameLine, context.RequestAborted).ConfigureAwait(false);
                 return;
             }
 
