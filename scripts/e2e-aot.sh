@@ -59,7 +59,8 @@ echo "e2e-aot: --check-config accepts the sample and rejects a bad file"
 
 # 1. Start the demo and time start -> first 200.
 started=$(now_ms)
-"$bin" --demo >"$log" 2>&1 &
+# Rate limiting on (with room for the whole run), so the native binary exercises the per-client token buckets too.
+"$bin" --demo --RateLimiting:Enabled=true --RateLimiting:TokensPerSecond=1000 --RateLimiting:Burst=1000 >"$log" 2>&1 &
 pid=$!
 deadline=$(( started + 10000 ))
 until [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$proxy/" || true)" = "200" ]; do
@@ -92,7 +93,11 @@ for name in loadwise_requests_total loadwise_requests_dropped_total loadwise_act
 done
 selections=$(echo "$metrics" | awk '/^loadwise_selections_total\{strategy="RoundRobin"\}/ {print $2}')
 [ "${selections:-0}" -ge 100 ] || fail "loadwise_selections_total is ${selections:-missing}, expected >= 100"
-echo "e2e-aot: promtool check metrics passed"
+for backend in backend-1 backend-2 backend-3; do
+  echo "$metrics" | grep -q "^loadwise_backend_health{backend=\"$backend\",state=\"healthy\"} 1$" \
+    || fail "$backend is not reported healthy (active probes of /health)"
+done
+echo "e2e-aot: promtool check metrics passed; every demo backend probed healthy"
 
 # 4. SIGTERM with a request in flight: it completes with 200 and the process exits 0 before the drain timeout (30 s).
 delay_out=artifacts/e2e-aot-delay.txt

@@ -32,12 +32,14 @@ internal sealed class TestProxy : IAsyncDisposable
 
     public int Port => BaseUri.Port;
 
-    public static async Task<TestProxy> StartAsync(Action<ProxyOptions>? configure = null, int backendCount = 3, int[]? weights = null)
+    /// <summary>Starts the backends and the proxy. <paramref name="route"/> (backend index, request) may answer a request first.</summary>
+    public static async Task<TestProxy> StartAsync(
+        Action<ProxyOptions>? configure = null, int backendCount = 3, int[]? weights = null, Func<int, HttpContext, Task<bool>>? route = null)
     {
         var backends = new DemoBackend[backendCount];
         for (int i = 0; i < backendCount; i++)
         {
-            backends[i] = await DemoBackend.StartAsync($"b{i + 1}", "http://127.0.0.1:0", TestRoutes.HandleAsync);
+            backends[i] = await StartBackendAsync(i, "http://127.0.0.1:0", route);
         }
 
         var options = new ProxyOptions();
@@ -53,8 +55,24 @@ internal sealed class TestProxy : IAsyncDisposable
         ProxyServer server = ProxyServer.Create(options, handleSignals: false, consoleLogging: false);
         await server.StartAsync(TestContext.Current.CancellationToken);
         var client = new HttpClient(NewHandler()) { BaseAddress = new Uri(server.Urls[0]), Timeout = TimeSpan.FromSeconds(60) };
-        return new TestProxy(backends, server, client);
+        return new TestProxy(backends, server, client) { _route = route };
     }
+
+    private Func<int, HttpContext, Task<bool>>? _route;
+
+    /// <summary>Starts backend <paramref name="index"/> again on the port it had (after <see cref="DemoBackend.KillAsync"/>).</summary>
+    public async Task RestartBackendAsync(int index)
+    {
+        var url = new Uri(Backends[index].Url);
+        await Backends[index].DisposeAsync();
+        Backends[index] = await StartBackendAsync(index, $"http://127.0.0.1:{url.Port}", _route);
+    }
+
+    private static Task<DemoBackend> StartBackendAsync(int index, string url, Func<int, HttpContext, Task<bool>>? route) =>
+        DemoBackend.StartAsync(
+            $"b{index + 1}",
+            url,
+            route is null ? TestRoutes.HandleAsync : async context => await route(index, context) || await TestRoutes.HandleAsync(context));
 
     public static SocketsHttpHandler NewHandler(IPAddress? localAddress = null) => new()
     {

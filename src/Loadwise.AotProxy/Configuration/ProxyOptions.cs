@@ -34,14 +34,14 @@ internal sealed class ProxyOptions
     /// <summary>Gets the logging settings.</summary>
     public LogOptions Log { get; } = new();
 
-    /// <summary>Gets the active health-check settings (part 2; accepted and ignored for now).</summary>
-    public HealthCheckOptions HealthChecks { get; set; } = new();
+    /// <summary>Gets the active and passive health settings.</summary>
+    public HealthCheckOptions HealthChecks { get; } = new();
 
-    /// <summary>Gets the per-client rate-limit settings (part 2; accepted and ignored for now).</summary>
-    public RateLimitingOptions RateLimiting { get; set; } = new();
+    /// <summary>Gets the per-client rate-limit settings.</summary>
+    public RateLimitingOptions RateLimiting { get; } = new();
 
-    /// <summary>Gets the retry settings (part 2; accepted and ignored for now).</summary>
-    public RetryOptions Retries { get; set; } = new();
+    /// <summary>Gets the retry settings.</summary>
+    public RetryOptions Retries { get; } = new();
 }
 
 /// <summary>One backend.</summary>
@@ -116,6 +116,18 @@ internal sealed class LimitOptions
 
     /// <summary>Gets or sets the most concurrent client connections (0 = no limit).</summary>
     public long MaxConcurrentConnections { get; set; }
+
+    /// <summary>Gets or sets the most headers a request may carry (more: 431).</summary>
+    public int MaxRequestHeaderCount { get; set; } = 100;
+
+    /// <summary>Gets or sets how long a client may take to send the request headers (slowloris on headers).</summary>
+    public int RequestHeadersTimeoutMs { get; set; } = 30_000;
+
+    /// <summary>Gets or sets the slowest request body accepted after the grace period, in bytes per second (0 = no minimum).</summary>
+    public int MinRequestBodyBytesPerSecond { get; set; } = 240;
+
+    /// <summary>Gets or sets how long a request body may start slower than the minimum rate.</summary>
+    public int MinRequestBodyGraceMs { get; set; } = 5_000;
 }
 
 /// <summary>Forwarding rules.</summary>
@@ -158,11 +170,78 @@ internal sealed class LogOptions
     public string? Level { get; set; } = "Information";
 }
 
-/// <summary>Active health checks: filled by part 2.</summary>
-internal sealed class HealthCheckOptions;
+/// <summary>Active probes and the health policy both they and passive reports feed.</summary>
+internal sealed class HealthCheckOptions
+{
+    /// <summary>Gets or sets whether backends are probed actively.</summary>
+    public bool Enabled { get; set; } = true;
 
-/// <summary>Per-client rate limiting: filled by part 2.</summary>
-internal sealed class RateLimitingOptions;
+    /// <summary>Gets or sets the path probed with GET on every backend (2xx or 3xx = healthy).</summary>
+    public string? Path { get; set; } = "/health";
 
-/// <summary>Retries: filled by part 2.</summary>
-internal sealed class RetryOptions;
+    /// <summary>Gets or sets the time between two probes of one backend (at most; jitter only shortens it).</summary>
+    public int IntervalMs { get; set; } = 1_000;
+
+    /// <summary>Gets or sets how long a probe may take before it counts as failed.</summary>
+    public int TimeoutMs { get; set; } = 500;
+
+    /// <summary>Gets or sets the most a probe interval is shortened at random, so probes of many proxies spread out.</summary>
+    public int JitterMs { get; set; } = 100;
+
+    /// <summary>Gets or sets the consecutive failures (probes or requests) that take a backend out of rotation.</summary>
+    public int UnhealthyThreshold { get; set; } = 2;
+
+    /// <summary>Gets or sets the successes a Recovering backend needs to be Healthy again.</summary>
+    public int HealthyThreshold { get; set; } = 2;
+
+    /// <summary>Gets the passive health settings (outcomes of forwarded requests).</summary>
+    public PassiveHealthOptions Passive { get; } = new();
+}
+
+/// <summary>Passive health: every forwarded request reports its outcome.</summary>
+internal sealed class PassiveHealthOptions
+{
+    /// <summary>Gets or sets whether forwarded requests report their outcomes.</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>Gets or sets the backend status codes that count as failures: codes and ranges, such as <c>500-599</c> or <c>500,502-504</c>.</summary>
+    public string? FailureStatusCodes { get; set; } = "500-599";
+
+    /// <summary>Gets or sets how long a backend rests after a 429 without Retry-After.</summary>
+    public int DefaultRetryAfterMs { get; set; } = 1_000;
+
+    /// <summary>Gets or sets the longest rest a backend's Retry-After can ask for.</summary>
+    public int MaxRetryAfterMs { get; set; } = 300_000;
+}
+
+/// <summary>Per-client rate limiting: a token bucket per client address.</summary>
+internal sealed class RateLimitingOptions
+{
+    /// <summary>Gets or sets whether clients are rate-limited (off by default: behind an unconfigured load balancer every request has one peer).</summary>
+    public bool Enabled { get; set; }
+
+    /// <summary>Gets or sets the tokens each client's bucket gains per second (its sustained request rate).</summary>
+    public int TokensPerSecond { get; set; } = 100;
+
+    /// <summary>Gets or sets the bucket size: the most requests a client may send at once.</summary>
+    public int Burst { get; set; } = 200;
+
+    /// <summary>Gets or sets how many leading bits of an IPv6 address name one client (one subscriber usually holds a /64).</summary>
+    public int IPv6PrefixLength { get; set; } = 64;
+}
+
+/// <summary>Retries on another backend.</summary>
+internal sealed class RetryOptions
+{
+    /// <summary>Gets or sets the most retries of one request (0 = never retry).</summary>
+    public int Count { get; set; } = 1;
+
+    /// <summary>Gets or sets the retries allowed as a percentage of the requests in the budget window.</summary>
+    public int BudgetPercent { get; set; } = 20;
+
+    /// <summary>Gets or sets the sliding window the budget counts requests and retries over.</summary>
+    public int BudgetWindowMs { get; set; } = 10_000;
+
+    /// <summary>Gets or sets the retries always allowed per window, so a quiet proxy can still retry.</summary>
+    public int BudgetMinRetries { get; set; } = 10;
+}

@@ -42,6 +42,10 @@ internal static class ProxyOptionsValidator
         Range(problems, "Limits:MaxRequestBodyBytes", options.Limits.MaxRequestBodyBytes, 1, long.MaxValue);
         Range(problems, "Limits:MaxRequestHeadersTotalBytes", options.Limits.MaxRequestHeadersTotalBytes, 1024, 1 << 20);
         Range(problems, "Limits:MaxConcurrentConnections", options.Limits.MaxConcurrentConnections, 0, long.MaxValue);
+        Range(problems, "Limits:MaxRequestHeaderCount", options.Limits.MaxRequestHeaderCount, 1, 10_000);
+        Range(problems, "Limits:RequestHeadersTimeoutMs", options.Limits.RequestHeadersTimeoutMs, 100, 600_000);
+        Range(problems, "Limits:MinRequestBodyBytesPerSecond", options.Limits.MinRequestBodyBytesPerSecond, 0, int.MaxValue);
+        Range(problems, "Limits:MinRequestBodyGraceMs", options.Limits.MinRequestBodyGraceMs, 2_000, 600_000);
 
         for (int i = 0; i < options.Forwarding.TrustedProxies.Count; i++)
         {
@@ -77,6 +81,10 @@ internal static class ProxyOptionsValidator
                 }
             }
         }
+
+        ValidateHealth(options.HealthChecks, problems);
+        ValidateRetries(options.Retries, problems);
+        ValidateRateLimiting(options.RateLimiting, problems);
 
         Range(problems, "Drain:TimeoutMs", options.Drain.TimeoutMs, 0, 3_600_000);
         if (Array.FindIndex(LogLevels, l => string.Equals(l, options.Log.Level, StringComparison.OrdinalIgnoreCase)) < 0)
@@ -157,6 +165,55 @@ internal static class ProxyOptionsValidator
         {
             problems.Add($"Strategy:HashKey:Name: got '{strategy.HashKey.Name ?? Missing}', expected the {kind.ToString().ToLowerInvariant()} name to hash (letters, digits and -_.)");
         }
+    }
+
+    private static void ValidateHealth(HealthCheckOptions health, List<string> problems)
+    {
+        string? path = health.Path;
+        if (string.IsNullOrEmpty(path) || path[0] != '/' || path.AsSpan().IndexOfAny("# ") >= 0 || path.AsSpan().ContainsAnyInRange('\0', '\u001f'))
+        {
+            problems.Add($"HealthChecks:Path: got '{path ?? Missing}', expected a path starting with '/' (a query is allowed) without '#', spaces or control characters");
+        }
+
+        int interval = health.IntervalMs;
+        Range(problems, "HealthChecks:IntervalMs", interval, 100, 3_600_000);
+        long intervalForChecks = interval is >= 100 and <= 3_600_000 ? interval : 3_600_000;
+        if (health.TimeoutMs < 1 || health.TimeoutMs > intervalForChecks)
+        {
+            problems.Add($"HealthChecks:TimeoutMs: got '{health.TimeoutMs.ToString(CultureInfo.InvariantCulture)}', expected an integer from 1 to HealthChecks:IntervalMs ({intervalForChecks.ToString(CultureInfo.InvariantCulture)})");
+        }
+
+        if (health.JitterMs < 0 || health.JitterMs > intervalForChecks / 2)
+        {
+            problems.Add($"HealthChecks:JitterMs: got '{health.JitterMs.ToString(CultureInfo.InvariantCulture)}', expected an integer from 0 to half of HealthChecks:IntervalMs ({(intervalForChecks / 2).ToString(CultureInfo.InvariantCulture)})");
+        }
+
+        Range(problems, "HealthChecks:UnhealthyThreshold", health.UnhealthyThreshold, 1, 100);
+        Range(problems, "HealthChecks:HealthyThreshold", health.HealthyThreshold, 1, 100);
+
+        PassiveHealthOptions passive = health.Passive;
+        if (!Health.StatusCodeSet.TryParse(passive.FailureStatusCodes, out _))
+        {
+            problems.Add($"HealthChecks:Passive:FailureStatusCodes: got '{passive.FailureStatusCodes ?? Missing}', expected status codes from 100 to 599 and ranges, comma-separated, such as 500-599 or 500,502-504");
+        }
+
+        Range(problems, "HealthChecks:Passive:MaxRetryAfterMs", passive.MaxRetryAfterMs, 1, 86_400_000);
+        Range(problems, "HealthChecks:Passive:DefaultRetryAfterMs", passive.DefaultRetryAfterMs, 0, 86_400_000);
+    }
+
+    private static void ValidateRetries(RetryOptions retries, List<string> problems)
+    {
+        Range(problems, "Retries:Count", retries.Count, 0, 10);
+        Range(problems, "Retries:BudgetPercent", retries.BudgetPercent, 0, 100);
+        Range(problems, "Retries:BudgetWindowMs", retries.BudgetWindowMs, 1_000, 600_000);
+        Range(problems, "Retries:BudgetMinRetries", retries.BudgetMinRetries, 0, 1_000_000);
+    }
+
+    private static void ValidateRateLimiting(RateLimitingOptions rateLimiting, List<string> problems)
+    {
+        Range(problems, "RateLimiting:TokensPerSecond", rateLimiting.TokensPerSecond, 1, 1_000_000);
+        Range(problems, "RateLimiting:Burst", rateLimiting.Burst, 1, 1_000_000);
+        Range(problems, "RateLimiting:IPv6PrefixLength", rateLimiting.IPv6PrefixLength, 32, 128);
     }
 
     private static Uri? CheckListenUrl(List<string> problems, string path, string? text)

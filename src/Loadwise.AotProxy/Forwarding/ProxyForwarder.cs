@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
+using Loadwise.AotProxy.Health;
 using Loadwise.AotProxy.Hosting;
 using Loadwise.AotProxy.Metrics;
+using Loadwise.AotProxy.RateLimiting;
 using Loadwise.AotProxy.Routing;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
@@ -16,18 +18,37 @@ internal sealed record ForwarderSettings(
     TimeSpan IdleTimeout,
     bool PreserveHost,
     bool XForwarded,
-    ForwardedHeaders Forwarded);
+    ForwardedHeaders Forwarded)
+{
+    /// <summary>Gets the most retries of one request on other backends (0 = none).</summary>
+    public int RetryCount { get; init; }
+}
 
 /// <summary>
-/// Forwards one request: pick a backend, send the request upstream over a pooled connection with the body streamed,
-/// stream the response back. Errors map to 503 (no backend), 502 (cannot connect, or the backend failed), 504 (no
-/// response headers in time). A client that goes away cancels the upstream request and is counted as a client abort.
+/// Forwards one request: rate-limit the client, pick a backend among the available ones (Core's health filter, then the
+/// strategy, in one call), send the request upstream over a pooled connection with the body streamed, stream the
+/// response back, and report the outcome to the health tracker. Errors map to 429 (client over its rate), 503 (no
+/// backend available, with Retry-After), 502 (cannot connect, or the backend failed), 504 (no response headers in
+/// time). A request that failed to connect, or an idempotent bodiless one that failed before any response byte, is
+/// retried on another backend while the retry budget lasts; nothing is retried once the response has started. A
+/// client that goes away cancels the upstream request and is counted as a client abort, not a backend failure.
 /// </summary>
 internal sealed class ProxyForwarder : IDisposable
 {
+    /// <summary>An attempt failed before anything was sent to the client and may be retried (the caller answers 502 otherwise).</summary>
+    private const int Retryable = -1;
+
+    /// <summary>The client went away; recorded as a drop, not a status.</summary>
+    private const int ClientGone = 0;
+
     private readonly HttpMessageInvoker _invoker;
     private readonly BackendNode[] _nodes;
+    private readonly Backend[] _backends;
     private readonly ISelectionStrategy<BackendNode> _strategy;
+    private readonly HealthFilter<BackendNode, string, NodeAccessor<BackendNode, string>> _healthFilter;
+    private readonly BackendHealth _health;
+    private readonly RetryBudget _retryBudget;
+    private readonly ClientRateLimiter? _rateLimiter;
     private readonly HashKeySource? _hashKey;
     private readonly ForwarderSettings _settings;
     private readonly ProxyMetrics _metrics;
@@ -44,8 +65,12 @@ internal sealed class ProxyForwarder : IDisposable
         ProxyMetrics metrics,
         IMetricsCollector selections,
         string strategyName,
-        ILogger logger)
+        ILogger logger,
+        BackendHealth health,
+        RetryBudget retryBudget,
+        ClientRateLimiter? rateLimiter)
     {
+        _backends = [.. backends];
         _nodes = new BackendNode[backends.Count];
         for (int i = 0; i < _nodes.Length; i++)
         {
@@ -53,6 +78,10 @@ internal sealed class ProxyForwarder : IDisposable
         }
 
         _strategy = strategy;
+        _health = health;
+        _healthFilter = health.Filter;
+        _retryBudget = retryBudget;
+        _rateLimiter = rateLimiter;
         _hashKey = hashKey;
         _settings = settings;
         _metrics = metrics;
@@ -85,29 +114,89 @@ internal sealed class ProxyForwarder : IDisposable
         _metrics.RequestStarted();
         try
         {
-            Backend? backend = Select(context);
-            if (backend is null)
+            if (HasAmbiguousFraming(context.Request))
             {
-                _metrics.Dropped(ProxyMetrics.NoBackend);
-                await WriteErrorAsync(context, StatusCodes.Status503ServiceUnavailable, "503 no backend available\n").ConfigureAwait(false);
+                // Kestrel accepts Content-Length with Transfer-Encoding (chunked wins, RFC 9112 section 6.3) and renames the
+                // length to X-Content-Length; a server behind may frame it the other way, the classic smuggling gap.
+                // Refuse it and close the connection.
+                _metrics.Dropped(ProxyMetrics.BadFraming);
+                context.Response.Headers.Connection = "close";
+                await WriteErrorAsync(context, StatusCodes.Status400BadRequest, "400 request has both Content-Length and Transfer-Encoding\n").ConfigureAwait(false);
                 return;
             }
 
-            _selections.OnSelected(backend.Id, _strategyName);
-            backend.Enter();
-            int status;
-            try
+            if (_rateLimiter is not null && !_rateLimiter.TryAcquire(context, out int retryAfter))
             {
-                status = await ForwardToAsync(context, backend).ConfigureAwait(false);
-            }
-            finally
-            {
-                backend.Leave();
+                _metrics.Dropped(ProxyMetrics.RateLimited);
+                context.Response.Headers.RetryAfter = Seconds(retryAfter);
+                await WriteErrorAsync(context, StatusCodes.Status429TooManyRequests, "429 too many requests from this client\n").ConfigureAwait(false);
+                return;
             }
 
-            if (status != 0)
+            // The retry loop lives here rather than in a helper: one async state machine per request, not two.
+            ulong key = 0;
+            bool hasKey = _hashKey is not null && _hashKey.TryGetKey(context, out key);
+            _retryBudget.OnRequest();
+            int[]? tried = null;
+            int attempts = 0;
+            Backend? failed = null;
+            while (true)
             {
-                _metrics.Completed(backend, status, Stopwatch.GetElapsedTime(started).TotalSeconds);
+                int index = Select(hasKey, key, tried, attempts);
+                if (index < 0)
+                {
+                    if (failed is null)
+                    {
+                        _metrics.Dropped(ProxyMetrics.NoBackend);
+                        context.Response.Headers.RetryAfter = Seconds(_health.RetryAfterSeconds(_backends));
+                        await WriteErrorAsync(context, StatusCodes.Status503ServiceUnavailable, "503 no backend available\n").ConfigureAwait(false);
+                        return;
+                    }
+
+                    // Nowhere left to retry: the failure stands.
+                    await AnswerBadGatewayAsync(context, failed, started).ConfigureAwait(false);
+                    return;
+                }
+
+                Backend backend = _backends[index];
+                _selections.OnSelected(backend.Id, _strategyName);
+                backend.Enter();
+                int status;
+                try
+                {
+                    status = await ForwardToAsync(context, backend).ConfigureAwait(false);
+                }
+                finally
+                {
+                    backend.Leave();
+                }
+
+                if (status == Retryable)
+                {
+                    failed = backend;
+                    if (attempts < _settings.RetryCount)
+                    {
+                        if (_retryBudget.TryRetry())
+                        {
+                            _metrics.Retry(ProxyMetrics.Retried);
+                            tried ??= new int[_settings.RetryCount];
+                            tried[attempts++] = index;
+                            continue;
+                        }
+
+                        _metrics.Retry(ProxyMetrics.BudgetExhausted);
+                    }
+
+                    await AnswerBadGatewayAsync(context, backend, started).ConfigureAwait(false);
+                    return;
+                }
+
+                if (status != ClientGone)
+                {
+                    _metrics.Completed(backend, status, Stopwatch.GetElapsedTime(started).TotalSeconds);
+                }
+
+                return;
             }
         }
         finally
@@ -119,15 +208,40 @@ internal sealed class ProxyForwarder : IDisposable
 
     public void Dispose() => _invoker.Dispose();
 
-    private Backend? Select(HttpContext context)
+    private async Task AnswerBadGatewayAsync(HttpContext context, Backend backend, long started)
     {
-        ulong key = 0;
-        bool hasKey = _hashKey is not null && _hashKey.TryGetKey(context, out key);
-        var selection = hasKey ? new SelectionContext { HashKey = key } : default;
-        return _strategy.TrySelect(_nodes, in selection, out int index) ? _nodes[index].Backend : null;
+        await WriteErrorAsync(context, StatusCodes.Status502BadGateway, "502 backend unreachable\n").ConfigureAwait(false);
+        _metrics.Completed(backend, StatusCodes.Status502BadGateway, Stopwatch.GetElapsedTime(started).TotalSeconds);
     }
 
-    /// <summary>Returns the status code to record, or 0 when the client went away (recorded as a drop instead).</summary>
+    /// <summary>
+    /// Picks a backend: Core's health filter and the strategy in one allocation-free call. A retry excludes the backends
+    /// already tried through the selection context's mask (on the stack; at most 4,096 backends, 64 words).
+    /// </summary>
+    private int Select(bool hasKey, ulong key, int[]? tried, int triedCount)
+    {
+        if (triedCount == 0)
+        {
+            var first = hasKey ? new SelectionContext { HashKey = key } : default;
+            return Filter.TrySelect(_nodes, in first, _healthFilter, _strategy, out int index) ? index : -1;
+        }
+
+        int words = CandidateMask.WordsFor(_nodes.Length);
+        Span<ulong> storage = words <= 64 ? stackalloc ulong[64] : new ulong[words];
+        var mask = new CandidateMask(storage[..words], _nodes.Length, allowAll: true);
+        for (int i = 0; i < triedCount; i++)
+        {
+            mask.Exclude(tried![i]);
+        }
+
+        var retry = new SelectionContext { HashKey = hasKey ? key : null, Mask = mask };
+        return Filter.TrySelect(_nodes, in retry, _healthFilter, _strategy, out int retryIndex) ? retryIndex : -1;
+    }
+
+    /// <summary>
+    /// One attempt on one backend. Returns the status sent to the client, <see cref="ClientGone"/>, or
+    /// <see cref="Retryable"/> when it failed before anything was sent and a retry is safe (nothing was answered then).
+    /// </summary>
     private async Task<int> ForwardToAsync(HttpContext context, Backend backend)
     {
         CancellationToken clientAborted = context.RequestAborted;
@@ -145,7 +259,7 @@ internal sealed class ProxyForwarder : IDisposable
             if (clientAborted.IsCancellationRequested)
             {
                 _metrics.Dropped(ProxyMetrics.ClientAbort);
-                return 0;
+                return ClientGone;
             }
 
             if (FindClientError(e) is { } clientError)
@@ -155,11 +269,19 @@ internal sealed class ProxyForwarder : IDisposable
                 return clientError.StatusCode;
             }
 
+            _health.ReportPassive(backend, Outcome.Failure);
             if (e is OperationCanceledException && cancellation.IsCancellationRequested)
             {
+                // Not retried: the backend may still be working on it, and the client's wait would double.
                 Log.UpstreamTimeout(_logger, backend.Id);
                 await WriteErrorAsync(context, StatusCodes.Status504GatewayTimeout, "504 backend did not answer in time\n").ConfigureAwait(false);
                 return StatusCodes.Status504GatewayTimeout;
+            }
+
+            if (IsRetryable(context, e, upstream.Content as StreamingRequestContent))
+            {
+                Log.Retrying(_logger, backend.Id, e.Message);
+                return Retryable;
             }
 
             Log.UpstreamFailed(_logger, backend.Id, e.Message);
@@ -172,6 +294,13 @@ internal sealed class ProxyForwarder : IDisposable
             // The headers arrived in time; the body may take as long as it takes (only the client can cancel it).
             cancellation.CancelAfter(Timeout.InfiniteTimeSpan);
             int status = (int)response.StatusCode;
+            Outcome outcome = _health.Classify(status, response.Headers);
+            if (outcome.Kind == OutcomeKind.RateLimited)
+            {
+                // At once, so that the backend rests from now rather than from the end of the body.
+                _health.ReportPassive(backend, outcome);
+            }
+
             HttpResponse downstream = context.Response;
             downstream.StatusCode = status;
             CopyResponseHeaders(response, downstream.Headers);
@@ -188,18 +317,60 @@ internal sealed class ProxyForwarder : IDisposable
                 if (clientAborted.IsCancellationRequested)
                 {
                     _metrics.Dropped(ProxyMetrics.ClientAbort);
-                    return 0;
+                    return ClientGone;
                 }
 
                 // The status line may be out already, so the only honest signal left is to cut the connection.
+                _health.ReportPassive(backend, Outcome.Failure);
                 Log.UpstreamFailed(_logger, backend.Id, e.Message);
                 context.Abort();
                 return StatusCodes.Status502BadGateway;
             }
 
+            if (outcome.Kind != OutcomeKind.RateLimited)
+            {
+                _health.ReportPassive(backend, outcome);
+            }
+
             return status;
         }
     }
+
+    /// <summary>
+    /// A failed attempt may be retried when the request never reached the backend (the connection failed and no body
+    /// byte was read), or when it is idempotent, has no body, and failed before any response byte.
+    /// </summary>
+    private static bool IsRetryable(HttpContext context, Exception e, StreamingRequestContent? body)
+    {
+        bool connectFailed = e is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError }
+            || (e is OperationCanceledException && e.InnerException is TimeoutException);
+        if (connectFailed && (body is null || !body.Started))
+        {
+            return true;
+        }
+
+        string method = context.Request.Method;
+        bool idempotent = HttpMethods.IsGet(method) || HttpMethods.IsHead(method) || HttpMethods.IsOptions(method)
+            || HttpMethods.IsPut(method) || HttpMethods.IsDelete(method) || HttpMethods.IsTrace(method);
+        return idempotent && body is null && e is not HttpRequestException { HttpRequestError: HttpRequestError.InvalidResponse };
+    }
+
+    private static bool HasAmbiguousFraming(HttpRequest request)
+    {
+        IHeaderDictionary headers = request.Headers;
+        return headers.TransferEncoding.Count != 0
+            && (headers.ContentLength is not null || headers.ContainsKey("Content-Length") || headers.ContainsKey("X-Content-Length"));
+    }
+
+    private static bool HasBody(HttpContext context) =>
+        context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody ?? context.Request.ContentLength > 0;
+
+    private static StringValues Seconds(int seconds) => seconds switch
+    {
+        1 => "1",
+        2 => "2",
+        _ => seconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
 
     private HttpRequestMessage CreateUpstreamRequest(HttpContext context, Backend backend)
     {
@@ -210,7 +381,7 @@ internal sealed class ProxyForwarder : IDisposable
             VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
         };
 
-        if (context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody ?? request.ContentLength > 0)
+        if (HasBody(context))
         {
             upstream.Content = new StreamingRequestContent(request.Body);
         }

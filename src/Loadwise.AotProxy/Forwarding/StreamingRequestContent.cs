@@ -6,11 +6,22 @@ namespace Loadwise.AotProxy.Forwarding;
 /// <summary>The client's request body, streamed upstream as it arrives (never buffered whole).</summary>
 internal sealed class StreamingRequestContent(Stream body) : HttpContent
 {
-    protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
-        BodyCopy.CopyAsync(body, stream, CancellationToken.None);
+    private int _started;
 
-    protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken) =>
-        BodyCopy.CopyAsync(body, stream, cancellationToken);
+    /// <summary>Gets whether the handler began reading the client's body (after which the request cannot be resent).</summary>
+    public bool Started => Volatile.Read(ref _started) != 0;
+
+    protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context)
+    {
+        Volatile.Write(ref _started, 1);
+        return BodyCopy.CopyAsync(body, stream, CancellationToken.None);
+    }
+
+    protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context, CancellationToken cancellationToken)
+    {
+        Volatile.Write(ref _started, 1);
+        return BodyCopy.CopyAsync(body, stream, cancellationToken);
+    }
 
     // Unknown length: HttpClient then uses the client's Content-Length header when it was copied, chunked otherwise.
     protected override bool TryComputeLength(out long length)

@@ -14,19 +14,22 @@ internal sealed class DemoBackend : IAsyncDisposable
     private readonly WebApplication _app;
     private int _cancelledDelays;
     private int _requests;
+    private int _stopped;
+    private readonly byte[] _nameLine;
 
     private DemoBackend(string name, WebApplication app)
     {
         Name = name;
+        _nameLine = Encoding.UTF8.GetBytes(name + "\n");
         _app = app;
     }
 
     public string Name { get; }
 
     /// <summary>Gets the URL the backend listens on (the real port when it was started on port 0).</summary>
-    public string Url => _app.Urls.First();
+    public string Url { get; private set; } = string.Empty;
 
-    /// <summary>Gets how many requests it has answered or started.</summary>
+    /// <summary>Gets how many requests it has answered or started, not counting health probes (<c>GET /health</c>).</summary>
     public int Requests => Volatile.Read(ref _requests);
 
     /// <summary>Gets how many <c>/delay</c> requests were cancelled because the caller went away.</summary>
@@ -48,18 +51,48 @@ internal sealed class DemoBackend : IAsyncDisposable
         var backend = new DemoBackend(name, app);
         app.Run(async context =>
         {
-            Interlocked.Increment(ref backend._requests);
+            if (!string.Equals(context.Request.Path.Value, "/health", StringComparison.Ordinal))
+            {
+                Interlocked.Increment(ref backend._requests);
+            }
+
             if (extra is null || !await extra(context).ConfigureAwait(false))
             {
                 await backend.HandleAsync(context).ConfigureAwait(false);
             }
         });
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
+        backend.Url = app.Urls.First();
         return backend;
+    }
+
+    /// <summary>Stops at once, the way a crashed process does: open connections are reset, in-flight requests cut.</summary>
+    public async Task KillAsync()
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await _app.StopAsync(new CancellationToken(canceled: true)).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // A cancelled stop is the point: Kestrel aborts the connections instead of draining them.
+        }
+
+        await _app.DisposeAsync().ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _stopped, 1) != 0)
+        {
+            return;
+        }
+
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
         await _app.StopAsync(timeout.Token).ConfigureAwait(false);
         await _app.DisposeAsync().ConfigureAwait(false);
@@ -75,7 +108,9 @@ internal sealed class DemoBackend : IAsyncDisposable
         {
             if (path == "/")
             {
-                await response.WriteAsync(Name + "\n").ConfigureAwait(false);
+                // With a length the whole answer goes out in one write (no chunked tail a crash could cut off).
+                response.ContentLength = _nameLine.Length;
+                await response.Body.WriteAsync(_nameLine, context.RequestAborted).ConfigureAwait(false);
                 return;
             }
 

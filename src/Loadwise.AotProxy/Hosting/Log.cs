@@ -20,4 +20,10 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 11, Level = LogLevel.Debug, Message = "backend {Backend} sent no response headers in time")]
     public static partial void UpstreamTimeout(ILogger logger, string backend);
+
+    [LoggerMessage(EventId = 5, Message = "backend {Backend} health {From} -> {To}")]
+    public static partial void BackendHealthChanged(ILogger logger, LogLevel level, string backend, string from, string to);
+
+    [LoggerMessage(EventId = 12, Level = LogLevel.Debug, Message = "backend {Backend} failed ({Error}); retrying on another backend")]
+    public static partial void Retrying(ILogger logger, string backend, string error);
 }

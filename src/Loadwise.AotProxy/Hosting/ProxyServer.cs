@@ -3,7 +3,9 @@ using System.Diagnostics.Metrics;
 using System.Net;
 using Loadwise.AotProxy.Configuration;
 using Loadwise.AotProxy.Forwarding;
+using Loadwise.AotProxy.Health;
 using Loadwise.AotProxy.Metrics;
+using Loadwise.AotProxy.RateLimiting;
 using Loadwise.AotProxy.Routing;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
@@ -20,6 +22,9 @@ internal sealed class ProxyServer : IAsyncDisposable
     private readonly ProxyMetrics _metrics;
     private readonly DiagnosticsMetricsCollector _coreMetrics;
     private readonly PrometheusExporter _exporter;
+    private readonly ActiveHealthProber _prober;
+    private readonly ClientRateLimiter? _rateLimiter;
+    private bool _proberStopped;
     private readonly List<ListenOptions> _listeners = [];
     private ListenOptions? _adminListener;
     private readonly ProxyOptions _options;
@@ -69,6 +74,11 @@ internal sealed class ProxyServer : IAsyncDisposable
             kestrel.Limits.MaxRequestHeadersTotalSize = options.Limits.MaxRequestHeadersTotalBytes;
             kestrel.Limits.MaxConcurrentConnections = options.Limits.MaxConcurrentConnections > 0 ? options.Limits.MaxConcurrentConnections : null;
             kestrel.Limits.KeepAliveTimeout = TimeSpan.FromMilliseconds(options.Timeouts.IdleMs);
+            kestrel.Limits.MaxRequestHeaderCount = options.Limits.MaxRequestHeaderCount;
+            kestrel.Limits.RequestHeadersTimeout = TimeSpan.FromMilliseconds(options.Limits.RequestHeadersTimeoutMs);
+            kestrel.Limits.MinRequestBodyDataRate = options.Limits.MinRequestBodyBytesPerSecond > 0
+                ? new MinDataRate(options.Limits.MinRequestBodyBytesPerSecond, TimeSpan.FromMilliseconds(options.Limits.MinRequestBodyGraceMs))
+                : null;
             foreach (string url in options.Listen)
             {
                 _listeners.Add(Listen(kestrel, new Uri(url)));
@@ -92,14 +102,22 @@ internal sealed class ProxyServer : IAsyncDisposable
             || ReferenceEquals(meter.Scope, meterFactory)
             || (meter.Scope is null && meter.Name == ProxyMetrics.MeterName));
 
+        Health = new BackendHealth(backends, options.HealthChecks, _coreMetrics, _logger);
+        _coreMetrics.ObserveNodes(Health.Tracker);
+        _prober = new ActiveHealthProber(backends, Health, options.HealthChecks);
+        _rateLimiter = options.RateLimiting.Enabled ? new ClientRateLimiter(options.RateLimiting, forwarded) : null;
+        var retryBudget = new RetryBudget(TimeSpan.FromMilliseconds(options.Retries.BudgetWindowMs), options.Retries.BudgetPercent, options.Retries.BudgetMinRetries);
         var settings = new ForwarderSettings(
             TimeSpan.FromMilliseconds(options.Timeouts.ConnectMs),
             TimeSpan.FromMilliseconds(options.Timeouts.ResponseHeadersMs),
             TimeSpan.FromMilliseconds(options.Timeouts.IdleMs),
             string.Equals(options.Forwarding.HostHeader, "Preserve", StringComparison.OrdinalIgnoreCase),
             options.Forwarding.XForwarded,
-            forwarded);
-        _forwarder = new ProxyForwarder(backends, strategy, hashKey, settings, _metrics, _coreMetrics, StrategyName, _logger);
+            forwarded)
+        {
+            RetryCount = options.Retries.Count,
+        };
+        _forwarder = new ProxyForwarder(backends, strategy, hashKey, settings, _metrics, _coreMetrics, StrategyName, _logger, Health, retryBudget, _rateLimiter);
 
         string? metricsPath = options.Metrics.Enabled ? options.Metrics.Path : null;
         _app.Run(context =>
@@ -139,6 +157,9 @@ internal sealed class ProxyServer : IAsyncDisposable
 
     public PrometheusExporter Exporter => _exporter;
 
+    /// <summary>Gets the backends' health (Core's tracker and filter, fed by probes and passive reports).</summary>
+    public BackendHealth Health { get; }
+
     /// <summary>Creates a proxy from a validated configuration.</summary>
     public static ProxyServer Create(ProxyOptions options, bool handleSignals = true, bool consoleLogging = true) => new(options, handleSignals, consoleLogging);
 
@@ -148,6 +169,7 @@ internal sealed class ProxyServer : IAsyncDisposable
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
         await _app.StartAsync(cancellationToken).ConfigureAwait(false);
+        _prober.Start();
         if (DemoBackendUrls is { Count: > 0 } demo)
         {
             Log.DemoBackendsStarted(_logger, string.Join(", ", demo));
@@ -162,22 +184,35 @@ internal sealed class ProxyServer : IAsyncDisposable
     {
         await StartAsync().ConfigureAwait(false);
         await _app.WaitForShutdownAsync().ConfigureAwait(false);
+        await StopProberAsync().ConfigureAwait(false);
         LogDrainFinished();
     }
 
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
         await _app.StopAsync(cancellationToken).ConfigureAwait(false);
+        await StopProberAsync().ConfigureAwait(false);
         LogDrainFinished();
     }
 
     public async ValueTask DisposeAsync()
     {
         await _app.DisposeAsync().ConfigureAwait(false);
+        await StopProberAsync().ConfigureAwait(false);
+        _rateLimiter?.Dispose();
         _forwarder.Dispose();
         _exporter.Dispose();
         _coreMetrics.Dispose();
         _metrics.Dispose();
+    }
+
+    private async Task StopProberAsync()
+    {
+        if (!_proberStopped)
+        {
+            _proberStopped = true;
+            await _prober.DisposeAsync().ConfigureAwait(false);
+        }
     }
 
     private void LogDrainFinished()

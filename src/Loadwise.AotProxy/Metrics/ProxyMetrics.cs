@@ -11,7 +11,10 @@ internal sealed class ProxyMetrics : IDisposable
 {
     public const string MeterName = "Loadwise.Proxy";
 
-    public static readonly string[] HealthStates = ["healthy", "unhealthy", "recovering"];
+    /// <summary>The states of <c>loadwise_backend_health</c>, indexed by <see cref="HealthStatus"/>.</summary>
+    public static readonly string[] HealthStates = ["healthy", "degraded", "unhealthy", "recovering"];
+
+    private static readonly KeyValuePair<string, object?>[] StateTags = Array.ConvertAll(HealthStates, static s => new KeyValuePair<string, object?>("state", s));
 
     private static readonly KeyValuePair<string, object?>[] CodeTags = CreateCodeTags();
 
@@ -19,6 +22,7 @@ internal sealed class ProxyMetrics : IDisposable
     private readonly Counter<long> _dropped;
     private readonly UpDownCounter<long> _active;
     private readonly Histogram<double> _duration;
+    private readonly Counter<long> _retries;
 
     public ProxyMetrics(object scope, IReadOnlyList<Backend> backends)
     {
@@ -29,6 +33,7 @@ internal sealed class ProxyMetrics : IDisposable
         _dropped = Meter.CreateCounter<long>("loadwise.requests.dropped", description: "Requests not forwarded to completion, by reason.");
         _active = Meter.CreateUpDownCounter<long>("loadwise.active_requests", description: "Requests in flight through the proxy.");
         _duration = Meter.CreateHistogram<double>("loadwise.request.duration", unit: "s", description: "Time from request start to response end, by backend.");
+        _retries = Meter.CreateCounter<long>("loadwise.retries", description: "Failed attempts retried on another backend (retried), or not retried because the retry budget was spent (budget_exhausted).");
         Meter.CreateObservableGauge("loadwise.backend.health", () => ObserveHealth(backends), description: "Backend health: 1 for the backend's current state, 0 for the others.");
         _active.Add(0);
     }
@@ -40,6 +45,16 @@ internal sealed class ProxyMetrics : IDisposable
     public static readonly KeyValuePair<string, object?> NoBackend = DropReason("no_backend");
 
     public static readonly KeyValuePair<string, object?> ClientAbort = DropReason("client_abort");
+
+    public static readonly KeyValuePair<string, object?> RateLimited = DropReason("rate_limited");
+
+    public static readonly KeyValuePair<string, object?> BadFraming = DropReason("bad_framing");
+
+    public static readonly KeyValuePair<string, object?> Retried = new("result", "retried");
+
+    public static readonly KeyValuePair<string, object?> BudgetExhausted = new("result", "budget_exhausted");
+
+    public void Retry(KeyValuePair<string, object?> result) => _retries.Add(1, result);
 
     public void RequestStarted() => _active.Add(1);
 
@@ -71,13 +86,13 @@ internal sealed class ProxyMetrics : IDisposable
 
     private static IEnumerable<Measurement<int>> ObserveHealth(IReadOnlyList<Backend> backends)
     {
-        // Part 1 has no health tracking: every backend is reported healthy. Part 2 feeds the real state.
         var measurements = new List<Measurement<int>>(backends.Count * HealthStates.Length);
         foreach (Backend backend in backends)
         {
-            foreach (string state in HealthStates)
+            int current = (int)(backend.Health?.Status ?? HealthStatus.Healthy);
+            for (int state = 0; state < HealthStates.Length; state++)
             {
-                measurements.Add(new Measurement<int>(state == "healthy" ? 1 : 0, backend.MetricTag, new KeyValuePair<string, object?>("state", state)));
+                measurements.Add(new Measurement<int>(state == current ? 1 : 0, backend.MetricTag, StateTags[state]));
             }
         }
 

@@ -9,6 +9,7 @@ namespace Loadwise.AotProxy.Routing;
 internal sealed class Backend
 {
     private int _inFlight;
+    private long _attempts;
 
     public Backend(string id, Uri url, int weight, int capacity)
     {
@@ -39,8 +40,18 @@ internal sealed class Backend
 
     public int InFlight => Volatile.Read(ref _inFlight);
 
+    /// <summary>Gets how many forwarding attempts (first tries and retries) were sent to this backend.</summary>
+    public long Attempts => Volatile.Read(ref _attempts);
+
+    /// <summary>Gets or sets the backend's live health handle in the proxy's tracker (one volatile read per look).</summary>
+    public NodeHealth<string>? Health { get; set; }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public void Enter() => Interlocked.Increment(ref _inFlight);
+    public void Enter()
+    {
+        Interlocked.Increment(ref _inFlight);
+        Interlocked.Increment(ref _attempts);
+    }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public void Leave() => Interlocked.Decrement(ref _inFlight);

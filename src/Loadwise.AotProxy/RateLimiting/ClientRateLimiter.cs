@@ -1,0 +1,91 @@
+using System.Buffers.Binary;
+using System.Net;
+using System.Net.Sockets;
+using System.Threading.RateLimiting;
+using Loadwise.AotProxy.Configuration;
+using Loadwise.AotProxy.Forwarding;
+
+namespace Loadwise.AotProxy.RateLimiting;
+
+/// <summary>
+/// A token bucket per client: <see cref="PartitionedRateLimiter"/> over <see cref="TokenBucketRateLimiter"/>s, keyed by
+/// the client address as a 128-bit number (IPv4 in its IPv4-mapped form, IPv6 cut to its configured prefix, since one
+/// subscriber holds a whole /64). The client is the connection's peer unless the peer is a trusted proxy (then the
+/// rightmost untrusted X-Forwarded-For address), so an untrusted client cannot change buckets with a forged header.
+/// The partitioned limiter replenishes every bucket from one timer and disposes buckets that have been full (idle)
+/// for 10 s, so memory follows the clients seen in the last few seconds, not all clients ever seen.
+/// </summary>
+internal sealed class ClientRateLimiter : IDisposable
+{
+    private readonly PartitionedRateLimiter<UInt128> _limiter;
+    private readonly ForwardedHeaders _forwarded;
+    private readonly UInt128 _ipv6Mask;
+
+    public ClientRateLimiter(RateLimitingOptions options, ForwardedHeaders forwarded)
+    {
+        _forwarded = forwarded;
+        int prefix = options.IPv6PrefixLength;
+        _ipv6Mask = prefix >= 128 ? UInt128.MaxValue : ~(UInt128.MaxValue >> prefix);
+        var bucket = new TokenBucketRateLimiterOptions
+        {
+            TokenLimit = options.Burst,
+            TokensPerPeriod = options.TokensPerSecond,
+            ReplenishmentPeriod = TimeSpan.FromSeconds(1),
+            QueueLimit = 0,
+            // The partitioned limiter replenishes all buckets from its own timer; one timer per client would not scale.
+            AutoReplenishment = false,
+        };
+        Func<UInt128, RateLimiter> create = _ => new TokenBucketRateLimiter(bucket);
+        _limiter = PartitionedRateLimiter.Create<UInt128, UInt128>(key => RateLimitPartition.Get(key, create));
+    }
+
+    /// <summary>Takes one token from the request's client; false (with the wait in whole seconds) when it has none.</summary>
+    public bool TryAcquire(HttpContext context, out int retryAfterSeconds)
+    {
+        IPAddress? peer = context.Connection.RemoteIpAddress;
+        IPAddress? client = _forwarded.IsTrusted(peer)
+            ? _forwarded.ResolveClient(peer, context.Request.Headers[ForwardedHeaders.ForwardedFor].ToString())
+            : peer;
+        return TryAcquire(KeyOf(client), out retryAfterSeconds);
+    }
+
+    /// <summary>Takes one token from the bucket of <paramref name="key"/>.</summary>
+    public bool TryAcquire(UInt128 key, out int retryAfterSeconds)
+    {
+        using RateLimitLease lease = _limiter.AttemptAcquire(key);
+        if (lease.IsAcquired)
+        {
+            retryAfterSeconds = 0;
+            return true;
+        }
+
+        retryAfterSeconds = lease.TryGetMetadata(MetadataName.RetryAfter, out TimeSpan wait) ? Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)) : 1;
+        return false;
+    }
+
+    /// <summary>The bucket key of an address: IPv4 (or IPv4-mapped) as <c>::ffff:a.b.c.d</c>, IPv6 masked to the prefix; 0 for none.</summary>
+    public UInt128 KeyOf(IPAddress? address)
+    {
+        if (address is null)
+        {
+            return UInt128.Zero;
+        }
+
+        Span<byte> bytes = stackalloc byte[16];
+        if (!address.TryWriteBytes(bytes, out int written))
+        {
+            return UInt128.Zero;
+        }
+
+        if (written == 4)
+        {
+            return new UInt128(0, 0xFFFF_0000_0000UL | BinaryPrimitives.ReadUInt32BigEndian(bytes));
+        }
+
+        UInt128 value = BinaryPrimitives.ReadUInt128BigEndian(bytes);
+        bool mapped = address.AddressFamily == AddressFamily.InterNetworkV6 && (value >> 32) == 0xFFFF;
+        return mapped ? value : value & _ipv6Mask;
+    }
+
+    public void Dispose() => _limiter.Dispose();
+}
