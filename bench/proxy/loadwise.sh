@@ -14,13 +14,15 @@ loadwise_build() { # workdir
   LOADWISE_JIT=$root/artifacts/jit/loadwise-proxy.dll
 }
 
-# One backend, round robin, metrics on, access logging off (the default): the same job nginx and HAProxy do.
+# One backend, round robin, metrics on, access logging off (the default): the same job nginx and HAProxy do. Active
+# health checks stay on (probing "/", which the nginx backend serves), so the row measures the proxy as shipped.
 loadwise_config() { # file port backend_port
   cat > "$1" <<JSON
 {
   "Listen": [ "http://127.0.0.1:$2" ],
   "Backends": [ { "Id": "nginx", "Url": "http://127.0.0.1:$3" } ],
   "Strategy": { "Name": "RoundRobin" },
+  "HealthChecks": { "Path": "/" },
   "Log": { "Level": "Warning" }
 }
 JSON

@@ -15,6 +15,7 @@ DURATION=${DURATION:-10s}
 CORES=$(nproc)
 OUT=${OUT:-bench/results/proxy-vs-nginx-haproxy.md}
 work=$(mktemp -d /tmp/loadwise-proxy-bench.XXXXXX)
+chmod 755 "$work" # nginx workers (www-data) serve the page from here
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -82,7 +83,7 @@ nginx -c "$work/nginx-proxy.conf" -p "$work"
 cat > "$work/haproxy.cfg" <<CONF
 global
   nbthread $CORES
-  maxconn 20000
+  maxconn 4000
 defaults
   mode http
   timeout connect 5s
@@ -134,9 +135,12 @@ run_row() { # name port
 }
 
 run_row direct "$BACKEND"
-run_row loadwise-aot "$AOT_PORT" &
-wrk_pid=$!
-sleep 3; aot_load_rss=$(rss_kb "$aot_pid"); wait $wrk_pid
+# RSS under load: sampled from the side, mid-run (after the 2 s warm-up).
+( sleep 6; rss_kb "$aot_pid" > "$work/aot-load-rss" ) &
+sampler=$!
+run_row loadwise-aot "$AOT_PORT"
+wait "$sampler"
+aot_load_rss=$(cat "$work/aot-load-rss")
 run_row loadwise-jit "$JIT_PORT"
 run_row nginx "$NGINX_PORT"
 run_row haproxy "$HAPROXY_PORT"
