@@ -51,8 +51,8 @@ public sealed class Random<TNode> : ISelectionStrategy<TNode>
         return index >= 0;
     }
 
-    /// <summary>A uniform draw over the mask's allowed candidates; shared with PowerOfTwoChoices.</summary>
-    internal static int PickAllowed(RandomSource random, CandidateMask mask, int count)
+    // Uniform over the allowed candidates: cheap rejection draws first, then an exact rank select.
+    private static int PickAllowed(RandomSource random, CandidateMask mask, int count)
     {
         for (int draw = 0; draw < RejectionDraws; draw++)
         {
