@@ -162,6 +162,8 @@ internal static class ProxyProgram
 
     private static async Task<int> RunProxyAsync(ProxyOptions options, bool demo, TextWriter stderr, Func<ProxyServer, Task>? started)
     {
+        // Before any socket exists (the demo backends included): the runtime reads these switches once.
+        RuntimeTuning.Apply(options.Performance);
         var demoBackends = new List<DemoBackend>();
         try
         {

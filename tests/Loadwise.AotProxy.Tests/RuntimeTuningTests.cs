@@ -1,0 +1,45 @@
+using Loadwise.AotProxy.Configuration;
+using Loadwise.AotProxy.Hosting;
+
+namespace Loadwise.AotProxy.Tests;
+
+public sealed class RuntimeTuningTests
+{
+    private const string Variable = RuntimeTuning.InlineCompletionsVariable;
+
+    [Fact]
+    public void Inline_completions_are_on_by_default_off_when_configured_and_an_explicit_environment_value_wins()
+    {
+        // The socket engine of this test process started long ago, so changing the variable here affects nothing else.
+        string? saved = Environment.GetEnvironmentVariable(Variable);
+        try
+        {
+            Environment.SetEnvironmentVariable(Variable, null);
+            Assert.True(RuntimeTuning.Apply(new PerformanceOptions()));
+            Assert.Equal("1", Environment.GetEnvironmentVariable(Variable));
+
+            Environment.SetEnvironmentVariable(Variable, null);
+            Assert.False(RuntimeTuning.Apply(new PerformanceOptions { InlineSocketCompletions = false }));
+            Assert.Null(Environment.GetEnvironmentVariable(Variable));
+
+            Environment.SetEnvironmentVariable(Variable, "0");
+            Assert.False(RuntimeTuning.Apply(new PerformanceOptions()));
+            Assert.Equal("0", Environment.GetEnvironmentVariable(Variable));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(Variable, saved);
+        }
+    }
+
+    [Fact]
+    public void The_sample_configuration_binds_the_performance_section()
+    {
+        List<string> problems = ProxyProgram.LoadAndValidate(
+            new ConfigSources(Path.Combine(ConfigValidationTests.RepoRoot(), "samples", "loadwise.json"), null, ["--Performance:InlineSocketCompletions=false"]),
+            new Dictionary<string, string>(),
+            out ProxyOptions options);
+        Assert.Empty(problems);
+        Assert.False(options.Performance.InlineSocketCompletions);
+    }
+}
