@@ -156,7 +156,7 @@ public sealed class DiagnosticTests
     [Fact]
     public void Every_descriptor_is_listed_in_the_release_files_and_documented()
     {
-        string root = RepositoryRoot();
+        string root = RepositoryPaths.Root;
         string releases = File.ReadAllText(Path.Combine(root, "src/Loadwise.Generators/AnalyzerReleases.Unshipped.md"))
             + File.ReadAllText(Path.Combine(root, "src/Loadwise.Generators/AnalyzerReleases.Shipped.md"));
         string docs = File.ReadAllText(Path.Combine(root, "docs/diagnostics.md"));
@@ -185,7 +185,4 @@ public sealed class DiagnosticTests
         string source = markup.Remove(end, 2).Remove(start, 2);
         return (source, new TextSpan(start, end - start - 2));
     }
-
-    private static string RepositoryRoot([System.Runtime.CompilerServices.CallerFilePath] string path = "") =>
-        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(path)!, "..", ".."));
 }

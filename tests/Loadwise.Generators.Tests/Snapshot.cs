@@ -1,17 +1,16 @@
-using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace Loadwise.Generators.Tests;
 
 /// <summary>
-/// The smallest golden-file check: compares text with Snapshots/NAME.verified.cs next to the test source. A mismatch
+/// The smallest golden-file check: compares text with Snapshots/NAME.verified.cs in this test project's source folder. A mismatch
 /// writes NAME.received.cs and fails with a line diff; LOADWISE_ACCEPT_SNAPSHOTS=1 writes the verified file instead.
 /// </summary>
 internal static class Snapshot
 {
-    public static void Verify(string actual, string name, [CallerFilePath] string callerPath = "")
+    public static void Verify(string actual, string name)
     {
-        string directory = Path.Combine(Path.GetDirectoryName(callerPath)!, "Snapshots");
+        string directory = Path.Combine(RepositoryPaths.TestProject, "Snapshots");
         string verifiedPath = Path.Combine(directory, name + ".verified.cs");
         string receivedPath = Path.Combine(directory, name + ".received.cs");
         actual = actual.Replace("\r\n", "\n", StringComparison.Ordinal);

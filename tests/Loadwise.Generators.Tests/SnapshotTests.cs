@@ -332,8 +332,8 @@ public sealed class DocumentationExcerptTests
     [Fact]
     public void Generated_code_excerpt_in_the_docs_matches_the_verified_snapshot()
     {
-        string testsDirectory = Path.GetDirectoryName(ThisFile())!;
-        string root = Path.GetFullPath(Path.Combine(testsDirectory, "..", ".."));
+        string testsDirectory = RepositoryPaths.TestProject;
+        string root = RepositoryPaths.Root;
         string docs = File.ReadAllText(Path.Combine(root, "README.md"));
         string snapshot = File.ReadAllText(Path.Combine(testsDirectory, "Snapshots/Struct_IssueExample.verified.cs"));
         string[] snapshotLines = [.. snapshot.Split('\n').Select(l => l.Trim())];
@@ -346,8 +346,6 @@ public sealed class DocumentationExcerptTests
         Assert.True(excerpt.Length >= 8);
         Assert.All(excerpt, line => Assert.Contains(line, snapshotLines));
     }
-
-    private static string ThisFile([System.Runtime.CompilerServices.CallerFilePath] string path = "") => path;
 }
 
 /// <summary>Types whose file names would collide still each get their own generated file.</summary>
