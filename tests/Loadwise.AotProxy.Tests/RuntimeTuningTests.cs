@@ -1,3 +1,4 @@
+using System.Net;
 using Loadwise.AotProxy.Configuration;
 using Loadwise.AotProxy.Hosting;
 
@@ -41,5 +42,24 @@ public sealed class RuntimeTuningTests
             out ProxyOptions options);
         Assert.Empty(problems);
         Assert.False(options.Performance.InlineSocketCompletions);
+    }
+
+    [Theory]
+    [InlineData(null, true)]
+    [InlineData(false, false)]
+    [InlineData(true, true)]
+    public async Task Inline_scheduling_reaches_Kestrels_socket_transport(bool? configured, bool expected)
+    {
+        await using TestProxy proxy = await TestProxy.StartAsync(options =>
+        {
+            if (configured is { } value)
+            {
+                options.Performance.InlineScheduling = value;
+            }
+        });
+
+        Assert.Equal(expected, proxy.Server.Transport.UnsafePreferInlineScheduling);
+        using HttpResponseMessage response = await proxy.Client.GetAsync("/", TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
 }

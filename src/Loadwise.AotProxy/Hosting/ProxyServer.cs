@@ -8,6 +8,8 @@ using Loadwise.AotProxy.Metrics;
 using Loadwise.AotProxy.RateLimiting;
 using Loadwise.AotProxy.Routing;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
+using Microsoft.Extensions.Options;
 
 namespace Loadwise.AotProxy.Hosting;
 
@@ -67,6 +69,8 @@ internal sealed class ProxyServer : IAsyncDisposable
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromMilliseconds(options.Drain.TimeoutMs));
         builder.Services.Configure<ConsoleLifetimeOptions>(lifetime => lifetime.SuppressStatusMessages = true);
         ConfigureLogging(builder.Logging, consoleLogging, Enum.Parse<LogLevel>(options.Log.Level!, ignoreCase: true));
+        // Request processing stays on the thread that read the request: no pool hop per read (see PerformanceOptions).
+        builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = options.Performance.InlineScheduling);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -154,6 +158,9 @@ internal sealed class ProxyServer : IAsyncDisposable
     public string? AdminUrl => _adminListener is null ? null : "http://" + _adminListener.EndPoint;
 
     public long InFlight => _forwarder.InFlight;
+
+    /// <summary>Gets the socket transport settings Kestrel runs with (after <see cref="PerformanceOptions"/>).</summary>
+    public SocketTransportOptions Transport => _app.Services.GetRequiredService<IOptions<SocketTransportOptions>>().Value;
 
     public PrometheusExporter Exporter => _exporter;
 
