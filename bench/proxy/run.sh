@@ -105,11 +105,9 @@ loadwise_build "$work"
 loadwise_config "$work/loadwise-aot.json" "$AOT_PORT" "$BACKEND"
 loadwise_config "$work/loadwise-jit.json" "$JIT_PORT" "$BACKEND"
 
-start_ns=$(date +%s%N)
-"$LOADWISE_AOT" --config "$work/loadwise-aot.json" > "$work/logs/aot.log" 2>&1 &
-aot_pid=$!; pids+=("$aot_pid")
-wait_for_200 "http://127.0.0.1:$AOT_PORT/" 10
-first_200_ms=$(( ($(date +%s%N) - start_ns) / 1000000 ))
+# Start to first 200, timed by a poller that is already running (spawning curl per try would add milliseconds).
+first_200_ms=$(python3 bench/proxy/first200.py "http://127.0.0.1:$AOT_PORT/" -- "$LOADWISE_AOT" --config "$work/loadwise-aot.json" 2> "$work/aot.pid")
+aot_pid=$(tail -n 1 "$work/aot.pid"); pids+=("$aot_pid")
 sleep 1
 aot_idle_rss=$(rss_kb "$aot_pid")
 
@@ -119,13 +117,25 @@ wait_for_200 "http://127.0.0.1:$JIT_PORT/" 30
 jit_idle_rss=$(rss_kb "$jit_pid")
 
 # --- the run -------------------------------------------------------------------------------------------------------
-declare -A rps p50 p99 errors
-run_row() { # name port
-  local name=$1 port=$2 file="$work/wrk-$1.txt"
+declare -A rps p50 p99 errors cpu
+# CPU time (user + system, clock ticks) of a process and its children (nginx's workers).
+cpu_ticks() { # pid
+  local total=0 p
+  for p in "$1" $(pgrep -P "$1"); do
+    total=$((total + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$total"
+}
+run_row() { # name port pid (whose CPU per request is reported)
+  local name=$1 port=$2 pid=$3 file="$work/wrk-$1.txt" before after requests
   log "$name: wrk -t$THREADS -c$CONNECTIONS -d$DURATION"
   # A short warm-up so the JIT row is measured at tier 1 and pools are filled.
   wrk -t"$THREADS" -c"$CONNECTIONS" -d2s "http://127.0.0.1:$port/" > /dev/null
+  before=$(cpu_ticks "$pid")
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "http://127.0.0.1:$port/" > "$file"
+  after=$(cpu_ticks "$pid")
+  requests=$(awk '/requests in/ {print $1}' "$file")
+  cpu[$name]=$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$requests" 'BEGIN { printf "%.1f", t * 1e6 / hz / n }')
   rps[$name]=$(awk '/Requests\/sec/ {print $2}' "$file")
   p50[$name]=$(awk '$1=="50%" {print $2}' "$file")
   p99[$name]=$(awk '$1=="99%" {print $2}' "$file")
@@ -134,16 +144,16 @@ run_row() { # name port
   errors[$name]=$(( ${non2xx:-0} + ${sock:-0} ))
 }
 
-run_row direct "$BACKEND"
+run_row direct "$BACKEND" "$(cat "$work/nginx-backend.pid")"
 # RSS under load: sampled from the side, mid-run (after the 2 s warm-up).
 ( sleep 6; rss_kb "$aot_pid" > "$work/aot-load-rss" ) &
 sampler=$!
-run_row loadwise-aot "$AOT_PORT"
+run_row loadwise-aot "$AOT_PORT" "$aot_pid"
 wait "$sampler"
 aot_load_rss=$(cat "$work/aot-load-rss")
-run_row loadwise-jit "$JIT_PORT"
-run_row nginx "$NGINX_PORT"
-run_row haproxy "$HAPROXY_PORT"
+run_row loadwise-jit "$JIT_PORT" "$jit_pid"
+run_row nginx "$NGINX_PORT" "$(cat "$work/nginx-proxy.pid")"
+run_row haproxy "$HAPROXY_PORT" "$(cat "$work/haproxy.pid")"
 
 # wrk prints latencies with units; normalise to milliseconds for the table.
 to_ms() { awk -v v="$1" 'BEGIN { n=v+0; if (v ~ /us$/) n/=1000; else if (v ~ /ms$/) n=n; else if (v ~ /s$/) n*=1000; printf "%.3f", n }'; }
@@ -158,15 +168,19 @@ binary_bytes=$(stat -c %s "$LOADWISE_AOT")
   echo "- every proxy: keep-alive to the backend, $CORES workers/threads; all processes share the same $CORES cores (CPU-bound)"
   echo "- command: \`THREADS=$THREADS CONNECTIONS=$CONNECTIONS DURATION=$DURATION bash bench/proxy/run.sh\`"
   echo
-  echo "| row | rps | p50 ms | p99 ms | errors | rps / HAProxy | rps / nginx |"
-  echo "|---|---:|---:|---:|---:|---:|---:|"
+  echo "| row | rps | p50 ms | p99 ms | errors | rps / HAProxy | rps / nginx | CPU us per request |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
   for name in direct loadwise-aot loadwise-jit nginx haproxy; do
-    echo "| $name | ${rps[$name]} | $(to_ms "${p50[$name]}") | $(to_ms "${p99[$name]}") | ${errors[$name]} | $(ratio "${rps[$name]}" "${rps[haproxy]}") | $(ratio "${rps[$name]}" "${rps[nginx]}") |"
+    echo "| $name | ${rps[$name]} | $(to_ms "${p50[$name]}") | $(to_ms "${p99[$name]}") | ${errors[$name]} | $(ratio "${rps[$name]}" "${rps[haproxy]}") | $(ratio "${rps[$name]}" "${rps[nginx]}") | ${cpu[$name]} |"
   done
+  echo
+  echo "CPU us per request: user + system time of the row's proxy process (with its workers) over the measured run,"
+  echo "divided by the requests it served; the direct row shows the backend's own. All rows share the same 2 cores, so"
+  echo "this is the figure that decides rps: the less a proxy spends, the more is left for wrk and the backend."
   echo
   echo "| loadwise-proxy (AOT) | value |"
   echo "|---|---:|"
-  echo "| start to first 200 | ${first_200_ms} ms |"
+  echo "| start to first 200 (bench/proxy/first200.py) | ${first_200_ms} ms |"
   echo "| idle RSS | $((aot_idle_rss / 1024)) MB |"
   echo "| RSS under load | $((aot_load_rss / 1024)) MB |"
   echo "| binary size | $(awk -v b="$binary_bytes" 'BEGIN { printf "%.1f MB", b / 1048576 }') |"

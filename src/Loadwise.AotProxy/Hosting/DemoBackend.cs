@@ -38,7 +38,7 @@ internal sealed class DemoBackend : IAsyncDisposable
     /// <summary>Starts a backend; <paramref name="extra"/> may answer a request first (return true when it did).</summary>
     public static async Task<DemoBackend> StartAsync(string name, string url, Func<HttpContext, Task<bool>>? extra = null, CancellationToken cancellationToken = default)
     {
-        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        WebApplicationBuilder builder = EmptyWebHost.CreateBuilder();
         builder.Services.AddSingleton<IHostLifetime, NoSignalLifetime>();
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls(url);

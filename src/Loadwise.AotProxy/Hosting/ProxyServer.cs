@@ -14,7 +14,7 @@ using Microsoft.Extensions.Options;
 namespace Loadwise.AotProxy.Hosting;
 
 /// <summary>
-/// The proxy as a host: trimmed Kestrel (CreateSlimBuilder) with one terminal request delegate that either serves the
+/// The proxy as a host: trimmed Kestrel (an empty builder, see <see cref="EmptyWebHost"/>) with one terminal request delegate that either serves the
 /// scrape or forwards. Build it from a configuration that <see cref="ProxyOptionsValidator"/> accepted.
 /// </summary>
 internal sealed class ProxyServer : IAsyncDisposable
@@ -60,7 +60,7 @@ internal sealed class ProxyServer : IAsyncDisposable
             hashKey = new HashKeySource(kind, options.Strategy.HashKey.Name, forwarded);
         }
 
-        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
+        WebApplicationBuilder builder = EmptyWebHost.CreateBuilder();
         if (!handleSignals)
         {
             builder.Services.AddSingleton<IHostLifetime, NoSignalLifetime>();
