@@ -65,6 +65,14 @@ internal sealed class PerformanceOptions
     /// and p99 from 10-25 ms down to about 5 ms.
     /// </summary>
     public bool InlineScheduling { get; set; } = true;
+
+    /// <summary>
+    /// Gets or sets whether requests without a body to http:// backends go over the proxy's own pooled HTTP/1.1
+    /// connections, with the request head written straight from Kestrel's headers and the response parsed in place,
+    /// instead of through HttpClient (HttpRequestMessage, HttpResponseMessage and a Uri per request). Requests with a
+    /// body and https:// backends always use HttpClient.
+    /// </summary>
+    public bool DirectHttp1 { get; set; } = true;
 }
 
 /// <summary>One backend.</summary>

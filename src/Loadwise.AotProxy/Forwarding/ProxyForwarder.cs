@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Sockets;
 using Loadwise.AotProxy.Health;
 using Loadwise.AotProxy.Hosting;
 using Loadwise.AotProxy.Metrics;
@@ -22,6 +23,12 @@ internal sealed record ForwarderSettings(
 {
     /// <summary>Gets the most retries of one request on other backends (0 = none).</summary>
     public int RetryCount { get; init; }
+
+    /// <summary>
+    /// Gets whether bodiless requests to plain-HTTP backends go over the proxy's own HTTP/1.1 connection pool
+    /// (<see cref="Http1ConnectionPool"/>) rather than <see cref="HttpMessageInvoker"/>.
+    /// </summary>
+    public bool DirectHttp1 { get; init; }
 }
 
 /// <summary>
@@ -42,6 +49,7 @@ internal sealed class ProxyForwarder : IDisposable
     private const int ClientGone = 0;
 
     private readonly HttpMessageInvoker _invoker;
+    private readonly Http1ConnectionPool?[] _pools;
     private readonly BackendNode[] _nodes;
     private readonly Backend[] _backends;
     private readonly ISelectionStrategy<BackendNode> _strategy;
@@ -89,6 +97,14 @@ internal sealed class ProxyForwarder : IDisposable
         _strategyName = strategyName;
         _logger = logger;
         _invoker = new HttpMessageInvoker(CreateHandler(settings), disposeHandler: true);
+        _pools = new Http1ConnectionPool?[_backends.Length];
+        for (int i = 0; i < _pools.Length; i++)
+        {
+            if (settings.DirectHttp1 && _backends[i].Url.Scheme == Uri.UriSchemeHttp)
+            {
+                _pools[i] = new Http1ConnectionPool(_backends[i].Url, settings.ConnectTimeout, settings.IdleTimeout);
+            }
+        }
     }
 
     /// <summary>Creates the one handler every upstream request goes through: pooled, and doing nothing a proxy must not.</summary>
@@ -164,7 +180,9 @@ internal sealed class ProxyForwarder : IDisposable
                 int status;
                 try
                 {
-                    status = await ForwardToAsync(context, backend).ConfigureAwait(false);
+                    status = _pools[index] is { } pool && !HasBody(context)
+                        ? await ForwardDirectAsync(context, backend, pool).ConfigureAwait(false)
+                        : await ForwardToAsync(context, backend).ConfigureAwait(false);
                 }
                 finally
                 {
@@ -206,7 +224,14 @@ internal sealed class ProxyForwarder : IDisposable
         }
     }
 
-    public void Dispose() => _invoker.Dispose();
+    public void Dispose()
+    {
+        _invoker.Dispose();
+        foreach (Http1ConnectionPool? pool in _pools)
+        {
+            pool?.Dispose();
+        }
+    }
 
     private async Task AnswerBadGatewayAsync(HttpContext context, Backend backend, long started)
     {
@@ -337,6 +362,207 @@ internal sealed class ProxyForwarder : IDisposable
     }
 
     /// <summary>
+    /// One attempt on one plain-HTTP backend for a request without a body, over <see cref="Http1ConnectionPool"/>: the
+    /// request head is written straight from Kestrel's headers into a pooled buffer, and the response is parsed in the
+    /// connection's buffer and streamed to the client. Same outcomes, statuses and retry rules as
+    /// <see cref="ForwardToAsync"/>, without an HttpRequestMessage, HttpResponseMessage or Uri per request.
+    /// </summary>
+    private async Task<int> ForwardDirectAsync(HttpContext context, Backend backend, Http1ConnectionPool pool)
+    {
+        CancellationToken clientAborted = context.RequestAborted;
+        bool isHead = HttpMethods.IsHead(context.Request.Method);
+        using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(clientAborted);
+        cancellation.CancelAfter(_settings.ResponseHeadersTimeout);
+        var requestHead = new RequestHeadWriter(1024);
+        Http1Connection? connection = null;
+        try
+        {
+            WriteRequestHead(ref requestHead, context, backend, pool.BasePath);
+            for (int attempt = 0; ; attempt++)
+            {
+                bool reused = pool.TryRent(out connection);
+                if (!reused)
+                {
+                    connection = await pool.ConnectAsync(cancellation.Token).ConfigureAwait(false);
+                }
+
+                connection.BeginExchange();
+                try
+                {
+                    await connection.Socket.SendAsync(requestHead.Written, SocketFlags.None, cancellation.Token).ConfigureAwait(false);
+                    await Http1Response.ReadHeadAsync(connection, connection.Head, isHead, cancellation.Token).ConfigureAwait(false);
+                    break;
+                }
+                catch (Exception e) when (reused && attempt == 0 && connection.Received == 0
+                    && e is SocketException or UpstreamException { Error: UpstreamError.NoResponse })
+                {
+                    // The backend closed this idle connection before the request arrived, so nothing was processed:
+                    // a new connection may carry it, whatever the method (HttpClient does the same).
+                    connection.Dispose();
+                    connection = null;
+                }
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or UpstreamException or SocketException)
+        {
+            connection?.Dispose();
+            if (clientAborted.IsCancellationRequested)
+            {
+                _metrics.Dropped(ProxyMetrics.ClientAbort);
+                return ClientGone;
+            }
+
+            _health.ReportPassive(backend, Outcome.Failure);
+            if (e is OperationCanceledException)
+            {
+                Log.UpstreamTimeout(_logger, backend.Id);
+                await WriteErrorAsync(context, StatusCodes.Status504GatewayTimeout, "504 backend did not answer in time\n").ConfigureAwait(false);
+                return StatusCodes.Status504GatewayTimeout;
+            }
+
+            UpstreamError error = e is UpstreamException upstream ? upstream.Error : connection?.Received > 0 ? UpstreamError.InvalidResponse : UpstreamError.NoResponse;
+            if (error == UpstreamError.Connect || (error == UpstreamError.NoResponse && IsIdempotent(context.Request.Method)))
+            {
+                Log.Retrying(_logger, backend.Id, e.Message);
+                return Retryable;
+            }
+
+            Log.UpstreamFailed(_logger, backend.Id, e.Message);
+            await WriteErrorAsync(context, StatusCodes.Status502BadGateway, "502 backend unreachable\n").ConfigureAwait(false);
+            return StatusCodes.Status502BadGateway;
+        }
+        finally
+        {
+            requestHead.Dispose();
+        }
+
+        // The headers arrived in time; the body may take as long as it takes (only the client can cancel it).
+        Http1ResponseHead head = connection.Head;
+        int status = head.Status;
+        Outcome outcome = _health.Classify(status, head.RetryAfter);
+        if (outcome.Kind == OutcomeKind.RateLimited)
+        {
+            // At once, so that the backend rests from now rather than from the end of the body.
+            _health.ReportPassive(backend, outcome);
+        }
+
+        HttpResponse downstream = context.Response;
+        downstream.StatusCode = status;
+        CopyResponseHeaders(head, downstream, isHead);
+        try
+        {
+            await Http1Response.CopyBodyAsync(connection, head, downstream.Body, clientAborted).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or UpstreamException or SocketException or IOException)
+        {
+            connection.Dispose();
+            if (clientAborted.IsCancellationRequested)
+            {
+                _metrics.Dropped(ProxyMetrics.ClientAbort);
+                return ClientGone;
+            }
+
+            // The status line may be out already, so the only honest signal left is to cut the connection.
+            _health.ReportPassive(backend, Outcome.Failure);
+            Log.UpstreamFailed(_logger, backend.Id, e.Message);
+            context.Abort();
+            return StatusCodes.Status502BadGateway;
+        }
+
+        if (head.KeepAlive)
+        {
+            pool.Return(connection);
+        }
+        else
+        {
+            connection.Dispose();
+        }
+
+        if (outcome.Kind != OutcomeKind.RateLimited)
+        {
+            _health.ReportPassive(backend, outcome);
+        }
+
+        return status;
+    }
+
+    /// <summary>Writes the upstream request head for a bodiless request: the same headers the HttpClient path sends.</summary>
+    private void WriteRequestHead(ref RequestHeadWriter writer, HttpContext context, Backend backend, string basePath)
+    {
+        HttpRequest request = context.Request;
+        writer.Append(request.Method);
+        writer.Append(" "u8);
+        writer.Append(basePath);
+        writer.Append(RequestTarget(context));
+        writer.Append(" HTTP/1.1\r\n"u8);
+        writer.AppendHeader("Host", _settings.PreserveHost && request.Host.HasValue ? request.Host.Value : backend.Authority);
+
+        IHeaderDictionary headers = request.Headers;
+        string? connection = headers.Connection.Count == 0 ? null : headers.Connection.ToString();
+        bool xForwarded = _settings.XForwarded;
+        foreach (KeyValuePair<string, StringValues> header in headers)
+        {
+            // Content-Length (here only ever 0) is written below, by method, as HttpClient does.
+            if (HeaderRules.SkipRequestHeader(header.Key, connection, xForwarded)
+                || string.Equals(header.Key, "Content-Length", StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+
+            StringValues values = header.Value;
+            writer.AppendHeader(header.Key, values.Count == 1
+                ? values.ToString()
+                : string.Join(string.Equals(header.Key, "Cookie", StringComparison.OrdinalIgnoreCase) ? "; " : ", ", values.ToArray()));
+        }
+
+        if (xForwarded)
+        {
+            ForwardedValues(context, out string forwardedFor, out string proto, out string? host);
+            writer.AppendHeader(ForwardedHeaders.ForwardedFor, forwardedFor);
+            writer.AppendHeader(ForwardedHeaders.ForwardedProto, proto);
+            if (host is not null)
+            {
+                writer.AppendHeader(ForwardedHeaders.ForwardedHost, host);
+            }
+        }
+
+        string method = request.Method;
+        if (!(HttpMethods.IsGet(method) || HttpMethods.IsHead(method) || HttpMethods.IsDelete(method)
+            || HttpMethods.IsOptions(method) || HttpMethods.IsTrace(method) || HttpMethods.IsConnect(method)))
+        {
+            writer.Append("Content-Length: 0\r\n"u8);
+        }
+
+        writer.Append("\r\n"u8);
+    }
+
+    private static void CopyResponseHeaders(Http1ResponseHead head, HttpResponse downstream, bool requestWasHead)
+    {
+        IHeaderDictionary target = downstream.Headers;
+        foreach (KeyValuePair<string, string> header in head.Headers)
+        {
+            if (HeaderRules.IsHopByHop(header.Key, head.Connection))
+            {
+                continue;
+            }
+
+            if (string.Equals(header.Key, "Content-Length", StringComparison.OrdinalIgnoreCase))
+            {
+                // Kestrel frames the body from this: only for a length-delimited body, or a HEAD answer.
+                if (head.Framing == BodyFraming.ContentLength || (requestWasHead && head.Status is not (204 or 304)))
+                {
+                    downstream.ContentLength = head.ContentLength;
+                }
+
+                continue;
+            }
+
+            StringValues existing = target[header.Key];
+            target[header.Key] = existing.Count == 0 ? new StringValues(header.Value) : StringValues.Concat(existing, header.Value);
+        }
+    }
+
+    /// <summary>
     /// A failed attempt may be retried when the request never reached the backend (the connection failed and no body
     /// byte was read), or when it is idempotent, has no body, and failed before any response byte.
     /// </summary>
@@ -349,11 +575,12 @@ internal sealed class ProxyForwarder : IDisposable
             return true;
         }
 
-        string method = context.Request.Method;
-        bool idempotent = HttpMethods.IsGet(method) || HttpMethods.IsHead(method) || HttpMethods.IsOptions(method)
-            || HttpMethods.IsPut(method) || HttpMethods.IsDelete(method) || HttpMethods.IsTrace(method);
-        return idempotent && body is null && e is not HttpRequestException { HttpRequestError: HttpRequestError.InvalidResponse };
+        return IsIdempotent(context.Request.Method) && body is null && e is not HttpRequestException { HttpRequestError: HttpRequestError.InvalidResponse };
     }
+
+    private static bool IsIdempotent(string method) =>
+        HttpMethods.IsGet(method) || HttpMethods.IsHead(method) || HttpMethods.IsOptions(method)
+        || HttpMethods.IsPut(method) || HttpMethods.IsDelete(method) || HttpMethods.IsTrace(method);
 
     private static bool HasAmbiguousFraming(HttpRequest request)
     {
@@ -434,24 +661,37 @@ internal sealed class ProxyForwarder : IDisposable
 
     private void AddForwardedHeaders(HttpContext context, HttpRequestHeaders target)
     {
+        ForwardedValues(context, out string forwardedFor, out string proto, out string? host);
+        target.TryAddWithoutValidation(ForwardedHeaders.ForwardedFor, forwardedFor);
+        target.TryAddWithoutValidation(ForwardedHeaders.ForwardedProto, proto);
+        if (host is not null)
+        {
+            target.TryAddWithoutValidation(ForwardedHeaders.ForwardedHost, host);
+        }
+    }
+
+    /// <summary>
+    /// The X-Forwarded-* values to send: from a trusted peer its chain is extended (For) or kept (Proto, Host);
+    /// from anyone else they describe this hop only. <paramref name="host"/> is null when there is none.
+    /// </summary>
+    private void ForwardedValues(HttpContext context, out string forwardedFor, out string proto, out string? host)
+    {
         IHeaderDictionary incoming = context.Request.Headers;
         IPAddress? peer = context.Connection.RemoteIpAddress;
         bool trusted = _settings.Forwarded.IsTrusted(peer);
         string peerText = peer is null ? "unknown" : (peer.IsIPv4MappedToIPv6 ? peer.MapToIPv4() : peer).ToString();
 
-        StringValues forwardedFor = incoming[ForwardedHeaders.ForwardedFor];
-        target.TryAddWithoutValidation(
-            ForwardedHeaders.ForwardedFor,
-            trusted && !StringValues.IsNullOrEmpty(forwardedFor) ? string.Concat(forwardedFor.ToString(), ", ", peerText) : peerText);
+        StringValues incomingFor = incoming[ForwardedHeaders.ForwardedFor];
+        forwardedFor = trusted && !StringValues.IsNullOrEmpty(incomingFor) ? string.Concat(incomingFor.ToString(), ", ", peerText) : peerText;
 
-        StringValues proto = incoming[ForwardedHeaders.ForwardedProto];
-        target.TryAddWithoutValidation(ForwardedHeaders.ForwardedProto, trusted && !StringValues.IsNullOrEmpty(proto) ? proto.ToString() : context.Request.Scheme);
+        StringValues incomingProto = incoming[ForwardedHeaders.ForwardedProto];
+        proto = trusted && !StringValues.IsNullOrEmpty(incomingProto) ? incomingProto.ToString() : context.Request.Scheme;
 
-        StringValues host = incoming[ForwardedHeaders.ForwardedHost];
-        string? hostValue = trusted && !StringValues.IsNullOrEmpty(host) ? host.ToString() : context.Request.Host.Value;
-        if (!string.IsNullOrEmpty(hostValue))
+        StringValues incomingHost = incoming[ForwardedHeaders.ForwardedHost];
+        host = trusted && !StringValues.IsNullOrEmpty(incomingHost) ? incomingHost.ToString() : context.Request.Host.Value;
+        if (string.IsNullOrEmpty(host))
         {
-            target.TryAddWithoutValidation(ForwardedHeaders.ForwardedHost, hostValue);
+            host = null;
         }
     }
 

@@ -63,12 +63,15 @@ internal sealed class BackendHealth
     /// Says what a backend's response means for its health: 429, and 503 with Retry-After, rest the backend for the
     /// time it asked (capped); a configured failure status is a failure; anything else a success.
     /// </summary>
-    public Outcome Classify(int statusCode, HttpResponseHeaders headers)
+    public Outcome Classify(int statusCode, HttpResponseHeaders headers) =>
+        Classify(statusCode, statusCode is 429 or 503 && headers.NonValidated.TryGetValues("Retry-After", out HeaderStringValues values) ? values.ToString() : null);
+
+    /// <summary>Says what a backend's response means for its health, given its Retry-After header's value (or null).</summary>
+    public Outcome Classify(int statusCode, string? retryAfterHeader)
     {
         if (statusCode == 429 || statusCode == 503)
         {
-            TimeSpan? retryAfter = headers.NonValidated.TryGetValues("Retry-After", out HeaderStringValues values)
-                && TryParseRetryAfter(values.ToString(), _time.GetUtcNow(), out TimeSpan parsed)
+            TimeSpan? retryAfter = TryParseRetryAfter(retryAfterHeader, _time.GetUtcNow(), out TimeSpan parsed)
                 ? (parsed > _maxRetryAfter ? _maxRetryAfter : parsed)
                 : null;
             if (statusCode == 429 || retryAfter is not null)

@@ -120,6 +120,7 @@ internal sealed class ProxyServer : IAsyncDisposable
             forwarded)
         {
             RetryCount = options.Retries.Count,
+            DirectHttp1 = options.Performance.DirectHttp1,
         };
         _forwarder = new ProxyForwarder(backends, strategy, hashKey, settings, _metrics, _coreMetrics, StrategyName, _logger, Health, retryBudget, _rateLimiter);
 

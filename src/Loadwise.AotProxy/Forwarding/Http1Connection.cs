@@ -1,0 +1,267 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Loadwise.AotProxy.Forwarding;
+
+/// <summary>Why an exchange with a backend failed; decides between retry, 502 and a cut connection.</summary>
+internal enum UpstreamError
+{
+    /// <summary>No connection could be opened: nothing was sent.</summary>
+    Connect,
+
+    /// <summary>The request may have been sent, but not one response byte came back.</summary>
+    NoResponse,
+
+    /// <summary>The backend answered something that is not valid HTTP/1.x.</summary>
+    InvalidResponse,
+
+    /// <summary>The response body broke off.</summary>
+    Body,
+}
+
+/// <summary>A failed exchange with a backend, with the stage it failed at.</summary>
+internal sealed class UpstreamException(UpstreamError error, string message, Exception? inner = null) : Exception(message, inner)
+{
+    /// <summary>Gets the stage the exchange failed at.</summary>
+    public UpstreamError Error { get; } = error;
+}
+
+/// <summary>
+/// One keep-alive HTTP/1.1 connection to a backend and its receive buffer. The buffer holds the bytes received but
+/// not yet consumed (between <see cref="Start"/> and <see cref="End"/>), so a response head, chunk lines and body bytes
+/// are parsed in place, without copies or strings beyond the header values themselves.
+/// </summary>
+internal sealed class Http1Connection : IDisposable
+{
+    /// <summary>16 KiB: the largest response head accepted (nginx's default proxy buffer is 4-8 KiB).</summary>
+    public const int BufferSize = 16 * 1024;
+
+    public Http1Connection(Socket socket)
+    {
+        Socket = socket;
+        Buffer = GC.AllocateUninitializedArray<byte>(BufferSize);
+    }
+
+    public Socket Socket { get; }
+
+    public byte[] Buffer { get; }
+
+    /// <summary>Gets the head of the response being read (reused across exchanges).</summary>
+    public Http1ResponseHead Head { get; } = new();
+
+    /// <summary>Gets or sets the first unconsumed byte in <see cref="Buffer"/>.</summary>
+    public int Start { get; set; }
+
+    /// <summary>Gets the end of the received bytes in <see cref="Buffer"/>.</summary>
+    public int End { get; private set; }
+
+    /// <summary>Gets the unconsumed bytes.</summary>
+    public ReadOnlySpan<byte> Available => Buffer.AsSpan(Start, End - Start);
+
+    /// <summary>Gets or sets when the connection went back to its pool (a Stopwatch timestamp).</summary>
+    public long IdleSince { get; set; }
+
+    /// <summary>Gets the bytes received from the backend over the current exchange.</summary>
+    public long Received { get; private set; }
+
+    /// <summary>Forgets the consumed bytes, so the next exchange fills the buffer from its start.</summary>
+    public void Clear() => Start = End = 0;
+
+    /// <summary>Starts a new exchange: nothing received yet.</summary>
+    public void BeginExchange() => Received = 0;
+
+    /// <summary>
+    /// Receives more bytes after the unconsumed ones, moving those to the front first when the buffer's tail is full.
+    /// Returns false at the end of the stream, or when the buffer is full of unconsumed bytes.
+    /// </summary>
+    public async ValueTask<bool> FillAsync(CancellationToken cancellationToken)
+    {
+        if (Start == End)
+        {
+            Clear();
+        }
+        else if (End == Buffer.Length)
+        {
+            if (Start == 0)
+            {
+                return false;
+            }
+
+            Buffer.AsSpan(Start, End - Start).CopyTo(Buffer);
+            End -= Start;
+            Start = 0;
+        }
+
+        int read = await Socket.ReceiveAsync(Buffer.AsMemory(End), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+        End += read;
+        Received += read;
+        return read > 0;
+    }
+
+    public void Dispose() => Socket.Dispose();
+}
+
+/// <summary>
+/// Idle keep-alive connections to one plain-HTTP backend. Renting is a lock-free dequeue; a connection idle longer than
+/// the idle timeout is closed instead of reused. A connection the backend closed while idle is found out on use, and
+/// the forwarder then retries once on a new connection (nothing reached the backend's application).
+/// </summary>
+internal sealed class Http1ConnectionPool : IDisposable
+{
+    /// <summary>Idle connections kept per backend; more than this (after a burst) are closed on return.</summary>
+    public const int MaxIdle = 1024;
+
+    private readonly ConcurrentQueue<Http1Connection> _idle = new();
+    private readonly EndPoint _endPoint;
+    private readonly TimeSpan _connectTimeout;
+    private readonly TimeSpan _idleTimeout;
+    private volatile bool _disposed;
+
+    public Http1ConnectionPool(Uri backend, TimeSpan connectTimeout, TimeSpan idleTimeout)
+    {
+        _endPoint = IPAddress.TryParse(backend.IdnHost, out IPAddress? address)
+            ? new IPEndPoint(address, backend.Port)
+            : new DnsEndPoint(backend.IdnHost, backend.Port);
+        _connectTimeout = connectTimeout;
+        _idleTimeout = idleTimeout;
+        BasePath = backend.AbsolutePath.TrimEnd('/');
+    }
+
+    /// <summary>Gets the backend URL's path without the trailing slash; the request target is appended to it.</summary>
+    public string BasePath { get; }
+
+    /// <summary>Gets the connections idle in the pool right now.</summary>
+    public int IdleCount => _idle.Count;
+
+    /// <summary>Takes an idle connection that has not passed the idle timeout, closing the expired ones on the way.</summary>
+    public bool TryRent(out Http1Connection connection)
+    {
+        while (_idle.TryDequeue(out Http1Connection? idle))
+        {
+            if (Stopwatch.GetElapsedTime(idle.IdleSince) < _idleTimeout)
+            {
+                connection = idle;
+                return true;
+            }
+
+            idle.Dispose();
+        }
+
+        connection = null!;
+        return false;
+    }
+
+    /// <summary>Opens a new connection within the connect timeout; fails with <see cref="UpstreamError.Connect"/>.</summary>
+    public async ValueTask<Http1Connection> ConnectAsync(CancellationToken cancellationToken)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_connectTimeout);
+        try
+        {
+            await socket.ConnectAsync(_endPoint, timeout.Token).ConfigureAwait(false);
+            return new Http1Connection(socket);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            socket.Dispose();
+            throw new UpstreamException(UpstreamError.Connect, $"connect to {_endPoint} timed out after {_connectTimeout.TotalMilliseconds:0} ms");
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            throw new UpstreamException(UpstreamError.Connect, $"connect to {_endPoint} failed: {e.Message}", e);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Puts a connection whose exchange ended cleanly back for reuse.</summary>
+    public void Return(Http1Connection connection)
+    {
+        if (_disposed || _idle.Count >= MaxIdle || connection.Start != connection.End)
+        {
+            // Bytes beyond the response: the backend is out of step with us, so the connection cannot be trusted.
+            connection.Dispose();
+            return;
+        }
+
+        connection.Clear();
+        connection.IdleSince = Stopwatch.GetTimestamp();
+        _idle.Enqueue(connection);
+    }
+
+    public void Dispose()
+    {
+        _disposed = true;
+        while (_idle.TryDequeue(out Http1Connection? idle))
+        {
+            idle.Dispose();
+        }
+    }
+}
+
+/// <summary>Writes an HTTP/1.1 request head into a pooled byte buffer that grows as needed.</summary>
+internal struct RequestHeadWriter : IDisposable
+{
+    private byte[] _buffer;
+    private int _length;
+
+    public RequestHeadWriter(int capacity)
+    {
+        _buffer = ArrayPool<byte>.Shared.Rent(capacity);
+        _length = 0;
+    }
+
+    /// <summary>Gets the bytes written so far.</summary>
+    public readonly ReadOnlyMemory<byte> Written => _buffer.AsMemory(0, _length);
+
+    /// <summary>Appends text as Latin-1 (Kestrel admits only ASCII in request heads unless told otherwise).</summary>
+    public void Append(string text)
+    {
+        Ensure(text.Length);
+        _length += System.Text.Encoding.Latin1.GetBytes(text, _buffer.AsSpan(_length));
+    }
+
+    /// <summary>Appends ASCII bytes such as <c>": "</c> or CRLF.</summary>
+    public void Append(ReadOnlySpan<byte> bytes)
+    {
+        Ensure(bytes.Length);
+        bytes.CopyTo(_buffer.AsSpan(_length));
+        _length += bytes.Length;
+    }
+
+    /// <summary>Appends one header line.</summary>
+    public void AppendHeader(string name, string value)
+    {
+        Append(name);
+        Append(": "u8);
+        Append(value);
+        Append("\r\n"u8);
+    }
+
+    public void Dispose()
+    {
+        ArrayPool<byte>.Shared.Return(_buffer);
+        _buffer = [];
+    }
+
+    private void Ensure(int count)
+    {
+        if (_buffer.Length - _length >= count)
+        {
+            return;
+        }
+
+        byte[] larger = ArrayPool<byte>.Shared.Rent(Math.Max(_buffer.Length * 2, _length + count));
+        _buffer.AsSpan(0, _length).CopyTo(larger);
+        ArrayPool<byte>.Shared.Return(_buffer);
+        _buffer = larger;
+    }
+}

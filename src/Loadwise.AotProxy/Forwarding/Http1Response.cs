@@ -1,0 +1,354 @@
+using System.Buffers;
+using System.Buffers.Text;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Loadwise.AotProxy.Forwarding;
+
+/// <summary>How the end of a response body is found (RFC 9112 section 6.3).</summary>
+internal enum BodyFraming
+{
+    /// <summary>No body: a HEAD request, or 204/304.</summary>
+    None,
+
+    /// <summary>Exactly Content-Length bytes.</summary>
+    ContentLength,
+
+    /// <summary>Chunked transfer coding.</summary>
+    Chunked,
+
+    /// <summary>Everything until the backend closes the connection.</summary>
+    UntilClose,
+}
+
+/// <summary>A parsed response head: status, framing, and the header fields in the order received.</summary>
+internal sealed class Http1ResponseHead
+{
+    public int Status { get; private set; }
+
+    public BodyFraming Framing { get; private set; }
+
+    /// <summary>Gets the body length when <see cref="Framing"/> is <see cref="BodyFraming.ContentLength"/>.</summary>
+    public long ContentLength { get; private set; }
+
+    /// <summary>Gets whether the connection may carry another request after this response.</summary>
+    public bool KeepAlive { get; private set; }
+
+    /// <summary>Gets the Connection header's value (its tokens name more hop-by-hop headers), or null.</summary>
+    public string? Connection { get; private set; }
+
+    /// <summary>Gets the Retry-After header's value, or null.</summary>
+    public string? RetryAfter { get; private set; }
+
+    /// <summary>Gets the header fields, names and values as received (Latin-1).</summary>
+    public List<KeyValuePair<string, string>> Headers { get; } = new(16);
+
+    private static ReadOnlySpan<byte> HeadEnd => "\r\n\r\n"u8;
+
+    /// <summary>
+    /// Parses one response head from <paramref name="data"/>. Returns <see cref="OperationStatus.NeedMoreData"/> until
+    /// the blank line has arrived and <see cref="OperationStatus.InvalidData"/> (with <paramref name="error"/>) for
+    /// anything that is not a well-formed HTTP/1.0 or 1.1 head; obsolete line folding and whitespace before a colon are
+    /// refused, as RFC 9112 requires of a proxy.
+    /// </summary>
+    public OperationStatus TryParse(ReadOnlySpan<byte> data, bool requestWasHead, out int consumed, out string? error)
+    {
+        consumed = 0;
+        error = null;
+        int end = data.IndexOf(HeadEnd);
+        if (end < 0)
+        {
+            return OperationStatus.NeedMoreData;
+        }
+
+        Headers.Clear();
+        Connection = null;
+        RetryAfter = null;
+        ReadOnlySpan<byte> head = data[..(end + 2)];
+        int lineEnd = head.IndexOf("\r\n"u8);
+        if (!TryParseStatusLine(head[..lineEnd], out int status, out bool http11))
+        {
+            error = "malformed status line";
+            return OperationStatus.InvalidData;
+        }
+
+        long contentLength = -1;
+        string? transferEncoding = null;
+        head = head[(lineEnd + 2)..];
+        while (!head.IsEmpty)
+        {
+            lineEnd = head.IndexOf("\r\n"u8);
+            ReadOnlySpan<byte> line = head[..lineEnd];
+            head = head[(lineEnd + 2)..];
+            int colon = line.IndexOf((byte)':');
+            if (colon <= 0 || line[0] is (byte)' ' or (byte)'\t' || line[..colon].IndexOfAny((byte)' ', (byte)'\t') >= 0)
+            {
+                error = "malformed header line";
+                return OperationStatus.InvalidData;
+            }
+
+            ReadOnlySpan<byte> nameBytes = line[..colon];
+            ReadOnlySpan<byte> valueBytes = line[(colon + 1)..].Trim(" \t"u8);
+            string name = Encoding.Latin1.GetString(nameBytes);
+            string value = Encoding.Latin1.GetString(valueBytes);
+            if (Ascii.EqualsIgnoreCase(nameBytes, "Content-Length"u8))
+            {
+                if (!Utf8Parser.TryParse(valueBytes, out long length, out int used) || used != valueBytes.Length || length < 0
+                    || (contentLength >= 0 && contentLength != length))
+                {
+                    error = "invalid or conflicting Content-Length";
+                    return OperationStatus.InvalidData;
+                }
+
+                contentLength = length;
+            }
+            else if (Ascii.EqualsIgnoreCase(nameBytes, "Transfer-Encoding"u8))
+            {
+                transferEncoding = transferEncoding is null ? value : transferEncoding + ", " + value;
+            }
+            else if (Ascii.EqualsIgnoreCase(nameBytes, "Connection"u8))
+            {
+                Connection = Connection is null ? value : Connection + ", " + value;
+            }
+            else if (Ascii.EqualsIgnoreCase(nameBytes, "Retry-After"u8))
+            {
+                RetryAfter = value;
+            }
+
+            Headers.Add(new KeyValuePair<string, string>(name, value));
+        }
+
+        Status = status;
+        KeepAlive = Connection is null
+            ? http11
+            : !HeaderRules.ListContains(Connection, "close") && (http11 || HeaderRules.ListContains(Connection, "keep-alive"));
+        ContentLength = contentLength;
+        if (requestWasHead || status is 204 or 304 || status < 200)
+        {
+            Framing = BodyFraming.None;
+        }
+        else if (transferEncoding is not null)
+        {
+            // Chunked must be the last coding; anything else is delimited by close. A Content-Length beside it is a
+            // framing conflict, so the connection is not reused after this response.
+            Framing = transferEncoding.AsSpan().TrimEnd(" \t").EndsWith("chunked", StringComparison.OrdinalIgnoreCase) ? BodyFraming.Chunked : BodyFraming.UntilClose;
+            KeepAlive &= Framing == BodyFraming.Chunked && contentLength < 0;
+        }
+        else if (contentLength >= 0)
+        {
+            Framing = BodyFraming.ContentLength;
+        }
+        else
+        {
+            Framing = BodyFraming.UntilClose;
+            KeepAlive = false;
+        }
+
+        consumed = end + HeadEnd.Length;
+        return OperationStatus.Done;
+    }
+
+    private static bool TryParseStatusLine(ReadOnlySpan<byte> line, out int status, out bool http11)
+    {
+        status = 0;
+        http11 = false;
+        // "HTTP/1.1 200" then an optional " reason".
+        if (line.Length < 12 || !line.StartsWith("HTTP/1."u8) || line[7] is not ((byte)'0' or (byte)'1') || line[8] != (byte)' '
+            || (line.Length > 12 && line[12] != (byte)' '))
+        {
+            return false;
+        }
+
+        http11 = line[7] == (byte)'1';
+        for (int i = 9; i < 12; i++)
+        {
+            if (!char.IsAsciiDigit((char)line[i]))
+            {
+                return false;
+            }
+
+            status = (status * 10) + (line[i] - '0');
+        }
+
+        return status >= 100;
+    }
+}
+
+/// <summary>Reads responses off an <see cref="Http1Connection"/>: the head, then the body by its framing.</summary>
+internal static class Http1Response
+{
+    /// <summary>The longest chunk-size or trailer line accepted.</summary>
+    private const int MaxLineLength = 4096;
+
+    /// <summary>
+    /// Reads the final response head into <paramref name="head"/>, skipping interim 1xx responses. Fails with
+    /// <see cref="UpstreamError.NoResponse"/> when the backend sent nothing at all, otherwise with
+    /// <see cref="UpstreamError.InvalidResponse"/>.
+    /// </summary>
+    public static async ValueTask ReadHeadAsync(Http1Connection connection, Http1ResponseHead head, bool requestWasHead, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            OperationStatus parsed = head.TryParse(connection.Available, requestWasHead, out int consumed, out string? error);
+            if (parsed == OperationStatus.Done)
+            {
+                connection.Start += consumed;
+                if (head.Status == 101)
+                {
+                    throw new UpstreamException(UpstreamError.InvalidResponse, "backend switched protocols, which the proxy never asks for");
+                }
+
+                if (head.Status >= 200)
+                {
+                    return;
+                }
+
+                continue; // 100 Continue, 103 Early Hints: the final response follows.
+            }
+
+            if (parsed == OperationStatus.InvalidData)
+            {
+                throw new UpstreamException(UpstreamError.InvalidResponse, "invalid response head: " + error);
+            }
+
+            bool more;
+            try
+            {
+                more = await connection.FillAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (SocketException e)
+            {
+                throw new UpstreamException(connection.Received == 0 ? UpstreamError.NoResponse : UpstreamError.InvalidResponse, e.Message, e);
+            }
+
+            if (!more)
+            {
+                throw connection.Received == 0
+                    ? new UpstreamException(UpstreamError.NoResponse, "backend closed the connection without responding")
+                    : new UpstreamException(UpstreamError.InvalidResponse, connection.Start == 0 && connection.End == Http1Connection.BufferSize
+                        ? $"response head larger than {Http1Connection.BufferSize / 1024} KiB"
+                        : "backend closed the connection inside the response head");
+            }
+        }
+    }
+
+    /// <summary>Copies the body that <paramref name="head"/> announced to <paramref name="destination"/>, decoding chunks.</summary>
+    public static async ValueTask CopyBodyAsync(Http1Connection connection, Http1ResponseHead head, Stream destination, CancellationToken cancellationToken)
+    {
+        switch (head.Framing)
+        {
+            case BodyFraming.ContentLength:
+                await CopyExactAsync(connection, head.ContentLength, destination, cancellationToken).ConfigureAwait(false);
+                break;
+            case BodyFraming.Chunked:
+                while (true)
+                {
+                    long size = ParseChunkSize(await ReadLineAsync(connection, cancellationToken).ConfigureAwait(false), connection);
+                    if (size == 0)
+                    {
+                        // Trailer fields up to the blank line; they are not forwarded.
+                        while (await ReadLineAsync(connection, cancellationToken).ConfigureAwait(false) > 0)
+                        {
+                        }
+
+                        break;
+                    }
+
+                    await CopyExactAsync(connection, size, destination, cancellationToken).ConfigureAwait(false);
+                    if (await ReadLineAsync(connection, cancellationToken).ConfigureAwait(false) != 0)
+                    {
+                        throw new UpstreamException(UpstreamError.Body, "chunk data longer than its size");
+                    }
+                }
+
+                break;
+            case BodyFraming.UntilClose:
+                while (true)
+                {
+                    if (connection.Start < connection.End)
+                    {
+                        await destination.WriteAsync(connection.Buffer.AsMemory(connection.Start, connection.End - connection.Start), cancellationToken).ConfigureAwait(false);
+                        connection.Start = connection.End;
+                    }
+
+                    if (!await FillForBodyAsync(connection, cancellationToken).ConfigureAwait(false))
+                    {
+                        break;
+                    }
+                }
+
+                break;
+        }
+    }
+
+    private static async ValueTask CopyExactAsync(Http1Connection connection, long remaining, Stream destination, CancellationToken cancellationToken)
+    {
+        while (remaining > 0)
+        {
+            if (connection.Start == connection.End && !await FillForBodyAsync(connection, cancellationToken).ConfigureAwait(false))
+            {
+                throw new UpstreamException(UpstreamError.Body, $"backend closed the connection with {remaining} body bytes to go");
+            }
+
+            int take = (int)Math.Min(remaining, connection.End - connection.Start);
+            await destination.WriteAsync(connection.Buffer.AsMemory(connection.Start, take), cancellationToken).ConfigureAwait(false);
+            connection.Start += take;
+            remaining -= take;
+        }
+    }
+
+    /// <summary>Reads one CRLF-terminated line and returns its length without the line end; the line starts at Start - length - 2.</summary>
+    private static async ValueTask<int> ReadLineAsync(Http1Connection connection, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            int lf = connection.Available.IndexOf((byte)'\n');
+            if (lf >= 0)
+            {
+                if (lf == 0 || connection.Available[lf - 1] != (byte)'\r')
+                {
+                    throw new UpstreamException(UpstreamError.Body, "chunked body line without CRLF");
+                }
+
+                connection.Start += lf + 1;
+                return lf - 1;
+            }
+
+            if (connection.End - connection.Start > MaxLineLength)
+            {
+                throw new UpstreamException(UpstreamError.Body, "chunked body line too long");
+            }
+
+            if (!await FillForBodyAsync(connection, cancellationToken).ConfigureAwait(false))
+            {
+                throw new UpstreamException(UpstreamError.Body, "backend closed the connection inside a chunked body");
+            }
+        }
+    }
+
+    /// <summary>Parses the chunk-size line just read (hex digits, then optional extensions after ';').</summary>
+    private static long ParseChunkSize(int lineLength, Http1Connection connection)
+    {
+        ReadOnlySpan<byte> line = connection.Buffer.AsSpan(connection.Start - lineLength - 2, lineLength);
+        int semicolon = line.IndexOf((byte)';');
+        ReadOnlySpan<byte> digits = (semicolon >= 0 ? line[..semicolon] : line).TrimEnd(" \t"u8);
+        if (digits.IsEmpty || digits.Length > 15 || !Utf8Parser.TryParse(digits, out long size, out int used, 'x') || used != digits.Length)
+        {
+            throw new UpstreamException(UpstreamError.Body, "invalid chunk size");
+        }
+
+        return size;
+    }
+
+    private static async ValueTask<bool> FillForBodyAsync(Http1Connection connection, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await connection.FillAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (SocketException e)
+        {
+            throw new UpstreamException(UpstreamError.Body, e.Message, e);
+        }
+    }
+}

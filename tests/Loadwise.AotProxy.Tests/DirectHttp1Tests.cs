@@ -1,0 +1,305 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Loadwise.AotProxy.Configuration;
+using Loadwise.AotProxy.Forwarding;
+
+namespace Loadwise.AotProxy.Tests;
+
+/// <summary>The response-head parser of the direct HTTP/1.1 upstream path.</summary>
+public sealed class Http1ResponseHeadTests
+{
+    private static (OperationStatus Status, Http1ResponseHead Head, int Consumed) Parse(string text, bool head = false)
+    {
+        var parsed = new Http1ResponseHead();
+        OperationStatus status = parsed.TryParse(Encoding.Latin1.GetBytes(text), head, out int consumed, out _);
+        return (status, parsed, consumed);
+    }
+
+    [Fact]
+    public void A_content_length_response_is_length_framed_and_reusable()
+    {
+        const string Text = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: 1\r\nX-A: 2\r\n\r\nhello";
+        var (status, head, consumed) = Parse(Text);
+        Assert.Equal(OperationStatus.Done, status);
+        Assert.Equal(200, head.Status);
+        Assert.Equal(BodyFraming.ContentLength, head.Framing);
+        Assert.Equal(5, head.ContentLength);
+        Assert.True(head.KeepAlive);
+        Assert.Equal(Text.Length - 5, consumed);
+        Assert.Equal(["Content-Length", "X-A", "X-A"], head.Headers.Select(h => h.Key));
+        Assert.Equal(["5", "1", "2"], head.Headers.Select(h => h.Value));
+    }
+
+    [Theory]
+    [InlineData("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "Chunked", true)]
+    [InlineData("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", "Chunked", true)]
+    [InlineData("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", "Chunked", false)]
+    [InlineData("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", "UntilClose", false)]
+    [InlineData("HTTP/1.1 200 OK\r\n\r\n", "UntilClose", false)]
+    [InlineData("HTTP/1.1 204 No Content\r\n\r\n", "None", true)]
+    [InlineData("HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n", "None", true)]
+    [InlineData("HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n", "ContentLength", false)]
+    [InlineData("HTTP/1.0 200 OK\r\nContent-Length: 1\r\nConnection: keep-alive\r\n\r\n", "ContentLength", true)]
+    [InlineData("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nConnection: close\r\n\r\n", "ContentLength", false)]
+    public void Framing_and_reuse_follow_RFC_9112(string text, string framing, bool keepAlive)
+    {
+        var (status, head, _) = Parse(text);
+        Assert.Equal(OperationStatus.Done, status);
+        Assert.Equal(framing, head.Framing.ToString());
+        Assert.Equal(keepAlive, head.KeepAlive);
+    }
+
+    [Fact]
+    public void A_HEAD_answer_has_no_body_whatever_it_announces()
+    {
+        var (_, head, _) = Parse("HTTP/1.1 200 OK\r\nContent-Length: 1024\r\n\r\n", head: true);
+        Assert.Equal(BodyFraming.None, head.Framing);
+        Assert.Equal(1024, head.ContentLength);
+    }
+
+    [Theory]
+    [InlineData("HTTP/1.1 200 OK\r\nContent-Length: 1\r\n")]
+    [InlineData("HTTP/1.1 200 O")]
+    [InlineData("")]
+    public void An_incomplete_head_needs_more_data(string text) => Assert.Equal(OperationStatus.NeedMoreData, Parse(text).Status);
+
+    [Theory]
+    [InlineData("HTTP/1.1 200 OK\r\nX-A: 1\r\n folded\r\n\r\n")]
+    [InlineData("HTTP/1.1 200 OK\r\nX-A : 1\r\n\r\n")]
+    [InlineData("HTTP/1.1 200 OK\r\nno colon\r\n\r\n")]
+    [InlineData("HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n")]
+    [InlineData("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n")]
+    [InlineData("HTTP/1.1 200 OK\r\nContent-Length: 1x\r\n\r\n")]
+    [InlineData("HTTP/2 200\r\n\r\n")]
+    [InlineData("HTTP/1.1 20 OK\r\n\r\n")]
+    [InlineData("HTTP/1.1 099 Odd\r\n\r\n")]
+    [InlineData("HTTP/1.1 200OK\r\n\r\n")]
+    public void A_malformed_head_is_invalid(string text) => Assert.Equal(OperationStatus.InvalidData, Parse(text).Status);
+
+    [Fact]
+    public void Retry_after_and_connection_tokens_are_kept_for_health_and_hop_by_hop_rules()
+    {
+        var (_, head, _) = Parse("HTTP/1.1 429 Too Many\r\nRetry-After: 2\r\nConnection: X-Private\r\nContent-Length: 0\r\n\r\n");
+        Assert.Equal("2", head.RetryAfter);
+        Assert.Equal("X-Private", head.Connection);
+        Assert.True(head.KeepAlive);
+    }
+}
+
+/// <summary>The direct HTTP/1.1 upstream path end to end, against a raw socket backend that answers exactly what a test says.</summary>
+public sealed class DirectHttp1ForwardingTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task A_chunked_body_split_across_packets_with_trailers_arrives_whole_and_the_connection_is_reused()
+    {
+        await using var backend = await RawBackend.StartAsync(async (stream, _) =>
+        {
+            await WriteAsync(stream, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Backend: raw\r\n\r\n5\r\nhel");
+            await WriteAsync(stream, "lo\r\n7;ext=1\r\n, world\r\n");
+            await WriteAsync(stream, "0\r\nX-Trailer: t\r\n\r\n");
+            return true;
+        });
+        await using TestProxy proxy = await StartProxyAsync(backend);
+
+        for (int i = 0; i < 3; i++)
+        {
+            using HttpResponseMessage response = await proxy.Client.GetAsync("/", Ct);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("hello, world", await response.Content.ReadAsStringAsync(Ct));
+            Assert.Equal("raw", Assert.Single(response.Headers.GetValues("X-Backend")));
+        }
+
+        Assert.Equal(1, backend.Connections);
+        Assert.Equal(3, backend.Requests);
+    }
+
+    [Fact]
+    public async Task A_body_delimited_by_close_is_forwarded_and_the_connection_is_not_reused()
+    {
+        await using var backend = await RawBackend.StartAsync(async (stream, _) =>
+        {
+            await WriteAsync(stream, "HTTP/1.1 200 OK\r\n\r\nuntil ");
+            await WriteAsync(stream, "close");
+            return false;
+        });
+        await using TestProxy proxy = await StartProxyAsync(backend);
+
+        for (int i = 0; i < 2; i++)
+        {
+            using HttpResponseMessage response = await proxy.Client.GetAsync("/", Ct);
+            Assert.Equal("until close", await response.Content.ReadAsStringAsync(Ct));
+        }
+
+        Assert.Equal(2, backend.Connections);
+    }
+
+    [Fact]
+    public async Task A_pooled_connection_the_backend_closed_is_replaced_without_an_error()
+    {
+        // The backend answers one request per connection but says nothing about it (no Connection: close).
+        await using var backend = await RawBackend.StartAsync(async (stream, _) =>
+        {
+            await WriteAsync(stream, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+            return false;
+        });
+        await using TestProxy proxy = await StartProxyAsync(backend);
+
+        for (int i = 0; i < 3; i++)
+        {
+            using HttpResponseMessage response = await proxy.Client.PostAsync("/", null, Ct);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            await Task.Delay(50, Ct); // let the close arrive, so the next request finds a dead pooled connection
+        }
+
+        Assert.Equal(3, backend.Requests);
+    }
+
+    [Fact]
+    public async Task The_request_head_carries_the_target_host_and_forwarded_headers_but_no_hop_by_hop_ones()
+    {
+        string? seen = null;
+        await using var backend = await RawBackend.StartAsync(async (stream, head) =>
+        {
+            seen = head;
+            await WriteAsync(stream, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+            return true;
+        });
+        await using TestProxy proxy = await StartProxyAsync(backend);
+
+        using var request = new HttpRequestMessage(HttpMethod.Delete, "/a%20b?x=1");
+        request.Headers.TryAddWithoutValidation("X-Custom", "v");
+        request.Headers.TryAddWithoutValidation("Keep-Alive", "timeout=5");
+        using HttpResponseMessage response = await proxy.Client.SendAsync(request, Ct);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.NotNull(seen);
+        string[] lines = seen.Split("\r\n");
+        Assert.Equal("DELETE /a%20b?x=1 HTTP/1.1", lines[0]);
+        Assert.Contains($"Host: 127.0.0.1:{backend.Port}", lines);
+        Assert.Contains("X-Custom: v", lines);
+        Assert.Contains("X-Forwarded-For: 127.0.0.1", lines);
+        Assert.DoesNotContain(lines, l => l.StartsWith("Keep-Alive", StringComparison.OrdinalIgnoreCase));
+        Assert.DoesNotContain(lines, l => l.StartsWith("Content-Length", StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Fact]
+    public async Task A_malformed_response_is_a_502_and_counts_against_the_backend()
+    {
+        await using var backend = await RawBackend.StartAsync(async (stream, _) =>
+        {
+            await WriteAsync(stream, "HTTP/1.1 200 OK\r\nBad Header: x\r\n\r\n");
+            return false;
+        });
+        await using TestProxy proxy = await StartProxyAsync(backend);
+
+        using HttpResponseMessage response = await proxy.Client.GetAsync("/", Ct);
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Contains("loadwise_requests_total{backend=\"raw\",code=\"502\"} 1\n", proxy.Scrape(), StringComparison.Ordinal);
+    }
+
+    private static Task<TestProxy> StartProxyAsync(RawBackend backend) => TestProxy.StartAsync(options =>
+    {
+        options.Backends.Clear();
+        options.Backends.Add(new BackendOptions { Id = "raw", Url = $"http://127.0.0.1:{backend.Port}" });
+        options.HealthChecks.Enabled = false;
+        options.Retries.Count = 0;
+    }, backendCount: 0);
+
+    private static Task WriteAsync(NetworkStream stream, string text) => stream.WriteAsync(Encoding.Latin1.GetBytes(text), Ct).AsTask();
+
+    /// <summary>A loopback server that reads each request head and lets the test write the response bytes.</summary>
+    private sealed class RawBackend : IAsyncDisposable
+    {
+        private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+        private readonly Func<NetworkStream, string, Task<bool>> _respond;
+        private readonly CancellationTokenSource _stop = new();
+        private Task _accepting = Task.CompletedTask;
+        private int _connections;
+        private int _requests;
+
+        private RawBackend(Func<NetworkStream, string, Task<bool>> respond) => _respond = respond;
+
+        public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
+
+        public int Connections => Volatile.Read(ref _connections);
+
+        public int Requests => Volatile.Read(ref _requests);
+
+        /// <summary>Starts the server; <paramref name="respond"/> gets the request head and returns whether to keep the connection.</summary>
+        public static Task<RawBackend> StartAsync(Func<NetworkStream, string, Task<bool>> respond)
+        {
+            var backend = new RawBackend(respond);
+            backend._listener.Start();
+            backend._accepting = backend.AcceptAsync();
+            return Task.FromResult(backend);
+        }
+
+        private async Task AcceptAsync()
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                Socket socket;
+                try
+                {
+                    socket = await _listener.AcceptSocketAsync(_stop.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
+                Interlocked.Increment(ref _connections);
+                _ = ServeAsync(socket);
+            }
+        }
+
+        private async Task ServeAsync(Socket socket)
+        {
+            using var stream = new NetworkStream(socket, ownsSocket: true);
+            var buffer = new byte[16 * 1024];
+            int filled = 0;
+            try
+            {
+                while (true)
+                {
+                    int end;
+                    while ((end = buffer.AsSpan(0, filled).IndexOf("\r\n\r\n"u8)) < 0)
+                    {
+                        int read = await stream.ReadAsync(buffer.AsMemory(filled), _stop.Token);
+                        if (read == 0)
+                        {
+                            return;
+                        }
+
+                        filled += read;
+                    }
+
+                    string head = Encoding.Latin1.GetString(buffer, 0, end);
+                    buffer.AsSpan(end + 4, filled - end - 4).CopyTo(buffer);
+                    filled -= end + 4;
+                    Interlocked.Increment(ref _requests);
+                    if (!await _respond(stream, head))
+                    {
+                        return;
+                    }
+                }
+            }
+            catch (Exception e) when (e is IOException or OperationCanceledException or SocketException)
+            {
+                // The proxy or the test went away.
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _stop.CancelAsync();
+            _listener.Stop();
+            await _accepting;
+            _stop.Dispose();
+        }
+    }
+}
