@@ -310,14 +310,5 @@ public sealed class ConfigValidationTests
         return file;
     }
 
-    internal static string RepoRoot()
-    {
-        string? directory = AppContext.BaseDirectory;
-        while (directory is not null && !File.Exists(Path.Combine(directory, "Loadwise.sln")))
-        {
-            directory = Path.GetDirectoryName(directory);
-        }
-
-        return directory ?? throw new InvalidOperationException("Loadwise.sln not found above the test directory.");
-    }
+    internal static string RepoRoot() => Loadwise.Tests.Shared.RepositoryRoot.Path;
 }
