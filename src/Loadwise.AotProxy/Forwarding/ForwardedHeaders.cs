@@ -76,6 +76,35 @@ internal sealed class ForwardedHeaders
         return leftmost ?? peer;
     }
 
+    /// <summary>How a peer address is written into X-Forwarded-For: IPv4-mapped addresses as IPv4, none as <c>unknown</c>.</summary>
+    public static string PeerText(IPAddress? peer) => peer is null ? "unknown" : (peer.IsIPv4MappedToIPv6 ? peer.MapToIPv4() : peer).ToString();
+
+    /// <summary>
+    /// The X-Forwarded-* values to send: from a trusted peer its chain is extended (For) or kept (Proto, Host); from
+    /// anyone else they describe this hop only. <paramref name="host"/> is null when there is none. The incoming values
+    /// are only read when <paramref name="trusted"/>.
+    /// </summary>
+    public static void Resolve(
+        bool trusted,
+        string peerText,
+        string? incomingFor,
+        string? incomingProto,
+        string? incomingHost,
+        string scheme,
+        string? requestHost,
+        out string forwardedFor,
+        out string proto,
+        out string? host)
+    {
+        forwardedFor = trusted && !string.IsNullOrEmpty(incomingFor) ? string.Concat(incomingFor, ", ", peerText) : peerText;
+        proto = trusted && !string.IsNullOrEmpty(incomingProto) ? incomingProto : scheme;
+        host = trusted && !string.IsNullOrEmpty(incomingHost) ? incomingHost : requestHost;
+        if (string.IsNullOrEmpty(host))
+        {
+            host = null;
+        }
+    }
+
     /// <summary>Returns true when <paramref name="peer"/> is in a trusted-proxy network.</summary>
     public bool IsTrusted(IPAddress? peer)
     {

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Collections.Frozen;
+using System.Text;
 
 namespace Loadwise.AotProxy.Forwarding;
 
@@ -18,20 +19,58 @@ internal static class HeaderRules
         ["Host", ForwardedHeaders.ForwardedFor, ForwardedHeaders.ForwardedProto, ForwardedHeaders.ForwardedHost],
         StringComparer.OrdinalIgnoreCase);
 
+    // Span lookups, so that names read off the wire are checked without making strings.
+    private static readonly FrozenSet<string>.AlternateLookup<ReadOnlySpan<char>> HopByHopSpans = HopByHop.GetAlternateLookup<ReadOnlySpan<char>>();
+    private static readonly FrozenSet<string>.AlternateLookup<ReadOnlySpan<char>> SetByProxySpans = SetByProxy.GetAlternateLookup<ReadOnlySpan<char>>();
+
     private static readonly SearchValues<char> ListSeparators = SearchValues.Create(", \t");
 
+    /// <summary>The longest header name checked on the stack; longer names are decoded into a rented buffer.</summary>
+    private const int StackNameLength = 128;
+
     /// <summary>Returns true when a request header must not be copied upstream as it is.</summary>
-    public static bool SkipRequestHeader(string name, string? connectionHeader, bool handleForwarded) =>
-        IsHopByHop(name, connectionHeader) || (handleForwarded ? SetByProxy.Contains(name) : string.Equals(name, "Host", StringComparison.OrdinalIgnoreCase));
+    public static bool SkipRequestHeader(ReadOnlySpan<char> name, string? connectionHeader, bool handleForwarded) =>
+        IsHopByHop(name, connectionHeader)
+        || (handleForwarded ? SetByProxySpans.Contains(name) : name.Equals("Host", StringComparison.OrdinalIgnoreCase));
+
+    /// <summary>Returns true when a request header name read off the wire (ASCII) must not be copied upstream as it is.</summary>
+    public static bool SkipRequestHeader(ReadOnlySpan<byte> name, string? connectionHeader, bool handleForwarded)
+    {
+        char[]? rented = null;
+        Span<char> chars = name.Length <= StackNameLength ? stackalloc char[StackNameLength] : (rented = ArrayPool<char>.Shared.Rent(name.Length));
+        int length = Encoding.Latin1.GetChars(name, chars);
+        bool skip = SkipRequestHeader(chars[..length], connectionHeader, handleForwarded);
+        if (rented is not null)
+        {
+            ArrayPool<char>.Shared.Return(rented);
+        }
+
+        return skip;
+    }
 
     /// <summary>Returns true for a hop-by-hop header: a fixed one, any <c>Proxy-*</c>, or one named by <c>Connection</c>.</summary>
-    public static bool IsHopByHop(string name, string? connectionHeader) =>
-        HopByHop.Contains(name)
+    public static bool IsHopByHop(ReadOnlySpan<char> name, string? connectionHeader) =>
+        HopByHopSpans.Contains(name)
         || name.StartsWith("Proxy-", StringComparison.OrdinalIgnoreCase)
         || (connectionHeader is not null && ListContains(connectionHeader, name));
 
+    /// <summary>Returns true for a hop-by-hop header whose name was read off the wire (ASCII).</summary>
+    public static bool IsHopByHop(ReadOnlySpan<byte> name, string? connectionHeader)
+    {
+        char[]? rented = null;
+        Span<char> chars = name.Length <= StackNameLength ? stackalloc char[StackNameLength] : (rented = ArrayPool<char>.Shared.Rent(name.Length));
+        int length = Encoding.Latin1.GetChars(name, chars);
+        bool hopByHop = IsHopByHop(chars[..length], connectionHeader);
+        if (rented is not null)
+        {
+            ArrayPool<char>.Shared.Return(rented);
+        }
+
+        return hopByHop;
+    }
+
     /// <summary>Returns true when a comma-separated token list (a Connection header) contains <paramref name="token"/>.</summary>
-    public static bool ListContains(ReadOnlySpan<char> list, string token)
+    public static bool ListContains(ReadOnlySpan<char> list, ReadOnlySpan<char> token)
     {
         while (!list.IsEmpty)
         {

@@ -207,13 +207,13 @@ internal sealed class Http1ConnectionPool : IDisposable
     }
 }
 
-/// <summary>Writes an HTTP/1.1 request head into a pooled byte buffer that grows as needed.</summary>
-internal struct RequestHeadWriter : IDisposable
+/// <summary>Writes an HTTP/1.1 head (a request head upstream, a response head on the fast path) into a pooled byte buffer that grows as needed.</summary>
+internal struct HttpHeadWriter : IDisposable
 {
     private byte[] _buffer;
     private int _length;
 
-    public RequestHeadWriter(int capacity)
+    public HttpHeadWriter(int capacity)
     {
         _buffer = ArrayPool<byte>.Shared.Rent(capacity);
         _length = 0;
@@ -235,6 +235,14 @@ internal struct RequestHeadWriter : IDisposable
         Ensure(bytes.Length);
         bytes.CopyTo(_buffer.AsSpan(_length));
         _length += bytes.Length;
+    }
+
+    /// <summary>Appends a number in decimal.</summary>
+    public void Append(long value)
+    {
+        Ensure(20);
+        System.Buffers.Text.Utf8Formatter.TryFormat(value, _buffer.AsSpan(_length), out int written);
+        _length += written;
     }
 
     /// <summary>Appends one header line.</summary>

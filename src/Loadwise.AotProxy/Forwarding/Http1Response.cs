@@ -40,8 +40,31 @@ internal sealed class Http1ResponseHead
     /// <summary>Gets the Retry-After header's value, or null.</summary>
     public string? RetryAfter { get; private set; }
 
-    /// <summary>Gets the header fields, names and values as received (Latin-1).</summary>
-    public List<KeyValuePair<string, string>> Headers { get; } = new(16);
+    /// <summary>Gets whether the response carries a Date header.</summary>
+    public bool HasDate { get; private set; }
+
+    /// <summary>Gets the number of header fields parsed.</summary>
+    public int FieldCount { get; private set; }
+
+    /// <summary>Gets the header fields as ranges into the parsed head, in the order received (no strings made).</summary>
+    public ReadOnlySpan<HeaderField> Fields => _fields.AsSpan(0, FieldCount);
+
+    /// <summary>Gets or sets where the parsed head starts in its connection's buffer (set by <see cref="Http1Response.ReadHeadAsync"/>).</summary>
+    public int Offset { get; set; }
+
+    private HeaderField[] _fields = new HeaderField[16];
+
+    /// <summary>Makes strings of the header fields of <paramref name="head"/> (the bytes this instance parsed), names and values as received (Latin-1).</summary>
+    public List<KeyValuePair<string, string>> GetHeaders(ReadOnlySpan<byte> head)
+    {
+        var headers = new List<KeyValuePair<string, string>>(FieldCount);
+        foreach (HeaderField field in Fields)
+        {
+            headers.Add(new(Encoding.Latin1.GetString(field.Name(head)), Encoding.Latin1.GetString(field.Value(head))));
+        }
+
+        return headers;
+    }
 
     private static ReadOnlySpan<byte> HeadEnd => "\r\n\r\n"u8;
 
@@ -61,7 +84,8 @@ internal sealed class Http1ResponseHead
             return OperationStatus.NeedMoreData;
         }
 
-        Headers.Clear();
+        FieldCount = 0;
+        HasDate = false;
         Connection = null;
         RetryAfter = null;
         ReadOnlySpan<byte> head = data[..(end + 2)];
@@ -87,10 +111,25 @@ internal sealed class Http1ResponseHead
                 return OperationStatus.InvalidData;
             }
 
+            int lineStart = end - head.Length - line.Length;
             ReadOnlySpan<byte> nameBytes = line[..colon];
-            ReadOnlySpan<byte> valueBytes = line[(colon + 1)..].Trim(" \t"u8);
-            string name = Encoding.Latin1.GetString(nameBytes);
-            string value = Encoding.Latin1.GetString(valueBytes);
+            ReadOnlySpan<byte> rawValue = line[(colon + 1)..];
+            ReadOnlySpan<byte> valueBytes = rawValue.TrimStart(" \t"u8);
+            int valueStart = lineStart + colon + 1 + (rawValue.Length - valueBytes.Length);
+            valueBytes = valueBytes.TrimEnd(" \t"u8);
+            if (valueBytes.ContainsAnyInRange((byte)0, (byte)8) || valueBytes.ContainsAnyInRange((byte)10, (byte)31) || valueBytes.Contains((byte)127))
+            {
+                // A control character (a bare CR or LF above all) would split the line again downstream.
+                error = "control character in a header value";
+                return OperationStatus.InvalidData;
+            }
+
+            if (FieldCount == _fields.Length)
+            {
+                Array.Resize(ref _fields, _fields.Length * 2);
+            }
+
+            _fields[FieldCount++] = new HeaderField(lineStart, colon, valueStart, valueBytes.Length);
             if (Ascii.EqualsIgnoreCase(nameBytes, "Content-Length"u8))
             {
                 if (!Utf8Parser.TryParse(valueBytes, out long length, out int used) || used != valueBytes.Length || length < 0
@@ -104,18 +143,22 @@ internal sealed class Http1ResponseHead
             }
             else if (Ascii.EqualsIgnoreCase(nameBytes, "Transfer-Encoding"u8))
             {
+                string value = Encoding.Latin1.GetString(valueBytes);
                 transferEncoding = transferEncoding is null ? value : transferEncoding + ", " + value;
             }
             else if (Ascii.EqualsIgnoreCase(nameBytes, "Connection"u8))
             {
+                string value = Encoding.Latin1.GetString(valueBytes);
                 Connection = Connection is null ? value : Connection + ", " + value;
             }
             else if (Ascii.EqualsIgnoreCase(nameBytes, "Retry-After"u8))
             {
-                RetryAfter = value;
+                RetryAfter = Encoding.Latin1.GetString(valueBytes);
             }
-
-            Headers.Add(new KeyValuePair<string, string>(name, value));
+            else if (Ascii.EqualsIgnoreCase(nameBytes, "Date"u8))
+            {
+                HasDate = true;
+            }
         }
 
         Status = status;
@@ -174,6 +217,20 @@ internal sealed class Http1ResponseHead
     }
 }
 
+/// <summary>One header field of a parsed head, as offsets into the head's bytes.</summary>
+/// <param name="NameStart">Where the name starts (also where the line starts).</param>
+/// <param name="NameLength">The name's length.</param>
+/// <param name="ValueStart">Where the value starts, after the optional whitespace.</param>
+/// <param name="ValueLength">The value's length, without the optional whitespace around it.</param>
+internal readonly record struct HeaderField(int NameStart, int NameLength, int ValueStart, int ValueLength)
+{
+    /// <summary>Gets the name's bytes in <paramref name="head"/>.</summary>
+    public ReadOnlySpan<byte> Name(ReadOnlySpan<byte> head) => head.Slice(NameStart, NameLength);
+
+    /// <summary>Gets the value's bytes in <paramref name="head"/>.</summary>
+    public ReadOnlySpan<byte> Value(ReadOnlySpan<byte> head) => head.Slice(ValueStart, ValueLength);
+}
+
 /// <summary>Reads responses off an <see cref="Http1Connection"/>: the head, then the body by its framing.</summary>
 internal static class Http1Response
 {
@@ -192,6 +249,7 @@ internal static class Http1Response
             OperationStatus parsed = head.TryParse(connection.Available, requestWasHead, out int consumed, out string? error);
             if (parsed == OperationStatus.Done)
             {
+                head.Offset = connection.Start;
                 connection.Start += consumed;
                 if (head.Status == 101)
                 {

@@ -123,35 +123,35 @@ internal sealed class ProxyForwarder : IDisposable
     /// <summary>Gets the requests being forwarded right now.</summary>
     public long InFlight => Volatile.Read(ref _inFlight);
 
-    public async Task ForwardAsync(HttpContext context)
+    /// <summary>Gets whether every backend is reached over the proxy's own HTTP/1.1 pools (what the fast path needs).</summary>
+    public bool AllBackendsDirect => Array.TrueForAll(_pools, static pool => pool is not null);
+
+    /// <summary>Forwards a request that came through Kestrel's HTTP layer.</summary>
+    public Task ForwardAsync(HttpContext context) =>
+        HasAmbiguousFraming(context.Request) ? RejectAmbiguousFramingAsync(context) : ForwardAsync(new KestrelExchange(context));
+
+    /// <summary>
+    /// Forwards one request from either front end: rate limit, pick, attempt, retry on another backend while allowed,
+    /// and record the outcome.
+    /// </summary>
+    public async Task ForwardAsync<TExchange>(TExchange exchange)
+        where TExchange : IForwardingExchange
     {
         long started = Stopwatch.GetTimestamp();
         Interlocked.Increment(ref _inFlight);
         _metrics.RequestStarted();
         try
         {
-            if (HasAmbiguousFraming(context.Request))
-            {
-                // Kestrel accepts Content-Length with Transfer-Encoding (chunked wins, RFC 9112 section 6.3) and renames the
-                // length to X-Content-Length; a server behind may frame it the other way, the classic smuggling gap.
-                // Refuse it and close the connection.
-                _metrics.Dropped(ProxyMetrics.BadFraming);
-                context.Response.Headers.Connection = "close";
-                await WriteErrorAsync(context, StatusCodes.Status400BadRequest, "400 request has both Content-Length and Transfer-Encoding\n").ConfigureAwait(false);
-                return;
-            }
-
-            if (_rateLimiter is not null && !_rateLimiter.TryAcquire(context, out int retryAfter))
+            if (_rateLimiter is not null && !exchange.TryAcquireToken(_rateLimiter, out int retryAfter))
             {
                 _metrics.Dropped(ProxyMetrics.RateLimited);
-                context.Response.Headers.RetryAfter = Seconds(retryAfter);
-                await WriteErrorAsync(context, StatusCodes.Status429TooManyRequests, "429 too many requests from this client\n").ConfigureAwait(false);
+                await exchange.WriteErrorAsync(StatusCodes.Status429TooManyRequests, "429 too many requests from this client\n", retryAfter).ConfigureAwait(false);
                 return;
             }
 
             // The retry loop lives here rather than in a helper: one async state machine per request, not two.
             ulong key = 0;
-            bool hasKey = _hashKey is not null && _hashKey.TryGetKey(context, out key);
+            bool hasKey = _hashKey is not null && _hashKey.TryGetKey(exchange, out key);
             _retryBudget.OnRequest();
             int[]? tried = null;
             int attempts = 0;
@@ -164,13 +164,12 @@ internal sealed class ProxyForwarder : IDisposable
                     if (failed is null)
                     {
                         _metrics.Dropped(ProxyMetrics.NoBackend);
-                        context.Response.Headers.RetryAfter = Seconds(_health.RetryAfterSeconds(_backends));
-                        await WriteErrorAsync(context, StatusCodes.Status503ServiceUnavailable, "503 no backend available\n").ConfigureAwait(false);
+                        await exchange.WriteErrorAsync(StatusCodes.Status503ServiceUnavailable, "503 no backend available\n", _health.RetryAfterSeconds(_backends)).ConfigureAwait(false);
                         return;
                     }
 
                     // Nowhere left to retry: the failure stands.
-                    await AnswerBadGatewayAsync(context, failed, started).ConfigureAwait(false);
+                    await AnswerBadGatewayAsync(exchange, failed, started).ConfigureAwait(false);
                     return;
                 }
 
@@ -180,9 +179,9 @@ internal sealed class ProxyForwarder : IDisposable
                 int status;
                 try
                 {
-                    status = _pools[index] is { } pool && !HasBody(context)
-                        ? await ForwardDirectAsync(context, backend, pool).ConfigureAwait(false)
-                        : await ForwardToAsync(context, backend).ConfigureAwait(false);
+                    status = _pools[index] is { } pool && !exchange.HasBody
+                        ? await ForwardDirectAsync(exchange, backend, pool).ConfigureAwait(false)
+                        : await ForwardToAsync(exchange.Context ?? throw new InvalidOperationException("a request without a Kestrel context needs a direct pool"), backend).ConfigureAwait(false);
                 }
                 finally
                 {
@@ -205,7 +204,7 @@ internal sealed class ProxyForwarder : IDisposable
                         _metrics.Retry(ProxyMetrics.BudgetExhausted);
                     }
 
-                    await AnswerBadGatewayAsync(context, backend, started).ConfigureAwait(false);
+                    await AnswerBadGatewayAsync(exchange, backend, started).ConfigureAwait(false);
                     return;
                 }
 
@@ -233,10 +232,31 @@ internal sealed class ProxyForwarder : IDisposable
         }
     }
 
-    private async Task AnswerBadGatewayAsync(HttpContext context, Backend backend, long started)
+    private async Task AnswerBadGatewayAsync<TExchange>(TExchange exchange, Backend backend, long started)
+        where TExchange : IForwardingExchange
     {
-        await WriteErrorAsync(context, StatusCodes.Status502BadGateway, "502 backend unreachable\n").ConfigureAwait(false);
+        await exchange.WriteErrorAsync(StatusCodes.Status502BadGateway, "502 backend unreachable\n").ConfigureAwait(false);
         _metrics.Completed(backend, StatusCodes.Status502BadGateway, Stopwatch.GetElapsedTime(started).TotalSeconds);
+    }
+
+    /// <summary>
+    /// Kestrel accepts Content-Length with Transfer-Encoding (chunked wins, RFC 9112 section 6.3) and renames the length
+    /// to X-Content-Length; a server behind may frame it the other way, the classic smuggling gap. Refuse it and close
+    /// the connection.
+    /// </summary>
+    private async Task RejectAmbiguousFramingAsync(HttpContext context)
+    {
+        _metrics.RequestStarted();
+        try
+        {
+            _metrics.Dropped(ProxyMetrics.BadFraming);
+            context.Response.Headers.Connection = "close";
+            await new KestrelExchange(context).WriteErrorAsync(StatusCodes.Status400BadRequest, "400 request has both Content-Length and Transfer-Encoding\n").ConfigureAwait(false);
+        }
+        finally
+        {
+            _metrics.RequestEnded();
+        }
     }
 
     /// <summary>
@@ -290,7 +310,7 @@ internal sealed class ProxyForwarder : IDisposable
             if (FindClientError(e) is { } clientError)
             {
                 // The client's own body was bad (e.g. over the size limit): Kestrel's status, not a backend failure.
-                await WriteErrorAsync(context, clientError.StatusCode, $"{clientError.StatusCode} bad request body\n").ConfigureAwait(false);
+                await new KestrelExchange(context).WriteErrorAsync(clientError.StatusCode, $"{clientError.StatusCode} bad request body\n").ConfigureAwait(false);
                 return clientError.StatusCode;
             }
 
@@ -299,7 +319,7 @@ internal sealed class ProxyForwarder : IDisposable
             {
                 // Not retried: the backend may still be working on it, and the client's wait would double.
                 Log.UpstreamTimeout(_logger, backend.Id);
-                await WriteErrorAsync(context, StatusCodes.Status504GatewayTimeout, "504 backend did not answer in time\n").ConfigureAwait(false);
+                await new KestrelExchange(context).WriteErrorAsync(StatusCodes.Status504GatewayTimeout, "504 backend did not answer in time\n").ConfigureAwait(false);
                 return StatusCodes.Status504GatewayTimeout;
             }
 
@@ -310,7 +330,7 @@ internal sealed class ProxyForwarder : IDisposable
             }
 
             Log.UpstreamFailed(_logger, backend.Id, e.Message);
-            await WriteErrorAsync(context, StatusCodes.Status502BadGateway, "502 backend unreachable\n").ConfigureAwait(false);
+            await new KestrelExchange(context).WriteErrorAsync(StatusCodes.Status502BadGateway, "502 backend unreachable\n").ConfigureAwait(false);
             return StatusCodes.Status502BadGateway;
         }
 
@@ -363,21 +383,22 @@ internal sealed class ProxyForwarder : IDisposable
 
     /// <summary>
     /// One attempt on one plain-HTTP backend for a request without a body, over <see cref="Http1ConnectionPool"/>: the
-    /// request head is written straight from Kestrel's headers into a pooled buffer, and the response is parsed in the
-    /// connection's buffer and streamed to the client. Same outcomes, statuses and retry rules as
-    /// <see cref="ForwardToAsync"/>, without an HttpRequestMessage, HttpResponseMessage or Uri per request.
+    /// exchange writes the request head into a pooled buffer, and the response is parsed in the connection's buffer
+    /// and relayed by the exchange. Same outcomes, statuses and retry rules as <see cref="ForwardToAsync"/>, without an
+    /// HttpRequestMessage, HttpResponseMessage or Uri per request.
     /// </summary>
-    private async Task<int> ForwardDirectAsync(HttpContext context, Backend backend, Http1ConnectionPool pool)
+    private async Task<int> ForwardDirectAsync<TExchange>(TExchange exchange, Backend backend, Http1ConnectionPool pool)
+        where TExchange : IForwardingExchange
     {
-        CancellationToken clientAborted = context.RequestAborted;
-        bool isHead = HttpMethods.IsHead(context.Request.Method);
+        CancellationToken clientAborted = exchange.ClientAborted;
+        bool isHead = HttpMethods.IsHead(exchange.Method);
         using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(clientAborted);
         cancellation.CancelAfter(_settings.ResponseHeadersTimeout);
-        var requestHead = new RequestHeadWriter(1024);
+        var requestHead = new HttpHeadWriter(1024);
         Http1Connection? connection = null;
         try
         {
-            WriteRequestHead(ref requestHead, context, backend, pool.BasePath);
+            exchange.WriteRequestHead(ref requestHead, backend, pool.BasePath, _settings);
             for (int attempt = 0; ; attempt++)
             {
                 bool reused = pool.TryRent(out connection);
@@ -416,19 +437,19 @@ internal sealed class ProxyForwarder : IDisposable
             if (e is OperationCanceledException)
             {
                 Log.UpstreamTimeout(_logger, backend.Id);
-                await WriteErrorAsync(context, StatusCodes.Status504GatewayTimeout, "504 backend did not answer in time\n").ConfigureAwait(false);
+                await exchange.WriteErrorAsync(StatusCodes.Status504GatewayTimeout, "504 backend did not answer in time\n").ConfigureAwait(false);
                 return StatusCodes.Status504GatewayTimeout;
             }
 
             UpstreamError error = e is UpstreamException upstream ? upstream.Error : connection?.Received > 0 ? UpstreamError.InvalidResponse : UpstreamError.NoResponse;
-            if (error == UpstreamError.Connect || (error == UpstreamError.NoResponse && IsIdempotent(context.Request.Method)))
+            if (error == UpstreamError.Connect || (error == UpstreamError.NoResponse && IsIdempotent(exchange.Method)))
             {
                 Log.Retrying(_logger, backend.Id, e.Message);
                 return Retryable;
             }
 
             Log.UpstreamFailed(_logger, backend.Id, e.Message);
-            await WriteErrorAsync(context, StatusCodes.Status502BadGateway, "502 backend unreachable\n").ConfigureAwait(false);
+            await exchange.WriteErrorAsync(StatusCodes.Status502BadGateway, "502 backend unreachable\n").ConfigureAwait(false);
             return StatusCodes.Status502BadGateway;
         }
         finally
@@ -446,17 +467,14 @@ internal sealed class ProxyForwarder : IDisposable
             _health.ReportPassive(backend, outcome);
         }
 
-        HttpResponse downstream = context.Response;
-        downstream.StatusCode = status;
-        CopyResponseHeaders(head, downstream, isHead);
         try
         {
-            await Http1Response.CopyBodyAsync(connection, head, downstream.Body, clientAborted).ConfigureAwait(false);
+            await exchange.RelayResponseAsync(connection, head, clientAborted).ConfigureAwait(false);
         }
         catch (Exception e) when (e is OperationCanceledException or UpstreamException or SocketException or IOException)
         {
             connection.Dispose();
-            if (clientAborted.IsCancellationRequested)
+            if (clientAborted.IsCancellationRequested || exchange.ClientGone)
             {
                 _metrics.Dropped(ProxyMetrics.ClientAbort);
                 return ClientGone;
@@ -465,7 +483,7 @@ internal sealed class ProxyForwarder : IDisposable
             // The status line may be out already, so the only honest signal left is to cut the connection.
             _health.ReportPassive(backend, Outcome.Failure);
             Log.UpstreamFailed(_logger, backend.Id, e.Message);
-            context.Abort();
+            exchange.Abort();
             return StatusCodes.Status502BadGateway;
         }
 
@@ -484,82 +502,6 @@ internal sealed class ProxyForwarder : IDisposable
         }
 
         return status;
-    }
-
-    /// <summary>Writes the upstream request head for a bodiless request: the same headers the HttpClient path sends.</summary>
-    private void WriteRequestHead(ref RequestHeadWriter writer, HttpContext context, Backend backend, string basePath)
-    {
-        HttpRequest request = context.Request;
-        writer.Append(request.Method);
-        writer.Append(" "u8);
-        writer.Append(basePath);
-        writer.Append(RequestTarget(context));
-        writer.Append(" HTTP/1.1\r\n"u8);
-        writer.AppendHeader("Host", _settings.PreserveHost && request.Host.HasValue ? request.Host.Value : backend.Authority);
-
-        IHeaderDictionary headers = request.Headers;
-        string? connection = headers.Connection.Count == 0 ? null : headers.Connection.ToString();
-        bool xForwarded = _settings.XForwarded;
-        foreach (KeyValuePair<string, StringValues> header in headers)
-        {
-            // Content-Length (here only ever 0) is written below, by method, as HttpClient does.
-            if (HeaderRules.SkipRequestHeader(header.Key, connection, xForwarded)
-                || string.Equals(header.Key, "Content-Length", StringComparison.OrdinalIgnoreCase))
-            {
-                continue;
-            }
-
-            StringValues values = header.Value;
-            writer.AppendHeader(header.Key, values.Count == 1
-                ? values.ToString()
-                : string.Join(string.Equals(header.Key, "Cookie", StringComparison.OrdinalIgnoreCase) ? "; " : ", ", values.ToArray()));
-        }
-
-        if (xForwarded)
-        {
-            ForwardedValues(context, out string forwardedFor, out string proto, out string? host);
-            writer.AppendHeader(ForwardedHeaders.ForwardedFor, forwardedFor);
-            writer.AppendHeader(ForwardedHeaders.ForwardedProto, proto);
-            if (host is not null)
-            {
-                writer.AppendHeader(ForwardedHeaders.ForwardedHost, host);
-            }
-        }
-
-        string method = request.Method;
-        if (!(HttpMethods.IsGet(method) || HttpMethods.IsHead(method) || HttpMethods.IsDelete(method)
-            || HttpMethods.IsOptions(method) || HttpMethods.IsTrace(method) || HttpMethods.IsConnect(method)))
-        {
-            writer.Append("Content-Length: 0\r\n"u8);
-        }
-
-        writer.Append("\r\n"u8);
-    }
-
-    private static void CopyResponseHeaders(Http1ResponseHead head, HttpResponse downstream, bool requestWasHead)
-    {
-        IHeaderDictionary target = downstream.Headers;
-        foreach (KeyValuePair<string, string> header in head.Headers)
-        {
-            if (HeaderRules.IsHopByHop(header.Key, head.Connection))
-            {
-                continue;
-            }
-
-            if (string.Equals(header.Key, "Content-Length", StringComparison.OrdinalIgnoreCase))
-            {
-                // Kestrel frames the body from this: only for a length-delimited body, or a HEAD answer.
-                if (head.Framing == BodyFraming.ContentLength || (requestWasHead && head.Status is not (204 or 304)))
-                {
-                    downstream.ContentLength = head.ContentLength;
-                }
-
-                continue;
-            }
-
-            StringValues existing = target[header.Key];
-            target[header.Key] = existing.Count == 0 ? new StringValues(header.Value) : StringValues.Concat(existing, header.Value);
-        }
     }
 
     /// <summary>
@@ -589,15 +531,8 @@ internal sealed class ProxyForwarder : IDisposable
             && (headers.ContentLength is not null || headers.ContainsKey("Content-Length") || headers.ContainsKey("X-Content-Length"));
     }
 
-    private static bool HasBody(HttpContext context) =>
+    internal static bool HasBody(HttpContext context) =>
         context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody ?? context.Request.ContentLength > 0;
-
-    private static StringValues Seconds(int seconds) => seconds switch
-    {
-        1 => "1",
-        2 => "2",
-        _ => seconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
-    };
 
     private HttpRequestMessage CreateUpstreamRequest(HttpContext context, Backend backend)
     {
@@ -661,7 +596,7 @@ internal sealed class ProxyForwarder : IDisposable
 
     private void AddForwardedHeaders(HttpContext context, HttpRequestHeaders target)
     {
-        ForwardedValues(context, out string forwardedFor, out string proto, out string? host);
+        ForwardedValues(context, _settings.Forwarded, out string forwardedFor, out string proto, out string? host);
         target.TryAddWithoutValidation(ForwardedHeaders.ForwardedFor, forwardedFor);
         target.TryAddWithoutValidation(ForwardedHeaders.ForwardedProto, proto);
         if (host is not null)
@@ -670,29 +605,23 @@ internal sealed class ProxyForwarder : IDisposable
         }
     }
 
-    /// <summary>
-    /// The X-Forwarded-* values to send: from a trusted peer its chain is extended (For) or kept (Proto, Host);
-    /// from anyone else they describe this hop only. <paramref name="host"/> is null when there is none.
-    /// </summary>
-    private void ForwardedValues(HttpContext context, out string forwardedFor, out string proto, out string? host)
+    /// <summary>The X-Forwarded-* values to send for a Kestrel request (<see cref="ForwardedHeaders.Resolve"/>).</summary>
+    internal static void ForwardedValues(HttpContext context, ForwardedHeaders rules, out string forwardedFor, out string proto, out string? host)
     {
         IHeaderDictionary incoming = context.Request.Headers;
         IPAddress? peer = context.Connection.RemoteIpAddress;
-        bool trusted = _settings.Forwarded.IsTrusted(peer);
-        string peerText = peer is null ? "unknown" : (peer.IsIPv4MappedToIPv6 ? peer.MapToIPv4() : peer).ToString();
-
-        StringValues incomingFor = incoming[ForwardedHeaders.ForwardedFor];
-        forwardedFor = trusted && !StringValues.IsNullOrEmpty(incomingFor) ? string.Concat(incomingFor.ToString(), ", ", peerText) : peerText;
-
-        StringValues incomingProto = incoming[ForwardedHeaders.ForwardedProto];
-        proto = trusted && !StringValues.IsNullOrEmpty(incomingProto) ? incomingProto.ToString() : context.Request.Scheme;
-
-        StringValues incomingHost = incoming[ForwardedHeaders.ForwardedHost];
-        host = trusted && !StringValues.IsNullOrEmpty(incomingHost) ? incomingHost.ToString() : context.Request.Host.Value;
-        if (string.IsNullOrEmpty(host))
-        {
-            host = null;
-        }
+        bool trusted = rules.IsTrusted(peer);
+        ForwardedHeaders.Resolve(
+            trusted,
+            ForwardedHeaders.PeerText(peer),
+            trusted ? incoming[ForwardedHeaders.ForwardedFor].ToString() : null,
+            trusted ? incoming[ForwardedHeaders.ForwardedProto].ToString() : null,
+            trusted ? incoming[ForwardedHeaders.ForwardedHost].ToString() : null,
+            context.Request.Scheme,
+            context.Request.Host.Value,
+            out forwardedFor,
+            out proto,
+            out host);
     }
 
     private static void CopyResponseHeaders(HttpResponseMessage response, IHeaderDictionary target)
@@ -733,7 +662,7 @@ internal sealed class ProxyForwarder : IDisposable
     }
 
     /// <summary>The request target as the client sent it (still percent-encoded), so the backend sees the same URL.</summary>
-    private static string RequestTarget(HttpContext context)
+    internal static string RequestTarget(HttpContext context)
     {
         string? raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget;
         if (!string.IsNullOrEmpty(raw) && raw[0] == '/')
@@ -756,26 +685,5 @@ internal sealed class ProxyForwarder : IDisposable
         }
 
         return null;
-    }
-
-    private static async Task WriteErrorAsync(HttpContext context, int status, string body)
-    {
-        HttpResponse response = context.Response;
-        if (response.HasStarted)
-        {
-            context.Abort();
-            return;
-        }
-
-        response.StatusCode = status;
-        response.ContentType = "text/plain; charset=utf-8";
-        try
-        {
-            await response.WriteAsync(body, context.RequestAborted).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is OperationCanceledException or IOException)
-        {
-            // The client left while we were telling it; nothing more to do.
-        }
     }
 }

@@ -26,6 +26,7 @@ internal sealed class ProxyServer : IAsyncDisposable
     private readonly PrometheusExporter _exporter;
     private readonly ActiveHealthProber _prober;
     private readonly ClientRateLimiter? _rateLimiter;
+    private readonly Http1FastPath? _fastPath;
     private bool _proberStopped;
     private readonly List<ListenOptions> _listeners = [];
     private ListenOptions? _adminListener;
@@ -70,7 +71,11 @@ internal sealed class ProxyServer : IAsyncDisposable
         builder.Services.Configure<ConsoleLifetimeOptions>(lifetime => lifetime.SuppressStatusMessages = true);
         ConfigureLogging(builder.Logging, consoleLogging, Enum.Parse<LogLevel>(options.Log.Level!, ignoreCase: true));
         // Request processing stays on the thread that read the request: no pool hop per read (see PerformanceOptions).
-        builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = options.Performance.InlineScheduling);
+        builder.WebHost.UseSockets(sockets =>
+        {
+            sockets.UnsafePreferInlineScheduling = options.Performance.InlineScheduling;
+            sockets.WaitForDataBeforeAllocatingBuffer = options.Performance.WaitForDataBeforeAllocatingBuffer;
+        });
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -85,7 +90,14 @@ internal sealed class ProxyServer : IAsyncDisposable
                 : null;
             foreach (string url in options.Listen)
             {
-                _listeners.Add(Listen(kestrel, new Uri(url)));
+                ListenOptions listener = Listen(kestrel, new Uri(url));
+                if (options.Performance.FastPath)
+                {
+                    // In front of Kestrel's HTTP layer; _fastPath is null when the backends rule it out (then a no-op).
+                    listener.Use(next => context => _fastPath is { } fastPath ? fastPath.RunAsync(context, next) : next(context));
+                }
+
+                _listeners.Add(listener);
             }
 
             if (options.Metrics.AdminListen is { } admin)
@@ -125,6 +137,22 @@ internal sealed class ProxyServer : IAsyncDisposable
         _forwarder = new ProxyForwarder(backends, strategy, hashKey, settings, _metrics, _coreMetrics, StrategyName, _logger, Health, retryBudget, _rateLimiter);
 
         string? metricsPath = options.Metrics.Enabled ? options.Metrics.Path : null;
+        if (options.Performance.FastPath && _forwarder.AllBackendsDirect)
+        {
+            string[] readHeaders = hashKey?.Kind switch
+            {
+                HashKeyKind.Header => [ForwardedHeaders.ForwardedFor, ForwardedHeaders.ForwardedProto, ForwardedHeaders.ForwardedHost, hashKey.Name!],
+                HashKeyKind.Cookie => [ForwardedHeaders.ForwardedFor, ForwardedHeaders.ForwardedProto, ForwardedHeaders.ForwardedHost, "Cookie"],
+                _ => [ForwardedHeaders.ForwardedFor, ForwardedHeaders.ForwardedProto, ForwardedHeaders.ForwardedHost],
+            };
+            _fastPath = new Http1FastPath(_forwarder, forwarded, _rateLimiter, new FastPathSettings(
+                new RequestHeadLimits(new KestrelServerLimits().MaxRequestLineSize, options.Limits.MaxRequestHeadersTotalBytes, options.Limits.MaxRequestHeaderCount),
+                TimeSpan.FromMilliseconds(options.Timeouts.IdleMs),
+                TimeSpan.FromMilliseconds(options.Limits.RequestHeadersTimeoutMs),
+                _adminListener is null ? metricsPath : null,
+                readHeaders));
+        }
+
         _app.Run(context =>
         {
             bool onAdmin = _adminListener is not null && context.Connection.LocalPort == ((IPEndPoint)_adminListener.EndPoint).Port;
@@ -159,6 +187,9 @@ internal sealed class ProxyServer : IAsyncDisposable
     public string? AdminUrl => _adminListener is null ? null : "http://" + _adminListener.EndPoint;
 
     public long InFlight => _forwarder.InFlight;
+
+    /// <summary>Gets the fast path, or null when it is off or the backends rule it out (see <see cref="PerformanceOptions.FastPath"/>).</summary>
+    public Http1FastPath? FastPath => _fastPath;
 
     /// <summary>Gets the socket transport settings Kestrel runs with (after <see cref="PerformanceOptions"/>).</summary>
     public SocketTransportOptions Transport => _app.Services.GetRequiredService<IOptions<SocketTransportOptions>>().Value;

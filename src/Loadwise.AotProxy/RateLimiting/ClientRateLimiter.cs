@@ -43,11 +43,15 @@ internal sealed class ClientRateLimiter : IDisposable
     public bool TryAcquire(HttpContext context, out int retryAfterSeconds)
     {
         IPAddress? peer = context.Connection.RemoteIpAddress;
-        IPAddress? client = _forwarded.IsTrusted(peer)
-            ? _forwarded.ResolveClient(peer, context.Request.Headers[ForwardedHeaders.ForwardedFor].ToString())
-            : peer;
-        return TryAcquire(KeyOf(client), out retryAfterSeconds);
+        return TryAcquire(ClientKey(peer, _forwarded.IsTrusted(peer) ? context.Request.Headers[ForwardedHeaders.ForwardedFor].ToString() : default), out retryAfterSeconds);
     }
+
+    /// <summary>
+    /// The bucket key of a request from <paramref name="peer"/>: the peer's own unless the peer is a trusted proxy, then
+    /// that of the rightmost untrusted address in <paramref name="forwardedFor"/> (only read for a trusted peer).
+    /// </summary>
+    public UInt128 ClientKey(IPAddress? peer, ReadOnlySpan<char> forwardedFor) =>
+        KeyOf(_forwarded.IsTrusted(peer) ? _forwarded.ResolveClient(peer, forwardedFor) : peer);
 
     /// <summary>Takes one token from the bucket of <paramref name="key"/>.</summary>
     public bool TryAcquire(UInt128 key, out int retryAfterSeconds)

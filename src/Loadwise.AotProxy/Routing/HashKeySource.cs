@@ -14,6 +14,34 @@ internal enum HashKeyKind
     Query,
 }
 
+/// <summary>What <see cref="HashKeySource"/> reads of a request.</summary>
+internal interface IHashKeyRequest
+{
+    /// <summary>Gets the connection's peer address.</summary>
+    IPAddress? Peer { get; }
+
+    /// <summary>Gets the decoded path (no query).</summary>
+    ReadOnlySpan<char> Path { get; }
+
+    /// <summary>Gets the raw query string with its leading <c>?</c>, or empty.</summary>
+    ReadOnlySpan<char> Query { get; }
+
+    /// <summary>Gets a header's value (values of a repeated header joined with a comma), or empty.</summary>
+    ReadOnlySpan<char> Header(string name);
+}
+
+/// <summary>A Kestrel request as seen by <see cref="HashKeySource"/>.</summary>
+internal readonly struct HttpContextKeyRequest(HttpContext context) : IHashKeyRequest
+{
+    public IPAddress? Peer => context.Connection.RemoteIpAddress;
+
+    public ReadOnlySpan<char> Path => context.Request.Path.Value;
+
+    public ReadOnlySpan<char> Query => context.Request.QueryString.Value;
+
+    public ReadOnlySpan<char> Header(string name) => context.Request.Headers.TryGetValue(name, out StringValues values) ? values.ToString() : default;
+}
+
 /// <summary>
 /// Reads a request's hash key without allocating: the key's characters are hashed where they lie (header value, raw
 /// cookie header, path, raw query string) with <see cref="StableHash"/>, so a key maps to the same backend everywhere.
@@ -29,22 +57,29 @@ internal sealed class HashKeySource(HashKeyKind kind, string? name, ForwardedHea
     public static bool TryParseKind(string? text, out HashKeyKind kind) => Enum.TryParse(text, ignoreCase: true, out kind) && Enum.IsDefined(kind);
 
     /// <summary>Returns true and the key when the request carries one; false sends the request to the fallback strategy.</summary>
-    public bool TryGetKey(HttpContext context, out ulong key)
+    public bool TryGetKey(HttpContext context, out ulong key) => TryGetKey(new HttpContextKeyRequest(context), out key);
+
+    /// <summary>
+    /// Returns true and the key when the request carries one; false sends the request to the fallback strategy. Both
+    /// front ends (Kestrel's request, and the fast path's raw head) go through here, so a key maps the same way on either.
+    /// </summary>
+    public bool TryGetKey<TRequest>(TRequest request, out ulong key)
+        where TRequest : IHashKeyRequest
     {
         switch (Kind)
         {
             case HashKeyKind.ClientIp:
-                return TryHashAddress(
-                    forwarded.ResolveClient(context.Connection.RemoteIpAddress, context.Request.Headers[ForwardedHeaders.ForwardedFor].ToString()), out key);
+                IPAddress? peer = request.Peer;
+                return TryHashAddress(forwarded.IsTrusted(peer) ? forwarded.ResolveClient(peer, request.Header(ForwardedHeaders.ForwardedFor)) : peer, out key);
             case HashKeyKind.Header:
-                return TryHashNonEmpty(context.Request.Headers.TryGetValue(Name!, out StringValues values) ? values.ToString() : null, out key);
+                return TryHashNonEmpty(request.Header(Name!), out key);
             case HashKeyKind.Cookie:
-                return TryHashNonEmpty(FindPair(context.Request.Headers.Cookie.ToString(), Name!, ';'), out key);
+                return TryHashNonEmpty(FindPair(request.Header("Cookie"), Name!, ';'), out key);
             case HashKeyKind.Path:
-                return TryHashNonEmpty(context.Request.Path.Value, out key);
+                return TryHashNonEmpty(request.Path, out key);
             case HashKeyKind.Query:
-                string? query = context.Request.QueryString.Value;
-                return TryHashNonEmpty(string.IsNullOrEmpty(query) ? default : FindPair(query.AsSpan(1), Name!, '&'), out key);
+                ReadOnlySpan<char> query = request.Query;
+                return TryHashNonEmpty(query.IsEmpty ? default : FindPair(query[1..], Name!, '&'), out key);
             default:
                 key = 0;
                 return false;

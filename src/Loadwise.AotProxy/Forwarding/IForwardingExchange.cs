@@ -1,0 +1,183 @@
+using System.Net;
+using Loadwise.AotProxy.RateLimiting;
+using Loadwise.AotProxy.Routing;
+using Microsoft.Extensions.Primitives;
+
+namespace Loadwise.AotProxy.Forwarding;
+
+/// <summary>
+/// One client request as the forwarder drives it, whichever front end read it: Kestrel's HTTP layer
+/// (<see cref="KestrelExchange"/>) or the fast path's raw HTTP/1.1 head (<see cref="Http1FastPathConnection"/>).
+/// The retry loop, selection, health reports and metrics in <see cref="ProxyForwarder"/> are written once against it.
+/// </summary>
+internal interface IForwardingExchange : IHashKeyRequest
+{
+    /// <summary>Gets the request method.</summary>
+    string Method { get; }
+
+    /// <summary>Gets whether the request may carry a body (then it goes through HttpClient, which streams it).</summary>
+    bool HasBody { get; }
+
+    /// <summary>Gets the Kestrel request behind the exchange, or null on the fast path (which only takes bodiless requests).</summary>
+    HttpContext? Context { get; }
+
+    /// <summary>Gets a token that fires when the client goes away.</summary>
+    CancellationToken ClientAborted { get; }
+
+    /// <summary>Gets whether the client went away (a write to it failed, or its connection closed).</summary>
+    bool ClientGone { get; }
+
+    /// <summary>Takes one token from the client's bucket; false, with the wait in whole seconds, when it has none.</summary>
+    bool TryAcquireToken(ClientRateLimiter limiter, out int retryAfterSeconds);
+
+    /// <summary>Writes the upstream request head (request line, Host, end-to-end headers, X-Forwarded-*, blank line).</summary>
+    void WriteRequestHead(ref HttpHeadWriter writer, Backend backend, string basePath, ForwarderSettings settings);
+
+    /// <summary>Sends the backend's response head and body (framed by <paramref name="head"/>) to the client.</summary>
+    ValueTask RelayResponseAsync(Http1Connection connection, Http1ResponseHead head, CancellationToken cancellationToken);
+
+    /// <summary>Answers the client with a short plain-text error; <paramref name="retryAfterSeconds"/> below 0 sends no Retry-After.</summary>
+    ValueTask WriteErrorAsync(int status, string text, int retryAfterSeconds = -1);
+
+    /// <summary>Cuts the client connection: the only honest signal once a response has started and then failed.</summary>
+    void Abort();
+}
+
+/// <summary>A request that came through Kestrel's HTTP layer.</summary>
+internal readonly struct KestrelExchange(HttpContext context) : IForwardingExchange
+{
+    public HttpContext Context => context;
+
+    HttpContext? IForwardingExchange.Context => context;
+
+    public string Method => context.Request.Method;
+
+    public bool HasBody => ProxyForwarder.HasBody(context);
+
+    public CancellationToken ClientAborted => context.RequestAborted;
+
+    public bool ClientGone => context.RequestAborted.IsCancellationRequested;
+
+    public IPAddress? Peer => context.Connection.RemoteIpAddress;
+
+    public ReadOnlySpan<char> Path => new HttpContextKeyRequest(context).Path;
+
+    public ReadOnlySpan<char> Query => new HttpContextKeyRequest(context).Query;
+
+    public ReadOnlySpan<char> Header(string name) => new HttpContextKeyRequest(context).Header(name);
+
+    public bool TryAcquireToken(ClientRateLimiter limiter, out int retryAfterSeconds) => limiter.TryAcquire(context, out retryAfterSeconds);
+
+    public void WriteRequestHead(ref HttpHeadWriter writer, Backend backend, string basePath, ForwarderSettings settings)
+    {
+        HttpRequest request = context.Request;
+        writer.Append(request.Method);
+        writer.Append(" "u8);
+        writer.Append(basePath);
+        writer.Append(ProxyForwarder.RequestTarget(context));
+        writer.Append(" HTTP/1.1\r\n"u8);
+        writer.AppendHeader("Host", settings.PreserveHost && request.Host.HasValue ? request.Host.Value : backend.Authority);
+
+        IHeaderDictionary headers = request.Headers;
+        string? connection = headers.Connection.Count == 0 ? null : headers.Connection.ToString();
+        bool xForwarded = settings.XForwarded;
+        foreach (KeyValuePair<string, StringValues> header in headers)
+        {
+            // Content-Length (here only ever 0) is written below, by method, as HttpClient does.
+            if (HeaderRules.SkipRequestHeader(header.Key, connection, xForwarded)
+                || string.Equals(header.Key, "Content-Length", StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+
+            StringValues values = header.Value;
+            writer.AppendHeader(header.Key, values.Count == 1
+                ? values.ToString()
+                : string.Join(string.Equals(header.Key, "Cookie", StringComparison.OrdinalIgnoreCase) ? "; " : ", ", values.ToArray()));
+        }
+
+        if (xForwarded)
+        {
+            ProxyForwarder.ForwardedValues(context, settings.Forwarded, out string forwardedFor, out string proto, out string? host);
+            writer.AppendHeader(ForwardedHeaders.ForwardedFor, forwardedFor);
+            writer.AppendHeader(ForwardedHeaders.ForwardedProto, proto);
+            if (host is not null)
+            {
+                writer.AppendHeader(ForwardedHeaders.ForwardedHost, host);
+            }
+        }
+
+        string method = request.Method;
+        if (!(HttpMethods.IsGet(method) || HttpMethods.IsHead(method) || HttpMethods.IsDelete(method)
+            || HttpMethods.IsOptions(method) || HttpMethods.IsTrace(method) || HttpMethods.IsConnect(method)))
+        {
+            writer.Append("Content-Length: 0\r\n"u8);
+        }
+
+        writer.Append("\r\n"u8);
+    }
+
+    public async ValueTask RelayResponseAsync(Http1Connection connection, Http1ResponseHead head, CancellationToken cancellationToken)
+    {
+        HttpResponse downstream = context.Response;
+        downstream.StatusCode = head.Status;
+        IHeaderDictionary target = downstream.Headers;
+        bool requestWasHead = HttpMethods.IsHead(context.Request.Method);
+        foreach (KeyValuePair<string, string> header in head.GetHeaders(connection.Buffer.AsSpan(head.Offset)))
+        {
+            if (HeaderRules.IsHopByHop(header.Key, head.Connection))
+            {
+                continue;
+            }
+
+            if (string.Equals(header.Key, "Content-Length", StringComparison.OrdinalIgnoreCase))
+            {
+                // Kestrel frames the body from this: only for a length-delimited body, or a HEAD answer.
+                if (head.Framing == BodyFraming.ContentLength || (requestWasHead && head.Status is not (204 or 304)))
+                {
+                    downstream.ContentLength = head.ContentLength;
+                }
+
+                continue;
+            }
+
+            StringValues existing = target[header.Key];
+            target[header.Key] = existing.Count == 0 ? new StringValues(header.Value) : StringValues.Concat(existing, header.Value);
+        }
+
+        await Http1Response.CopyBodyAsync(connection, head, downstream.Body, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async ValueTask WriteErrorAsync(int status, string text, int retryAfterSeconds = -1)
+    {
+        HttpResponse response = context.Response;
+        if (response.HasStarted)
+        {
+            context.Abort();
+            return;
+        }
+
+        response.StatusCode = status;
+        response.ContentType = "text/plain; charset=utf-8";
+        if (retryAfterSeconds >= 0)
+        {
+            response.Headers.RetryAfter = retryAfterSeconds switch
+            {
+                1 => "1",
+                2 => "2",
+                _ => retryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            };
+        }
+
+        try
+        {
+            await response.WriteAsync(text, context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException)
+        {
+            // The client left while we were telling it; nothing more to do.
+        }
+    }
+
+    public void Abort() => context.Abort();
+}
