@@ -66,6 +66,8 @@ public sealed class ConfigValidationTests
         { "Performance:InlineSocketCompletions=maybe", "Performance:InlineSocketCompletions: got 'maybe', expected true or false" },
         { "Performance:InlineScheduling=often", "Performance:InlineScheduling: got 'often', expected true or false" },
         { "Performance:DirectHttp1=yes", "Performance:DirectHttp1: got 'yes', expected true or false" },
+        { "Performance:FastPath=fast", "Performance:FastPath: got 'fast', expected true or false" },
+        { "Performance:WaitForDataBeforeAllocatingBuffer=1x", "Performance:WaitForDataBeforeAllocatingBuffer: got '1x', expected true or false" },
         { "HealthChecks:IntervalMs=50", "HealthChecks:IntervalMs: got '50', expected an integer from 100 to 3600000" },
         { "HealthChecks:TimeoutMs=1500", "HealthChecks:TimeoutMs: got '1500', expected an integer from 1 to HealthChecks:IntervalMs (1000)" },
         { "HealthChecks:JitterMs=600", "HealthChecks:JitterMs: got '600', expected an integer from 0 to half of HealthChecks:IntervalMs (500)" },

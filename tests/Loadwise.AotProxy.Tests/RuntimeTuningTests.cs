@@ -62,4 +62,22 @@ public sealed class RuntimeTuningTests
         using HttpResponseMessage response = await proxy.Client.GetAsync("/", TestContext.Current.CancellationToken);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
+
+    [Theory]
+    [InlineData(null, false)]
+    [InlineData(true, true)]
+    public async Task The_zero_byte_read_setting_reaches_Kestrels_socket_transport(bool? configured, bool expected)
+    {
+        await using TestProxy proxy = await TestProxy.StartAsync(options =>
+        {
+            if (configured is { } value)
+            {
+                options.Performance.WaitForDataBeforeAllocatingBuffer = value;
+            }
+        });
+
+        Assert.Equal(expected, proxy.Server.Transport.WaitForDataBeforeAllocatingBuffer);
+        using HttpResponseMessage response = await proxy.Client.GetAsync("/", TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
 }

@@ -25,6 +25,9 @@ internal static class HeaderRules
 
     private static readonly SearchValues<char> ListSeparators = SearchValues.Create(", \t");
 
+    /// <summary>The first letters of the fixed hop-by-hop names (Connection, Keep-Alive, TE, Trailer, Transfer-Encoding, Upgrade, Proxy-*, Expect).</summary>
+    private static readonly SearchValues<byte> HopByHopInitials = SearchValues.Create("CKTUPEcktupe"u8);
+
     /// <summary>The longest header name checked on the stack; longer names are decoded into a rented buffer.</summary>
     private const int StackNameLength = 128;
 
@@ -57,6 +60,12 @@ internal static class HeaderRules
     /// <summary>Returns true for a hop-by-hop header whose name was read off the wire (ASCII).</summary>
     public static bool IsHopByHop(ReadOnlySpan<byte> name, string? connectionHeader)
     {
+        if (connectionHeader is null && (name.IsEmpty || !HopByHopInitials.Contains(name[0])))
+        {
+            // Most response headers (Server, Date, Last-Modified, Accept-Ranges, Vary...) are settled by their first letter.
+            return false;
+        }
+
         char[]? rented = null;
         Span<char> chars = name.Length <= StackNameLength ? stackalloc char[StackNameLength] : (rented = ArrayPool<char>.Shared.Rent(name.Length));
         int length = Encoding.Latin1.GetChars(name, chars);

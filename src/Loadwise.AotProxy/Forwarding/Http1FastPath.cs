@@ -443,19 +443,25 @@ internal sealed class Http1FastPathConnection : IForwardingExchange, IDisposable
     private void WriteResponseHead(ref HttpHeadWriter writer, ReadOnlySpan<byte> source, Http1ResponseHead head, bool chunked)
     {
         writer.Append(ResponseHeadBytes.StatusLine(head.Status));
+        bool lengthWritten = false;
         foreach (HeaderField field in head.Fields)
         {
             ReadOnlySpan<byte> name = field.Name(source);
-            if (HeaderRules.IsHopByHop(name, head.Connection))
+            if (HeaderRules.IsHopByHop(name, head.ConnectionNames))
             {
                 continue;
             }
 
-            if (name.Length == 14 && Ascii.EqualsIgnoreCase(name, "Content-Length"u8)
-                && !(head.Framing == BodyFraming.ContentLength || (_head.IsHead && head.Status is not (204 or 304))))
+            if (name.Length == 14 && Ascii.EqualsIgnoreCase(name, "Content-Length"u8))
             {
-                // The length frames the body only when the body is length-delimited, or describes the answer to a HEAD.
-                continue;
+                // The length frames the body only when the body is length-delimited, or describes the answer to a HEAD;
+                // repeats (equal, or the parser would have refused them) are sent once.
+                if (lengthWritten || !(head.Framing == BodyFraming.ContentLength || (_head.IsHead && head.Status is not (204 or 304))))
+                {
+                    continue;
+                }
+
+                lengthWritten = true;
             }
 
             writer.Append(name);

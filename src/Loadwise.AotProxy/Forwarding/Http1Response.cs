@@ -37,6 +37,12 @@ internal sealed class Http1ResponseHead
     /// <summary>Gets the Connection header's value (its tokens name more hop-by-hop headers), or null.</summary>
     public string? Connection { get; private set; }
 
+    /// <summary>
+    /// Gets the Connection header's value when it names headers beyond <c>keep-alive</c> and <c>close</c>, else null:
+    /// what hop-by-hop checks need (Keep-Alive is hop-by-hop anyway), without scanning the list for every header.
+    /// </summary>
+    public string? ConnectionNames => Connection is null || IsPlainConnection(Connection) ? null : Connection;
+
     /// <summary>Gets the Retry-After header's value, or null.</summary>
     public string? RetryAfter { get; private set; }
 
@@ -190,6 +196,9 @@ internal sealed class Http1ResponseHead
         consumed = end + HeadEnd.Length;
         return OperationStatus.Done;
     }
+
+    private static bool IsPlainConnection(string value) =>
+        value.Equals("keep-alive", StringComparison.OrdinalIgnoreCase) || value.Equals("close", StringComparison.OrdinalIgnoreCase);
 
     private static bool TryParseStatusLine(ReadOnlySpan<byte> line, out int status, out bool http11)
     {

@@ -125,7 +125,7 @@ internal readonly struct KestrelExchange(HttpContext context) : IForwardingExcha
         bool requestWasHead = HttpMethods.IsHead(context.Request.Method);
         foreach (KeyValuePair<string, string> header in head.GetHeaders(connection.Buffer.AsSpan(head.Offset)))
         {
-            if (HeaderRules.IsHopByHop(header.Key, head.Connection))
+            if (HeaderRules.IsHopByHop(header.Key, head.ConnectionNames))
             {
                 continue;
             }
