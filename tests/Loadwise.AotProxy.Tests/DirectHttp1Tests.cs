@@ -188,6 +188,24 @@ public sealed class DirectHttp1ForwardingTests
     }
 
     [Fact]
+    public async Task A_repeated_equal_Content_Length_reaches_the_client_once_and_a_missing_Date_is_added()
+    {
+        await using var backend = await RawBackend.StartAsync(async (stream, _) =>
+        {
+            await WriteAsync(stream, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok");
+            return true;
+        });
+        await using TestProxy proxy = await StartProxyAsync(backend);
+
+        using HttpResponseMessage response = await proxy.Client.GetAsync("/", Ct);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(2, response.Content.Headers.ContentLength);
+        Assert.Single(response.Content.Headers.GetValues("Content-Length"));
+        Assert.NotNull(response.Headers.Date);
+        Assert.Equal("ok", await response.Content.ReadAsStringAsync(Ct));
+    }
+
+    [Fact]
     public async Task A_malformed_response_is_a_502_and_counts_against_the_backend()
     {
         await using var backend = await RawBackend.StartAsync(async (stream, _) =>
