@@ -61,6 +61,8 @@ public sealed class ConfigValidationTests
         { "Limits:RequestHeadersTimeoutMs=10", "Limits:RequestHeadersTimeoutMs: got '10', expected an integer from 100 to 600000" },
         { "Limits:MinRequestBodyBytesPerSecond=-1", "Limits:MinRequestBodyBytesPerSecond: got '-1', expected an integer >= 0" },
         { "Limits:MinRequestBodyGraceMs=0", "Limits:MinRequestBodyGraceMs: got '0', expected an integer from 2000 to 600000" },
+        { "Limits:MinResponseBytesPerSecond=-5", "Limits:MinResponseBytesPerSecond: got '-5', expected an integer >= 0" },
+        { "Limits:MinResponseGraceMs=100", "Limits:MinResponseGraceMs: got '100', expected an integer from 2000 to 600000" },
         { "HealthChecks:Path=health", "HealthChecks:Path: got 'health', expected a path starting with '/' (a query is allowed) without '#', spaces or control characters" },
         { "HealthChecks:Enabled=sometimes", "HealthChecks:Enabled: got 'sometimes', expected true or false" },
         { "Performance:InlineSocketCompletions=maybe", "Performance:InlineSocketCompletions: got 'maybe', expected true or false" },

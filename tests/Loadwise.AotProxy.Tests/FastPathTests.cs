@@ -190,6 +190,28 @@ public sealed class FastPathTests
     }
 
     [Fact]
+    public async Task A_client_that_stops_reading_is_cut_off_by_the_minimum_response_rate()
+    {
+        const long Size = 400_000_000;
+        await using TestProxy proxy = await TestProxy.StartAsync(options =>
+        {
+            NoProbes(options);
+            options.Limits.MinResponseBytesPerSecond = 10_000_000;
+            options.Limits.MinResponseGraceMs = 2_000;
+        }, backendCount: 1);
+        using var client = await RawClient.ConnectAsync(proxy.Port);
+        await client.SendAsync($"GET /bytes/{Size} HTTP/1.1\r\nHost: localhost\r\n\r\n");
+
+        // Read nothing while the socket buffers fill and the proxy's flush waits; the deadline is the grace period
+        // plus what was written at 10 MB/s, so a few seconds.
+        await Task.Delay(TimeSpan.FromSeconds(7), Ct);
+        long received = await client.DrainAsync(TimeSpan.FromSeconds(20));
+
+        Assert.True(received < Size / 2, $"received {received} of {Size} bytes: the slow reader was not cut off");
+        Assert.Equal(1, proxy.Server.FastPath!.Served);
+    }
+
+    [Fact]
     public async Task Drain_closes_an_idle_fast_path_connection_at_once()
     {
         await using TestProxy proxy = await TestProxy.StartAsync(options =>
@@ -328,6 +350,36 @@ public sealed class FastPathTests
             catch (OperationCanceledException) when (!Ct.IsCancellationRequested)
             {
                 return false;
+            }
+        }
+
+        /// <summary>Reads until the server closes the connection or <paramref name="timeout"/> passes, and returns the bytes read.</summary>
+        public async Task<long> DrainAsync(TimeSpan timeout)
+        {
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+            limit.CancelAfter(timeout);
+            long total = _end - _start;
+            try
+            {
+                while (true)
+                {
+                    int read = await _socket.ReceiveAsync(_buffer, SocketFlags.None, limit.Token);
+                    if (read == 0)
+                    {
+                        return total;
+                    }
+
+                    total += read;
+                }
+            }
+            catch (SocketException)
+            {
+                return total;
+            }
+            catch (OperationCanceledException) when (!Ct.IsCancellationRequested)
+            {
+                // Still open (a keep-alive connection after a whole response).
+                return total;
             }
         }
 

@@ -175,6 +175,16 @@ internal sealed class LimitOptions
 
     /// <summary>Gets or sets how long a request body may start slower than the minimum rate.</summary>
     public int MinRequestBodyGraceMs { get; set; } = 5_000;
+
+    /// <summary>
+    /// Gets or sets the slowest a client may read a response, in bytes per second after the grace period (0 = no
+    /// minimum): Kestrel's MinResponseDataRate, applied by the fast path with the same rule. A client that stops reading
+    /// is cut off instead of holding its backend connection.
+    /// </summary>
+    public int MinResponseBytesPerSecond { get; set; } = 240;
+
+    /// <summary>Gets or sets the grace period of <see cref="MinResponseBytesPerSecond"/>.</summary>
+    public int MinResponseGraceMs { get; set; } = 5_000;
 }
 
 /// <summary>Forwarding rules.</summary>

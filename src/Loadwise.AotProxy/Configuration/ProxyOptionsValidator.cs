@@ -46,6 +46,8 @@ internal static class ProxyOptionsValidator
         Range(problems, "Limits:RequestHeadersTimeoutMs", options.Limits.RequestHeadersTimeoutMs, 100, 600_000);
         Range(problems, "Limits:MinRequestBodyBytesPerSecond", options.Limits.MinRequestBodyBytesPerSecond, 0, int.MaxValue);
         Range(problems, "Limits:MinRequestBodyGraceMs", options.Limits.MinRequestBodyGraceMs, 2_000, 600_000);
+        Range(problems, "Limits:MinResponseBytesPerSecond", options.Limits.MinResponseBytesPerSecond, 0, int.MaxValue);
+        Range(problems, "Limits:MinResponseGraceMs", options.Limits.MinResponseGraceMs, 2_000, 600_000);
 
         for (int i = 0; i < options.Forwarding.TrustedProxies.Count; i++)
         {

@@ -7,6 +7,7 @@ using Loadwise.AotProxy.RateLimiting;
 using Loadwise.AotProxy.Routing;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.WebUtilities;
 
 namespace Loadwise.AotProxy.Forwarding;
@@ -17,7 +18,8 @@ internal sealed record FastPathSettings(
     TimeSpan KeepAliveTimeout,
     TimeSpan RequestHeadersTimeout,
     string? MetricsPath,
-    string[] ReadHeaders);
+    string[] ReadHeaders,
+    MinDataRate? MinResponseDataRate);
 
 /// <summary>
 /// A connection middleware in front of Kestrel's HTTP/1.1 layer, on Kestrel's own transport. Each request head is
@@ -103,6 +105,8 @@ internal sealed class Http1FastPathConnection : IForwardingExchange, IDisposable
 
     // Read by the heartbeat thread.
     private long _deadline = long.MaxValue;
+    private long _writeDeadline;
+    private volatile bool _flushPending;
     private volatile bool _reading;
     private volatile bool _handedOff;
     private volatile bool _closeRequested;
@@ -382,7 +386,34 @@ internal sealed class Http1FastPathConnection : IForwardingExchange, IDisposable
 
     internal async ValueTask FlushAsync(CancellationToken cancellationToken)
     {
-        FlushResult flushed = await _output.FlushAsync(cancellationToken).ConfigureAwait(false);
+        if (_owner.Settings.MinResponseDataRate is { } rate && _output.CanGetUnflushedBytes)
+        {
+            // Kestrel's rule: each write extends the deadline by its size at the minimum rate, from no earlier than
+            // now + grace; a flush still waiting past it cuts the connection (OnHeartbeat).
+            long now = Environment.TickCount64;
+            long allowed = (long)(_output.UnflushedBytes * 1000 / rate.BytesPerSecond);
+            Volatile.Write(ref _writeDeadline, Math.Max(now + (long)rate.GracePeriod.TotalMilliseconds, Volatile.Read(ref _writeDeadline)) + allowed);
+        }
+
+        ValueTask<FlushResult> flush = _output.FlushAsync(cancellationToken);
+        FlushResult flushed;
+        if (flush.IsCompletedSuccessfully)
+        {
+            flushed = flush.Result;
+        }
+        else
+        {
+            _flushPending = true;
+            try
+            {
+                flushed = await flush.ConfigureAwait(false);
+            }
+            finally
+            {
+                _flushPending = false;
+            }
+        }
+
         if (flushed.IsCompleted || flushed.IsCanceled)
         {
             _clientGone = true;
@@ -498,10 +529,22 @@ internal sealed class Http1FastPathConnection : IForwardingExchange, IDisposable
 
     private void OnHeartbeat()
     {
-        // Once a second, from Kestrel's heartbeat thread: the keep-alive and request-headers timeouts of Kestrel's own layer.
-        if (!_handedOff && _reading && Environment.TickCount64 > Volatile.Read(ref _deadline))
+        // Once a second, from Kestrel's heartbeat thread: the timeouts of Kestrel's own layer (keep-alive, request
+        // headers, minimum response data rate).
+        if (_handedOff)
+        {
+            return;
+        }
+
+        long now = Environment.TickCount64;
+        if (_reading && now > Volatile.Read(ref _deadline))
         {
             _context.Abort(new ConnectionAbortedException("keep-alive or request headers timeout"));
+        }
+        else if (_flushPending && _owner.Settings.MinResponseDataRate is not null && now > Volatile.Read(ref _writeDeadline))
+        {
+            _clientGone = true;
+            _context.Abort(new ConnectionAbortedException("the client read the response slower than Limits:MinResponseBytesPerSecond"));
         }
     }
 

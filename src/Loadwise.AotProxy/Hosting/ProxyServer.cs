@@ -88,6 +88,7 @@ internal sealed class ProxyServer : IAsyncDisposable
             kestrel.Limits.MinRequestBodyDataRate = options.Limits.MinRequestBodyBytesPerSecond > 0
                 ? new MinDataRate(options.Limits.MinRequestBodyBytesPerSecond, TimeSpan.FromMilliseconds(options.Limits.MinRequestBodyGraceMs))
                 : null;
+            kestrel.Limits.MinResponseDataRate = MinResponseRate(options.Limits);
             foreach (string url in options.Listen)
             {
                 ListenOptions listener = Listen(kestrel, new Uri(url));
@@ -150,7 +151,8 @@ internal sealed class ProxyServer : IAsyncDisposable
                 TimeSpan.FromMilliseconds(options.Timeouts.IdleMs),
                 TimeSpan.FromMilliseconds(options.Limits.RequestHeadersTimeoutMs),
                 _adminListener is null ? metricsPath : null,
-                readHeaders));
+                readHeaders,
+                MinResponseRate(options.Limits)));
         }
 
         _app.Run(context =>
@@ -267,6 +269,10 @@ internal sealed class ProxyServer : IAsyncDisposable
         context.Response.ContentType = PrometheusExporter.ContentType;
         await context.Response.WriteAsync(text, context.RequestAborted).ConfigureAwait(false);
     }
+
+    private static MinDataRate? MinResponseRate(LimitOptions limits) => limits.MinResponseBytesPerSecond > 0
+        ? new MinDataRate(limits.MinResponseBytesPerSecond, TimeSpan.FromMilliseconds(limits.MinResponseGraceMs))
+        : null;
 
     private static ListenOptions Listen(KestrelServerOptions kestrel, Uri url)
     {
