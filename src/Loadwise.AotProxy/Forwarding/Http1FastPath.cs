@@ -27,7 +27,7 @@ internal sealed record FastPathSettings(
 /// bytes and the backend's response written straight back (status line, end-to-end headers, body), with no
 /// HttpContext, header dictionary or strings per request. The first request it is not sure of hands the connection,
 /// that request's bytes still unread, to Kestrel's HTTP layer for good, so everything else (bodies, limits, errors,
-/// HTTP/2) is exactly as before. Measured on 2 cores: proxy user CPU per request from about 10 us to about 4 us.
+/// HTTP/2) is exactly as before. Measured on 2 cores: proxy user CPU per request from 10-12 us to 7.5-8.4 us.
 /// </summary>
 internal sealed class Http1FastPath(ProxyForwarder forwarder, ForwardedHeaders forwarded, ClientRateLimiter? rateLimiter, FastPathSettings settings)
 {
