@@ -232,6 +232,13 @@ internal sealed class Http1FastPathConnection : IForwardingExchange, IDisposable
                     _input.AdvanceTo(buffer.GetPosition(_head.Length));
                 }
 
+                // The response's last bytes go out only now, after the forwarder recorded the request: as on Kestrel's
+                // path, a client that has its whole response finds it in the metrics.
+                if (!_clientGone)
+                {
+                    await FlushAsync(_context.ConnectionClosed).ConfigureAwait(false);
+                }
+
                 if (_head.Close || _clientGone)
                 {
                     return true;
@@ -324,6 +331,7 @@ internal sealed class Http1FastPathConnection : IForwardingExchange, IDisposable
         {
             _body ??= new ClientBodyStream(this);
             _body.Chunked = chunked;
+            _body.Remaining = head.Framing == BodyFraming.ContentLength ? head.ContentLength : -1;
             await Http1Response.CopyBodyAsync(connection, head, _body, cancellationToken).ConfigureAwait(false);
             if (chunked)
             {
@@ -331,10 +339,10 @@ internal sealed class Http1FastPathConnection : IForwardingExchange, IDisposable
             }
         }
 
-        await FlushAsync(cancellationToken).ConfigureAwait(false);
+        // No flush here: ServeAsync flushes the end of the response once the request is accounted for.
     }
 
-    public async ValueTask WriteErrorAsync(int status, string text, int retryAfterSeconds = -1)
+    public ValueTask WriteErrorAsync(int status, string text, int retryAfterSeconds = -1)
     {
         byte[] body = Encoding.UTF8.GetBytes(text);
         var head = new HttpHeadWriter(256);
@@ -364,14 +372,8 @@ internal sealed class Http1FastPathConnection : IForwardingExchange, IDisposable
             _output.Write(body);
         }
 
-        try
-        {
-            await FlushAsync(_context.ConnectionClosed).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is OperationCanceledException or IOException or ConnectionAbortedException)
-        {
-            // The client left while we were telling it; nothing more to do.
-        }
+        // Flushed by ServeAsync once the request is accounted for.
+        return ValueTask.CompletedTask;
     }
 
     public void Abort()
@@ -565,6 +567,12 @@ internal sealed class ClientBodyStream(Http1FastPathConnection connection) : Str
     /// <summary>Gets or sets whether each write goes out as one chunk of the chunked coding.</summary>
     public bool Chunked { get; set; }
 
+    /// <summary>
+    /// Gets or sets the body bytes still to come when the length is known, else -1. The write that completes the body
+    /// is not flushed: the connection flushes it after the request is recorded.
+    /// </summary>
+    public long Remaining { get; set; } = -1;
+
     public override bool CanRead => false;
 
     public override bool CanSeek => false;
@@ -595,6 +603,11 @@ internal sealed class ClientBodyStream(Http1FastPathConnection connection) : Str
         if (Chunked)
         {
             output.Write("\r\n"u8);
+        }
+
+        if (Remaining >= 0 && (Remaining -= buffer.Length) == 0)
+        {
+            return;
         }
 
         await connection.FlushAsync(cancellationToken).ConfigureAwait(false);
