@@ -28,7 +28,7 @@ internal static class HeaderRules
     /// <summary>The first letters of the fixed hop-by-hop names (Connection, Keep-Alive, TE, Trailer, Transfer-Encoding, Upgrade, Proxy-*, Expect).</summary>
     private static readonly SearchValues<byte> HopByHopInitials = SearchValues.Create("CKTUPEcktupe"u8);
 
-    /// <summary>The longest header name checked on the stack; longer names are decoded into a rented buffer.</summary>
+    /// <summary>The longest header name checked on the stack; longer ones (rare) are decoded into a string.</summary>
     private const int StackNameLength = 128;
 
     /// <summary>Returns true when a request header must not be copied upstream as it is.</summary>
@@ -37,19 +37,8 @@ internal static class HeaderRules
         || (handleForwarded ? SetByProxySpans.Contains(name) : name.Equals("Host", StringComparison.OrdinalIgnoreCase));
 
     /// <summary>Returns true when a request header name read off the wire (ASCII) must not be copied upstream as it is.</summary>
-    public static bool SkipRequestHeader(ReadOnlySpan<byte> name, string? connectionHeader, bool handleForwarded)
-    {
-        char[]? rented = null;
-        Span<char> chars = name.Length <= StackNameLength ? stackalloc char[StackNameLength] : (rented = ArrayPool<char>.Shared.Rent(name.Length));
-        int length = Encoding.Latin1.GetChars(name, chars);
-        bool skip = SkipRequestHeader(chars[..length], connectionHeader, handleForwarded);
-        if (rented is not null)
-        {
-            ArrayPool<char>.Shared.Return(rented);
-        }
-
-        return skip;
-    }
+    public static bool SkipRequestHeader(ReadOnlySpan<byte> name, string? connectionHeader, bool handleForwarded) =>
+        SkipRequestHeader(Decode(name, stackalloc char[StackNameLength]), connectionHeader, handleForwarded);
 
     /// <summary>Returns true for a hop-by-hop header: a fixed one, any <c>Proxy-*</c>, or one named by <c>Connection</c>.</summary>
     public static bool IsHopByHop(ReadOnlySpan<char> name, string? connectionHeader) =>
@@ -66,17 +55,12 @@ internal static class HeaderRules
             return false;
         }
 
-        char[]? rented = null;
-        Span<char> chars = name.Length <= StackNameLength ? stackalloc char[StackNameLength] : (rented = ArrayPool<char>.Shared.Rent(name.Length));
-        int length = Encoding.Latin1.GetChars(name, chars);
-        bool hopByHop = IsHopByHop(chars[..length], connectionHeader);
-        if (rented is not null)
-        {
-            ArrayPool<char>.Shared.Return(rented);
-        }
-
-        return hopByHop;
+        return IsHopByHop(Decode(name, stackalloc char[StackNameLength]), connectionHeader);
     }
+
+    /// <summary>A header name read off the wire as characters: in <paramref name="buffer"/>, or a new array for the rare name longer than it.</summary>
+    private static ReadOnlySpan<char> Decode(ReadOnlySpan<byte> name, Span<char> buffer) =>
+        name.Length <= buffer.Length ? buffer[..Encoding.Latin1.GetChars(name, buffer)] : Encoding.Latin1.GetString(name);
 
     /// <summary>Returns true when a comma-separated token list (a Connection header) contains <paramref name="token"/>.</summary>
     public static bool ListContains(ReadOnlySpan<char> list, ReadOnlySpan<char> token)

@@ -60,11 +60,11 @@ internal readonly struct KestrelExchange(HttpContext context) : IForwardingExcha
 
     public IPAddress? Peer => context.Connection.RemoteIpAddress;
 
-    public ReadOnlySpan<char> Path => new HttpContextKeyRequest(context).Path;
+    public ReadOnlySpan<char> Path => context.Request.Path.Value;
 
-    public ReadOnlySpan<char> Query => new HttpContextKeyRequest(context).Query;
+    public ReadOnlySpan<char> Query => context.Request.QueryString.Value;
 
-    public ReadOnlySpan<char> Header(string name) => new HttpContextKeyRequest(context).Header(name);
+    public ReadOnlySpan<char> Header(string name) => context.Request.Headers.TryGetValue(name, out StringValues values) ? values.ToString() : default;
 
     public bool TryAcquireToken(ClientRateLimiter limiter, out int retryAfterSeconds) => limiter.TryAcquire(context, out retryAfterSeconds);
 

@@ -240,6 +240,25 @@ internal sealed class ProxyForwarder : IDisposable
     }
 
     /// <summary>
+    /// A response failed after it started: a client that went away is a drop; otherwise the backend failed, and as the
+    /// status line may be out already, the only honest signal left is to cut the client's connection.
+    /// </summary>
+    private int ResponseBrokeOff<TExchange>(TExchange exchange, Backend backend, Exception e)
+        where TExchange : IForwardingExchange
+    {
+        if (exchange.ClientGone)
+        {
+            _metrics.Dropped(ProxyMetrics.ClientAbort);
+            return ClientGone;
+        }
+
+        _health.ReportPassive(backend, Outcome.Failure);
+        Log.UpstreamFailed(_logger, backend.Id, e.Message);
+        exchange.Abort();
+        return StatusCodes.Status502BadGateway;
+    }
+
+    /// <summary>
     /// Kestrel accepts Content-Length with Transfer-Encoding (chunked wins, RFC 9112 section 6.3) and renames the length
     /// to X-Content-Length; a server behind may frame it the other way, the classic smuggling gap. Refuse it and close
     /// the connection.
@@ -359,17 +378,7 @@ internal sealed class ProxyForwarder : IDisposable
             }
             catch (Exception e) when (e is OperationCanceledException or HttpRequestException or IOException)
             {
-                if (clientAborted.IsCancellationRequested)
-                {
-                    _metrics.Dropped(ProxyMetrics.ClientAbort);
-                    return ClientGone;
-                }
-
-                // The status line may be out already, so the only honest signal left is to cut the connection.
-                _health.ReportPassive(backend, Outcome.Failure);
-                Log.UpstreamFailed(_logger, backend.Id, e.Message);
-                context.Abort();
-                return StatusCodes.Status502BadGateway;
+                return ResponseBrokeOff(new KestrelExchange(context), backend, e);
             }
 
             if (outcome.Kind != OutcomeKind.RateLimited)
@@ -474,17 +483,7 @@ internal sealed class ProxyForwarder : IDisposable
         catch (Exception e) when (e is OperationCanceledException or UpstreamException or SocketException or IOException)
         {
             connection.Dispose();
-            if (clientAborted.IsCancellationRequested || exchange.ClientGone)
-            {
-                _metrics.Dropped(ProxyMetrics.ClientAbort);
-                return ClientGone;
-            }
-
-            // The status line may be out already, so the only honest signal left is to cut the connection.
-            _health.ReportPassive(backend, Outcome.Failure);
-            Log.UpstreamFailed(_logger, backend.Id, e.Message);
-            exchange.Abort();
-            return StatusCodes.Status502BadGateway;
+            return ResponseBrokeOff(exchange, backend, e);
         }
 
         if (head.KeepAlive)

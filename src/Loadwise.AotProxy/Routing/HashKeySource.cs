@@ -1,6 +1,5 @@
 using System.Net;
 using Loadwise.AotProxy.Forwarding;
-using Microsoft.Extensions.Primitives;
 
 namespace Loadwise.AotProxy.Routing;
 
@@ -30,18 +29,6 @@ internal interface IHashKeyRequest
     ReadOnlySpan<char> Header(string name);
 }
 
-/// <summary>A Kestrel request as seen by <see cref="HashKeySource"/>.</summary>
-internal readonly struct HttpContextKeyRequest(HttpContext context) : IHashKeyRequest
-{
-    public IPAddress? Peer => context.Connection.RemoteIpAddress;
-
-    public ReadOnlySpan<char> Path => context.Request.Path.Value;
-
-    public ReadOnlySpan<char> Query => context.Request.QueryString.Value;
-
-    public ReadOnlySpan<char> Header(string name) => context.Request.Headers.TryGetValue(name, out StringValues values) ? values.ToString() : default;
-}
-
 /// <summary>
 /// Reads a request's hash key without allocating: the key's characters are hashed where they lie (header value, raw
 /// cookie header, path, raw query string) with <see cref="StableHash"/>, so a key maps to the same backend everywhere.
@@ -55,9 +42,6 @@ internal sealed class HashKeySource(HashKeyKind kind, string? name, ForwardedHea
     public string? Name { get; } = name;
 
     public static bool TryParseKind(string? text, out HashKeyKind kind) => Enum.TryParse(text, ignoreCase: true, out kind) && Enum.IsDefined(kind);
-
-    /// <summary>Returns true and the key when the request carries one; false sends the request to the fallback strategy.</summary>
-    public bool TryGetKey(HttpContext context, out ulong key) => TryGetKey(new HttpContextKeyRequest(context), out key);
 
     /// <summary>
     /// Returns true and the key when the request carries one; false sends the request to the fallback strategy. Both
