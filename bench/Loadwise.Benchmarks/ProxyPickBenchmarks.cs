@@ -59,7 +59,7 @@ public class ProxyPickBenchmarks
     [Benchmark]
     public int Pick()
     {
-        bool hasKey = _hashKey.TryGetKey(_request, out ulong key);
+        bool hasKey = _hashKey.TryGetKey(new KestrelExchange(_request), out ulong key);
         var context = hasKey ? new SelectionContext { HashKey = key } : default;
         return Filter.TrySelect(_nodes, in context, _health.Filter, _strategy, out int index) ? index : -1;
     }
