@@ -79,6 +79,59 @@ public sealed class Http1ResponseHeadTests
     [InlineData("HTTP/1.1 200OK\r\n\r\n")]
     public void A_malformed_head_is_invalid(string text) => Assert.Equal(OperationStatus.InvalidData, Parse(text).Status);
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(8)]
+    [InlineData(10)]
+    [InlineData(13)]
+    [InlineData(31)]
+    [InlineData(127)]
+    public void A_control_character_in_a_value_is_invalid(int control)
+    {
+        var parsed = new Http1ResponseHead();
+        byte[] text = Encoding.Latin1.GetBytes($"HTTP/1.1 200 OK\r\nX-A: a{(char)control}b\r\nContent-Length: 0\r\n\r\n");
+        Assert.Equal(OperationStatus.InvalidData, parsed.TryParse(text, false, out _, out string? error));
+        Assert.Equal("control character in a header value", error);
+    }
+
+    [Theory]
+    [InlineData("a\tb")]
+    [InlineData("caf\u00e9 ~!")]
+    public void Tabs_and_visible_bytes_in_a_value_are_kept(string value)
+    {
+        var (status, head, _) = Parse($"HTTP/1.1 200 OK\r\nX-A: {value}\r\nContent-Length: 0\r\n\r\n");
+        Assert.Equal(OperationStatus.Done, status);
+        Assert.Equal(value, head.GetHeaders(Encoding.Latin1.GetBytes($"HTTP/1.1 200 OK\r\nX-A: {value}\r\nContent-Length: 0\r\n\r\n"))[0].Value);
+    }
+
+    [Theory]
+    [InlineData("Connection: keep-alive", "keep-alive", null, true)]
+    [InlineData("Connection: Keep-Alive", "keep-alive", null, true)]
+    [InlineData("connection: CLOSE", "close", null, false)]
+    [InlineData("Connection: keep-alive, X-Private", "keep-alive, X-Private", "keep-alive, X-Private", true)]
+    [InlineData("Connection: keep-alive\r\nConnection: X-Private", "keep-alive, X-Private", "keep-alive, X-Private", true)]
+    [InlineData("Connection: X-Private, close", "X-Private, close", "X-Private, close", false)]
+    public void Connection_values_decide_reuse_and_which_headers_are_hop_by_hop(string line, string connection, string? names, bool keepAlive)
+    {
+        var (_, head, _) = Parse($"HTTP/1.1 200 OK\r\n{line}\r\nContent-Length: 0\r\n\r\n");
+        Assert.Equal(connection, head.Connection, ignoreCase: true);
+        Assert.Equal(names, head.ConnectionNames);
+        Assert.Equal(keepAlive, head.KeepAlive);
+    }
+
+    [Fact]
+    public void A_parser_reused_for_the_next_response_forgets_the_last_ones_fields()
+    {
+        var parsed = new Http1ResponseHead();
+        parsed.TryParse(Encoding.Latin1.GetBytes("HTTP/1.1 429 Slow\r\nRetry-After: 2\r\nConnection: X-P\r\nDate: x\r\nContent-Length: 0\r\n\r\n"), false, out _, out _);
+        Assert.Equal(OperationStatus.Done, parsed.TryParse(Encoding.Latin1.GetBytes("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), false, out _, out _));
+        Assert.Null(parsed.RetryAfter);
+        Assert.Null(parsed.Connection);
+        Assert.Null(parsed.ConnectionNames);
+        Assert.False(parsed.HasDate);
+        Assert.Equal(1, parsed.FieldCount);
+    }
+
     [Fact]
     public void Retry_after_and_connection_tokens_are_kept_for_health_and_hop_by_hop_rules()
     {

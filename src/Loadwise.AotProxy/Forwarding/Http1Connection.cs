@@ -245,6 +245,20 @@ internal struct HttpHeadWriter : IDisposable
         _length += written;
     }
 
+    /// <summary>Appends one header line from bytes read off the wire: <c>name: value</c> and CRLF, with one capacity check.</summary>
+    public void AppendField(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
+    {
+        Ensure(name.Length + value.Length + 4);
+        Span<byte> line = _buffer.AsSpan(_length);
+        name.CopyTo(line);
+        line[name.Length] = (byte)':';
+        line[name.Length + 1] = (byte)' ';
+        value.CopyTo(line[(name.Length + 2)..]);
+        line[name.Length + 2 + value.Length] = (byte)'\r';
+        line[name.Length + 3 + value.Length] = (byte)'\n';
+        _length += name.Length + value.Length + 4;
+    }
+
     /// <summary>Appends one header line.</summary>
     public void AppendHeader(string name, string value)
     {

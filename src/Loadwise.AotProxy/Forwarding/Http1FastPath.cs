@@ -4,6 +4,7 @@ using System.IO.Pipelines;
 using System.Net;
 using System.Text;
 using Loadwise.AotProxy.RateLimiting;
+using Loadwise.AotProxy.Threading;
 using Loadwise.AotProxy.Routing;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
@@ -43,12 +44,12 @@ internal sealed class Http1FastPath(ProxyForwarder forwarder, ForwardedHeaders f
     public long HandedOff => Volatile.Read(ref _handedOff);
 
     /// <summary>Gets how many requests the fast path forwarded itself.</summary>
-    public long Served => Volatile.Read(ref _served);
+    public long Served => _served.Sum(0);
 
     private long _handedOff;
-    private long _served;
+    private readonly PerCoreCells _served = new(1);
 
-    internal void OnServed() => Interlocked.Increment(ref _served);
+    internal void OnServed() => _served.Add(0, 1);
 
     /// <summary>Serves one connection, handing it to <paramref name="next"/> (Kestrel's HTTP layer) when a request needs that.</summary>
     public async Task RunAsync(ConnectionContext context, ConnectionDelegate next)
@@ -102,6 +103,8 @@ internal sealed class Http1FastPathConnection : IForwardingExchange, IDisposable
     private ClientBodyStream? _body;
     private string? _hostText;
     private byte[] _hostBytes = [];
+    private byte[] _forwardedLines = [];
+    private string? _forwardedLinesHost;
 
     // Read by the heartbeat thread.
     private long _deadline = long.MaxValue;
@@ -282,31 +285,12 @@ internal sealed class Http1FastPathConnection : IForwardingExchange, IDisposable
                 continue;
             }
 
-            writer.Append(name);
-            writer.Append(": "u8);
-            writer.Append(field.Value(request));
-            writer.Append("\r\n"u8);
+            writer.AppendField(name, field.Value(request));
         }
 
         if (xForwarded)
         {
-            ForwardedHeaders.Resolve(
-                _peerTrusted,
-                _peerText,
-                _peerTrusted ? Header(ForwardedHeaders.ForwardedFor).ToString() : null,
-                _peerTrusted ? Header(ForwardedHeaders.ForwardedProto).ToString() : null,
-                _peerTrusted ? Header(ForwardedHeaders.ForwardedHost).ToString() : null,
-                Scheme,
-                HostText(host),
-                out string forwardedFor,
-                out string proto,
-                out string? forwardedHost);
-            writer.AppendHeader(ForwardedHeaders.ForwardedFor, forwardedFor);
-            writer.AppendHeader(ForwardedHeaders.ForwardedProto, proto);
-            if (forwardedHost is not null)
-            {
-                writer.AppendHeader(ForwardedHeaders.ForwardedHost, forwardedHost);
-            }
+            writer.Append(ForwardedLines(host));
         }
 
         writer.Append("\r\n"u8);
@@ -473,14 +457,59 @@ internal sealed class Http1FastPathConnection : IForwardingExchange, IDisposable
         return _hostText;
     }
 
+    /// <summary>
+    /// The X-Forwarded-* lines for this request. From an untrusted peer they depend only on the Host, so the encoded
+    /// lines are kept across the connection's requests; a trusted peer's chain is read from each request.
+    /// </summary>
+    private ReadOnlySpan<byte> ForwardedLines(ReadOnlySpan<byte> host)
+    {
+        string hostText = HostText(host);
+        if (!_peerTrusted && ReferenceEquals(_forwardedLinesHost, hostText))
+        {
+            return _forwardedLines;
+        }
+
+        ForwardedHeaders.Resolve(
+            _peerTrusted,
+            _peerText,
+            _peerTrusted ? Header(ForwardedHeaders.ForwardedFor).ToString() : null,
+            _peerTrusted ? Header(ForwardedHeaders.ForwardedProto).ToString() : null,
+            _peerTrusted ? Header(ForwardedHeaders.ForwardedHost).ToString() : null,
+            Scheme,
+            hostText,
+            out string forwardedFor,
+            out string proto,
+            out string? forwardedHost);
+        var lines = new HttpHeadWriter(256);
+        try
+        {
+            lines.AppendHeader(ForwardedHeaders.ForwardedFor, forwardedFor);
+            lines.AppendHeader(ForwardedHeaders.ForwardedProto, proto);
+            if (forwardedHost is not null)
+            {
+                lines.AppendHeader(ForwardedHeaders.ForwardedHost, forwardedHost);
+            }
+
+            _forwardedLines = lines.Written.ToArray();
+        }
+        finally
+        {
+            lines.Dispose();
+        }
+
+        _forwardedLinesHost = _peerTrusted ? null : hostText;
+        return _forwardedLines;
+    }
+
     private void WriteResponseHead(ref HttpHeadWriter writer, ReadOnlySpan<byte> source, Http1ResponseHead head, bool chunked)
     {
         writer.Append(ResponseHeadBytes.StatusLine(head.Status));
         bool lengthWritten = false;
+        string? connectionNames = head.ConnectionNames;
         foreach (HeaderField field in head.Fields)
         {
             ReadOnlySpan<byte> name = field.Name(source);
-            if (HeaderRules.IsHopByHop(name, head.ConnectionNames))
+            if (HeaderRules.IsHopByHop(name, connectionNames))
             {
                 continue;
             }
@@ -497,10 +526,7 @@ internal sealed class Http1FastPathConnection : IForwardingExchange, IDisposable
                 lengthWritten = true;
             }
 
-            writer.Append(name);
-            writer.Append(": "u8);
-            writer.Append(field.Value(source));
-            writer.Append("\r\n"u8);
+            writer.AppendField(name, field.Value(source));
         }
 
         if (chunked)

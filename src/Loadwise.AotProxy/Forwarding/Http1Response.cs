@@ -41,7 +41,7 @@ internal sealed class Http1ResponseHead
     /// Gets the Connection header's value when it names headers beyond <c>keep-alive</c> and <c>close</c>, else null:
     /// what hop-by-hop checks need (Keep-Alive is hop-by-hop anyway), without scanning the list for every header.
     /// </summary>
-    public string? ConnectionNames => Connection is null || IsPlainConnection(Connection) ? null : Connection;
+    public string? ConnectionNames { get; private set; }
 
     /// <summary>Gets the Retry-After header's value, or null.</summary>
     public string? RetryAfter { get; private set; }
@@ -71,6 +71,12 @@ internal sealed class Http1ResponseHead
 
         return headers;
     }
+
+    private const string KeepAliveToken = "keep-alive";
+    private const string CloseToken = "close";
+
+    /// <summary>Control characters refused in a value: all but horizontal tab, and DEL.</summary>
+    private static readonly SearchValues<byte> ControlBytes = SearchValues.Create([.. Enumerable.Range(0, 32).Where(static b => b != '\t').Select(static b => (byte)b), (byte)127]);
 
     private static ReadOnlySpan<byte> HeadEnd => "\r\n\r\n"u8;
 
@@ -111,8 +117,9 @@ internal sealed class Http1ResponseHead
             ReadOnlySpan<byte> line = head[..lineEnd];
             head = head[(lineEnd + 2)..];
             int colon = line.IndexOf((byte)':');
-            if (colon <= 0 || line[0] is (byte)' ' or (byte)'\t' || line[..colon].IndexOfAny((byte)' ', (byte)'\t') >= 0)
+            if (colon <= 0 || line[..colon].IndexOfAny(" \t"u8) >= 0)
             {
+                // No name, or whitespace in or before it.
                 error = "malformed header line";
                 return OperationStatus.InvalidData;
             }
@@ -123,7 +130,7 @@ internal sealed class Http1ResponseHead
             ReadOnlySpan<byte> valueBytes = rawValue.TrimStart(" \t"u8);
             int valueStart = lineStart + colon + 1 + (rawValue.Length - valueBytes.Length);
             valueBytes = valueBytes.TrimEnd(" \t"u8);
-            if (valueBytes.ContainsAnyInRange((byte)0, (byte)8) || valueBytes.ContainsAnyInRange((byte)10, (byte)31) || valueBytes.Contains((byte)127))
+            if (valueBytes.IndexOfAny(ControlBytes) >= 0)
             {
                 // A control character (a bare CR or LF above all) would split the line again downstream.
                 error = "control character in a header value";
@@ -136,38 +143,39 @@ internal sealed class Http1ResponseHead
             }
 
             _fields[FieldCount++] = new HeaderField(lineStart, colon, valueStart, valueBytes.Length);
-            if (Ascii.EqualsIgnoreCase(nameBytes, "Content-Length"u8))
-            {
-                if (!Utf8Parser.TryParse(valueBytes, out long length, out int used) || used != valueBytes.Length || length < 0
-                    || (contentLength >= 0 && contentLength != length))
-                {
-                    error = "invalid or conflicting Content-Length";
-                    return OperationStatus.InvalidData;
-                }
 
-                contentLength = length;
-            }
-            else if (Ascii.EqualsIgnoreCase(nameBytes, "Transfer-Encoding"u8))
+            // The names the proxy reads, told apart by length first: most fields are none of them.
+            switch (nameBytes.Length)
             {
-                string value = Encoding.Latin1.GetString(valueBytes);
-                transferEncoding = transferEncoding is null ? value : transferEncoding + ", " + value;
-            }
-            else if (Ascii.EqualsIgnoreCase(nameBytes, "Connection"u8))
-            {
-                string value = Encoding.Latin1.GetString(valueBytes);
-                Connection = Connection is null ? value : Connection + ", " + value;
-            }
-            else if (Ascii.EqualsIgnoreCase(nameBytes, "Retry-After"u8))
-            {
-                RetryAfter = Encoding.Latin1.GetString(valueBytes);
-            }
-            else if (Ascii.EqualsIgnoreCase(nameBytes, "Date"u8))
-            {
-                HasDate = true;
+                case 4 when Ascii.EqualsIgnoreCase(nameBytes, "Date"u8):
+                    HasDate = true;
+                    break;
+                case 10 when Ascii.EqualsIgnoreCase(nameBytes, "Connection"u8):
+                    string connection = ConnectionValue(valueBytes);
+                    Connection = Connection is null ? connection : Connection + ", " + connection;
+                    break;
+                case 11 when Ascii.EqualsIgnoreCase(nameBytes, "Retry-After"u8):
+                    RetryAfter = Encoding.Latin1.GetString(valueBytes);
+                    break;
+                case 14 when Ascii.EqualsIgnoreCase(nameBytes, "Content-Length"u8):
+                    if (!Utf8Parser.TryParse(valueBytes, out long length, out int used) || used != valueBytes.Length || length < 0
+                        || (contentLength >= 0 && contentLength != length))
+                    {
+                        error = "invalid or conflicting Content-Length";
+                        return OperationStatus.InvalidData;
+                    }
+
+                    contentLength = length;
+                    break;
+                case 17 when Ascii.EqualsIgnoreCase(nameBytes, "Transfer-Encoding"u8):
+                    string value = Encoding.Latin1.GetString(valueBytes);
+                    transferEncoding = transferEncoding is null ? value : transferEncoding + ", " + value;
+                    break;
             }
         }
 
         Status = status;
+        ConnectionNames = Connection is null or KeepAliveToken or CloseToken ? null : Connection;
         KeepAlive = Connection is null
             ? http11
             : !HeaderRules.ListContains(Connection, "close") && (http11 || HeaderRules.ListContains(Connection, "keep-alive"));
@@ -197,8 +205,11 @@ internal sealed class Http1ResponseHead
         return OperationStatus.Done;
     }
 
-    private static bool IsPlainConnection(string value) =>
-        value.Equals("keep-alive", StringComparison.OrdinalIgnoreCase) || value.Equals("close", StringComparison.OrdinalIgnoreCase);
+    /// <summary>The Connection value as a string; the usual two without allocating.</summary>
+    private static string ConnectionValue(ReadOnlySpan<byte> value) =>
+        Ascii.EqualsIgnoreCase(value, "keep-alive"u8) ? KeepAliveToken
+        : Ascii.EqualsIgnoreCase(value, "close"u8) ? CloseToken
+        : Encoding.Latin1.GetString(value);
 
     private static bool TryParseStatusLine(ReadOnlySpan<byte> line, out int status, out bool http11)
     {

@@ -6,6 +6,7 @@ using Loadwise.AotProxy.Health;
 using Loadwise.AotProxy.Hosting;
 using Loadwise.AotProxy.Metrics;
 using Loadwise.AotProxy.RateLimiting;
+using Loadwise.AotProxy.Threading;
 using Loadwise.AotProxy.Routing;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
@@ -63,7 +64,7 @@ internal sealed class ProxyForwarder : IDisposable
     private readonly IMetricsCollector _selections;
     private readonly string _strategyName;
     private readonly ILogger _logger;
-    private long _inFlight;
+    private readonly PerCoreCells _inFlight = new(1);
 
     public ProxyForwarder(
         IReadOnlyList<Backend> backends,
@@ -121,7 +122,7 @@ internal sealed class ProxyForwarder : IDisposable
     };
 
     /// <summary>Gets the requests being forwarded right now.</summary>
-    public long InFlight => Volatile.Read(ref _inFlight);
+    public long InFlight => _inFlight.Sum(0);
 
     /// <summary>Gets whether every backend is reached over the proxy's own HTTP/1.1 pools (what the fast path needs).</summary>
     public bool AllBackendsDirect => Array.TrueForAll(_pools, static pool => pool is not null);
@@ -138,7 +139,7 @@ internal sealed class ProxyForwarder : IDisposable
         where TExchange : IForwardingExchange
     {
         long started = Stopwatch.GetTimestamp();
-        Interlocked.Increment(ref _inFlight);
+        _inFlight.Add(0, 1);
         _metrics.RequestStarted();
         try
         {
@@ -219,7 +220,7 @@ internal sealed class ProxyForwarder : IDisposable
         finally
         {
             _metrics.RequestEnded();
-            Interlocked.Decrement(ref _inFlight);
+            _inFlight.Add(0, -1);
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Loadwise.AotProxy.Threading;
 
 namespace Loadwise.AotProxy.Forwarding;
 
@@ -13,7 +14,7 @@ internal sealed class RetryBudget
     private const int Slots = 10;
 
     private readonly long[] _slotStamp = new long[Slots];
-    private readonly long[] _requests = new long[Slots];
+    private readonly PerCoreCells _requests = new(Slots); // every request counts; per core, so cores don't share the line
     private readonly long[] _retries = new long[Slots];
     private readonly long _slotTicks;
     private readonly int _percent;
@@ -34,7 +35,7 @@ internal sealed class RetryBudget
     }
 
     /// <summary>Counts a request (every request, first attempts only).</summary>
-    public void OnRequest() => Interlocked.Increment(ref _requests[Current()]);
+    public void OnRequest() => _requests.Add(Current(), 1);
 
     /// <summary>Claims one retry; false when the budget is spent.</summary>
     public bool TryRetry()
@@ -47,7 +48,7 @@ internal sealed class RetryBudget
         {
             if (Volatile.Read(ref _slotStamp[i]) >= oldest)
             {
-                requests += Volatile.Read(ref _requests[i]);
+                requests += _requests.Sum(i);
                 retries += Volatile.Read(ref _retries[i]);
             }
         }
@@ -70,7 +71,7 @@ internal sealed class RetryBudget
         long stamp = Volatile.Read(ref _slotStamp[slot]);
         if (stamp != period && Interlocked.CompareExchange(ref _slotStamp[slot], period, stamp) == stamp)
         {
-            Volatile.Write(ref _requests[slot], 0);
+            _requests.Reset(slot);
             Volatile.Write(ref _retries[slot], 0);
         }
 

@@ -2,6 +2,7 @@ using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text;
+using Loadwise.AotProxy.Threading;
 
 namespace Loadwise.AotProxy.Metrics;
 
@@ -255,7 +256,7 @@ internal sealed class MetricFamily(string name, string help, MetricKind kind, bo
                 continue;
             }
 
-            long[] counts = series.BucketCounts(buckets.Length);
+            long[] counts = series.BucketCounts();
             long cumulative = 0;
             for (int i = 0; i <= buckets.Length; i++)
             {
@@ -324,27 +325,35 @@ internal sealed class MetricFamily(string name, string help, MetricKind kind, bo
     }
 }
 
-/// <summary>One labelled series: a value (counter or gauge) or bucket counts with a sum (histogram).</summary>
+/// <summary>
+/// One labelled series: a value (counter or gauge) or bucket counts with a sum (histogram). Recorded values go to
+/// per-core cells (<see cref="PerCoreCells"/>): every request records into the same few series from every core.
+/// </summary>
 internal sealed class Series
 {
+    /// <summary>Cell 0: the running value, or a histogram's sum (double bits); cells 1 and up: the bucket counts.</summary>
+    private const int ValueCell = 0;
+
     private readonly KeyValuePair<string, object?>[] _tags;
-    private readonly long[] _buckets;
-    private long _valueBits;
-    private long _sumBits;
+    private readonly PerCoreCells _cells;
+    private readonly int _bucketCount;
+    private long _setBits;
+    private volatile bool _isSet;
 
     public Series(KeyValuePair<string, object?>[] tags, int bucketCount)
     {
         _tags = tags;
-        _buckets = new long[bucketCount];
+        _bucketCount = bucketCount;
+        _cells = new PerCoreCells(1 + bucketCount);
         Labels = FormatLabels(tags);
     }
 
     /// <summary>Gets the label text, <c>a="x",b="y"</c>, sorted by name and escaped; empty without tags.</summary>
     public string Labels { get; }
 
-    public double Value => BitConverter.Int64BitsToDouble(Volatile.Read(ref _valueBits));
+    public double Value => _isSet ? BitConverter.Int64BitsToDouble(Volatile.Read(ref _setBits)) : _cells.SumDouble(ValueCell);
 
-    public double Sum => BitConverter.Int64BitsToDouble(Volatile.Read(ref _sumBits));
+    public double Sum => _cells.SumDouble(ValueCell);
 
     public bool Matches(ReadOnlySpan<KeyValuePair<string, object?>> tags)
     {
@@ -371,9 +380,14 @@ internal sealed class Series
         return true;
     }
 
-    public void Add(double delta) => AddBits(ref _valueBits, delta);
+    public void Add(double delta) => _cells.AddDouble(ValueCell, delta);
 
-    public void Set(double value) => Volatile.Write(ref _valueBits, BitConverter.DoubleToInt64Bits(value));
+    /// <summary>Sets the value of an observed gauge or counter (observations replace, never add).</summary>
+    public void Set(double value)
+    {
+        Volatile.Write(ref _setBits, BitConverter.DoubleToInt64Bits(value));
+        _isSet = true;
+    }
 
     public void Observe(double value, double[] bounds)
     {
@@ -383,16 +397,17 @@ internal sealed class Series
             bucket++;
         }
 
-        Interlocked.Increment(ref _buckets[bucket]);
-        AddBits(ref _sumBits, value);
+        _cells.Add(1 + bucket, 1);
+        _cells.AddDouble(ValueCell, value);
     }
 
-    public long[] BucketCounts(int bounds)
+    /// <summary>Gets one snapshot of the bucket counts (the last is +Inf).</summary>
+    public long[] BucketCounts()
     {
-        var counts = new long[bounds + 1];
+        var counts = new long[_bucketCount];
         for (int i = 0; i < counts.Length; i++)
         {
-            counts[i] = Volatile.Read(ref _buckets[i]);
+            counts[i] = _cells.Sum(1 + i);
         }
 
         return counts;
@@ -410,22 +425,6 @@ internal sealed class Series
         }
 
         return true;
-    }
-
-    private static void AddBits(ref long bits, double delta)
-    {
-        long current = Volatile.Read(ref bits);
-        while (true)
-        {
-            long updated = BitConverter.DoubleToInt64Bits(BitConverter.Int64BitsToDouble(current) + delta);
-            long seen = Interlocked.CompareExchange(ref bits, updated, current);
-            if (seen == current)
-            {
-                return;
-            }
-
-            current = seen;
-        }
     }
 
     private static string FormatLabels(KeyValuePair<string, object?>[] tags)

@@ -166,6 +166,12 @@ public sealed class HealthTracker<TId> : IHandleSource<TId, NodeHealth<TId>>
             return;
         }
 
+        if (outcome.Kind == OutcomeKind.Success && node.SuccessKeepsState)
+        {
+            // The policy says a success changes nothing here: no lock, no clock read, nothing to publish.
+            return;
+        }
+
         HealthStatus from;
         HealthStatus to;
         long now;
@@ -174,7 +180,7 @@ public sealed class HealthTracker<TId> : IHandleSource<TId, NodeHealth<TId>>
             now = _clock.Now();
             HealthState before = node.State;
             HealthState after = _policy.Next(before, outcome.Kind == OutcomeKind.Success);
-            node.SetState(after);
+            node.SetState(after, _policy);
             from = before.Status;
             to = after.Status;
             if (from != to)
@@ -373,7 +379,7 @@ public sealed class HealthTracker<TId> : IHandleSource<TId, NodeHealth<TId>>
         {
             now = _clock.Now();
             from = node.Status;
-            node.SetState(new HealthState(state.Status, state.ConsecutiveFailures, state.ConsecutiveSuccesses));
+            node.SetState(new HealthState(state.Status, state.ConsecutiveFailures, state.ConsecutiveSuccesses), _policy);
             node.StatusSinceTicks = _clock.FromWallClock(state.StatusSince);
             node.ProbeAnchorTicks = node.StatusSinceTicks;
             long retryAt = state.RetryAt is { } at ? _clock.FromWallClock(at) : 0;

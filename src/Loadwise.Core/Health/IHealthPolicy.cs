@@ -17,8 +17,10 @@ public readonly record struct HealthState(HealthStatus Status, int ConsecutiveFa
 
 /// <summary>
 /// Decides a node's health from the outcomes reported for it. <see cref="HealthTracker{TId}"/> calls
-/// <see cref="Next"/> under the node's lock, once per success or failure (rate-limited outcomes never reach the
-/// policy). <see cref="ConsecutiveFailurePolicy"/> is the default.
+/// <see cref="Next"/> under the node's lock for each success or failure (rate-limited outcomes never reach the
+/// policy). <see cref="Next"/> must be a pure function of its arguments: after each change the tracker also asks it
+/// what a success would do, and while the answer is "nothing" a success is recorded without the lock.
+/// <see cref="ConsecutiveFailurePolicy"/> is the default.
 /// </summary>
 /// <example>
 /// <code>

@@ -84,10 +84,20 @@ public sealed class NodeHealth<TId>
     /// <summary>The raw retry-at tick (0 = none), for filters that compare against one clock read per pick.</summary>
     internal long RetryAtTicks => Volatile.Read(ref _retryAtTicks);
 
-    internal void SetState(HealthState state)
+    /// <summary>
+    /// Whether the policy leaves <see cref="State"/> as it is on a success (a healthy node with nothing to forget), so
+    /// that a success can be recorded without the lock: the common case, reported by every request that went well.
+    /// Never for Unhealthy, where even an unchanged state restarts the probe interval.
+    /// </summary>
+    internal volatile bool SuccessKeepsState;
+
+    internal void SetState(HealthState state, IHealthPolicy policy)
     {
+        // Cleared before the state changes and set after, so a lock-free reader never skips a success that matters.
+        SuccessKeepsState = false;
         State = state;
         _status = (int)state.Status;
+        SuccessKeepsState = state.Status != HealthStatus.Unhealthy && policy.Next(state, success: true) == state;
     }
 
     internal void SetRetryAt(long ticks) => Volatile.Write(ref _retryAtTicks, ticks);

@@ -141,6 +141,70 @@ public class HealthTrackerTests
     }
 
     [Fact]
+    public void A_success_after_a_run_of_steady_successes_still_resets_the_failure_count()
+    {
+        // Successes on a steady healthy node skip the lock; one after a failure must still reach the policy.
+        var (tracker, _, _) = Create(threshold: 3);
+        for (int i = 0; i < 5; i++)
+        {
+            tracker.ReportSuccess("a");
+        }
+
+        tracker.ReportFailure("a");
+        tracker.ReportFailure("a");
+        tracker.ReportSuccess("a");
+        Assert.Equal(new HealthState(HealthStatus.Healthy, 0, 0), tracker.GetState("a"));
+        tracker.ReportFailure("a");
+        tracker.ReportFailure("a");
+        Assert.Equal(HealthStatus.Degraded, tracker.GetStatus("a"));
+        Assert.Equal(2, tracker.GetState("a").ConsecutiveFailures);
+    }
+
+    [Fact]
+    public void A_policy_that_counts_successes_sees_every_one()
+    {
+        var tracker = new HealthTracker<string>(new HealthTrackerOptions { Policy = new CountingPolicy(), TimeProvider = new ManualTimeProvider() });
+        for (int i = 0; i < 5; i++)
+        {
+            tracker.ReportSuccess("a");
+        }
+
+        Assert.Equal(5, tracker.GetState("a").ConsecutiveSuccesses);
+    }
+
+    [Fact]
+    public void A_success_that_leaves_a_node_unhealthy_still_restarts_its_probe_interval()
+    {
+        var time = new ManualTimeProvider();
+        var tracker = new HealthTracker<string>(new HealthTrackerOptions { Policy = new StickyUnhealthyPolicy(), TimeProvider = time });
+        tracker.ReportFailure("a");
+        time.Advance(TimeSpan.FromSeconds(5));
+        tracker.ReportSuccess("a");
+        Assert.Equal(HealthStatus.Unhealthy, tracker.GetStatus("a"));
+        time.Advance(TimeSpan.FromSeconds(6));
+        Assert.False(tracker.ShouldProbe("a")); // 6 s since the success, not 11 s since the failure
+        time.Advance(TimeSpan.FromSeconds(4));
+        Assert.True(tracker.ShouldProbe("a"));
+    }
+
+    /// <summary>Counts successes while healthy, so a success always changes the state.</summary>
+    private sealed class CountingPolicy : IHealthPolicy
+    {
+        public TimeSpan ProbeInterval => TimeSpan.FromSeconds(10);
+
+        public HealthState Next(HealthState state, bool success) =>
+            success ? state with { ConsecutiveSuccesses = state.ConsecutiveSuccesses + 1 } : new(HealthStatus.Unhealthy, 1, 0);
+    }
+
+    /// <summary>Unhealthy stays Unhealthy whatever happens; each outcome restarts the probe interval.</summary>
+    private sealed class StickyUnhealthyPolicy : IHealthPolicy
+    {
+        public TimeSpan ProbeInterval => TimeSpan.FromSeconds(10);
+
+        public HealthState Next(HealthState state, bool success) => new(HealthStatus.Unhealthy, 1, 0);
+    }
+
+    [Fact]
     public void Handles_are_stable_and_Remove_detaches_them()
     {
         var (tracker, _, _) = Create(threshold: 1);
