@@ -207,20 +207,42 @@ internal sealed class Http1ConnectionPool : IDisposable
     }
 }
 
-/// <summary>Writes an HTTP/1.1 head (a request head upstream, a response head on the fast path) into a pooled byte buffer that grows as needed.</summary>
-internal struct HttpHeadWriter : IDisposable
+/// <summary>
+/// HTTP/1.1 bytes on their way out, in a pooled byte buffer that grows as needed: a request head upstream, and on the
+/// fast path a whole response (head and body) until it is sent. Dispose returns the buffer; the next write rents again.
+/// </summary>
+internal struct HttpOutputBuffer : IDisposable
 {
+    /// <summary>The smallest buffer rented: a response head and a small body fit without growing.</summary>
+    private const int MinimumCapacity = 2048;
+
     private byte[] _buffer;
     private int _length;
 
-    public HttpHeadWriter(int capacity)
+    public HttpOutputBuffer(int capacity)
     {
-        _buffer = ArrayPool<byte>.Shared.Rent(capacity);
+        _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(capacity, MinimumCapacity));
         _length = 0;
     }
 
     /// <summary>Gets the bytes written so far.</summary>
-    public readonly ReadOnlyMemory<byte> Written => _buffer.AsMemory(0, _length);
+    public readonly ReadOnlyMemory<byte> Written => _buffer is null ? default : _buffer.AsMemory(0, _length);
+
+    /// <summary>Gets the number of bytes written so far.</summary>
+    public readonly int Length => _length;
+
+    /// <summary>Forgets what was written (after it was sent), keeping the buffer.</summary>
+    public void Clear() => _length = 0;
+
+    /// <summary>Gets room for at least <paramref name="sizeHint"/> bytes after those written; <see cref="Advance"/> commits them.</summary>
+    public Span<byte> GetSpan(int sizeHint)
+    {
+        Ensure(sizeHint);
+        return _buffer.AsSpan(_length);
+    }
+
+    /// <summary>Commits <paramref name="count"/> bytes written into the span from <see cref="GetSpan"/>.</summary>
+    public void Advance(int count) => _length += count;
 
     /// <summary>Appends text as Latin-1 (Kestrel admits only ASCII in request heads unless told otherwise).</summary>
     public void Append(string text)
@@ -270,20 +292,30 @@ internal struct HttpHeadWriter : IDisposable
 
     public void Dispose()
     {
-        ArrayPool<byte>.Shared.Return(_buffer);
+        if (_buffer is { Length: > 0 })
+        {
+            ArrayPool<byte>.Shared.Return(_buffer);
+        }
+
         _buffer = [];
+        _length = 0;
     }
 
     private void Ensure(int count)
     {
+        _buffer ??= [];
         if (_buffer.Length - _length >= count)
         {
             return;
         }
 
-        byte[] larger = ArrayPool<byte>.Shared.Rent(Math.Max(_buffer.Length * 2, _length + count));
+        byte[] larger = ArrayPool<byte>.Shared.Rent(Math.Max(Math.Max(_buffer.Length * 2, _length + count), MinimumCapacity));
         _buffer.AsSpan(0, _length).CopyTo(larger);
-        ArrayPool<byte>.Shared.Return(_buffer);
+        if (_buffer.Length > 0)
+        {
+            ArrayPool<byte>.Shared.Return(_buffer);
+        }
+
         _buffer = larger;
     }
 }

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Text;
 using System.IO.Pipelines;
 using System.Net;
+using System.Net.Sockets;
 using System.Text;
 using Loadwise.AotProxy.RateLimiting;
 using Loadwise.AotProxy.Threading;
@@ -56,14 +57,16 @@ internal sealed class Http1FastPath(ProxyForwarder forwarder, ForwardedHeaders f
     {
         IConnectionHeartbeatFeature? heartbeat = context.Features.Get<IConnectionHeartbeatFeature>();
         IConnectionLifetimeNotificationFeature? lifetime = context.Features.Get<IConnectionLifetimeNotificationFeature>();
-        if (heartbeat is null || lifetime is null)
+        Socket? socket = context.Features.Get<IConnectionSocketFeature>()?.Socket;
+        if (heartbeat is null || lifetime is null || socket is null)
         {
-            // Without Kestrel's heartbeat the fast path could not enforce its timeouts.
+            // Without Kestrel's heartbeat the fast path could not enforce its timeouts, and without the socket
+            // (another transport) it could not answer.
             await next(context).ConfigureAwait(false);
             return;
         }
 
-        var connection = new Http1FastPathConnection(this, context, heartbeat, lifetime);
+        var connection = new Http1FastPathConnection(this, context, socket, heartbeat, lifetime);
         bool done;
         try
         {
@@ -90,13 +93,14 @@ internal sealed class Http1FastPathConnection : IForwardingExchange, IDisposable
     private readonly Http1FastPath _owner;
     private readonly ConnectionContext _context;
     private readonly PipeReader _input;
-    private readonly PipeWriter _output;
+    private readonly Socket _socket;
     private readonly IPAddress? _peer;
     private readonly bool _peerTrusted;
     private readonly string _peerText;
     private readonly UInt128 _peerKey;
     private readonly CancellationTokenRegistration _closeRequest;
     private readonly Http1RequestHead _head = new();
+    private HttpOutputBuffer _output;
     private ReadOnlyMemory<byte> _request;
     private byte[]? _scratch;
     private char[] _chars = new char[256];
@@ -115,12 +119,12 @@ internal sealed class Http1FastPathConnection : IForwardingExchange, IDisposable
     private volatile bool _closeRequested;
     private bool _clientGone;
 
-    public Http1FastPathConnection(Http1FastPath owner, ConnectionContext context, IConnectionHeartbeatFeature heartbeat, IConnectionLifetimeNotificationFeature lifetime)
+    public Http1FastPathConnection(Http1FastPath owner, ConnectionContext context, Socket socket, IConnectionHeartbeatFeature heartbeat, IConnectionLifetimeNotificationFeature lifetime)
     {
         _owner = owner;
         _context = context;
         _input = context.Transport.Input;
-        _output = context.Transport.Output;
+        _socket = socket;
         _peer = (context.RemoteEndPoint as IPEndPoint)?.Address;
         _peerTrusted = owner.Forwarded.IsTrusted(_peer);
         _peerText = ForwardedHeaders.PeerText(_peer);
@@ -147,7 +151,23 @@ internal sealed class Http1FastPathConnection : IForwardingExchange, IDisposable
     /// <summary>Gets the raw query with its <c>?</c> (valid until the next call that decodes).</summary>
     public ReadOnlySpan<char> Query => Decode(Target[_head.PathLength..]);
 
-    internal PipeWriter Output => _output;
+    /// <summary>Adds response body bytes to what <see cref="FlushAsync"/> sends next, as one chunk when <paramref name="chunked"/>.</summary>
+    internal void WriteBody(ReadOnlySpan<byte> data, bool chunked)
+    {
+        if (chunked)
+        {
+            Span<byte> size = _output.GetSpan(18);
+            Utf8Formatter.TryFormat((ulong)data.Length, size, out int written, new StandardFormat('x'));
+            "\r\n"u8.CopyTo(size[written..]);
+            _output.Advance(written + 2);
+        }
+
+        _output.Append(data);
+        if (chunked)
+        {
+            _output.Append("\r\n"u8);
+        }
+    }
 
     private ReadOnlySpan<byte> Target => _request.Span.Slice(_head.TargetStart, _head.TargetLength);
 
@@ -242,6 +262,9 @@ internal sealed class Http1FastPathConnection : IForwardingExchange, IDisposable
                     await FlushAsync(_context.ConnectionClosed).ConfigureAwait(false);
                 }
 
+                // Back to the pool while the connection waits for its next request.
+                _output.Dispose();
+
                 if (_head.Close || _clientGone)
                 {
                     return true;
@@ -258,7 +281,7 @@ internal sealed class Http1FastPathConnection : IForwardingExchange, IDisposable
     public bool TryAcquireToken(ClientRateLimiter limiter, out int retryAfterSeconds) =>
         limiter.TryAcquire(_peerTrusted ? limiter.ClientKey(_peer, Header(ForwardedHeaders.ForwardedFor)) : _peerKey, out retryAfterSeconds);
 
-    public void WriteRequestHead(ref HttpHeadWriter writer, Backend backend, string basePath, ForwarderSettings settings)
+    public void WriteRequestHead(ref HttpOutputBuffer writer, Backend backend, string basePath, ForwarderSettings settings)
     {
         ReadOnlySpan<byte> request = _request.Span;
         writer.Append(_head.IsHead ? "HEAD "u8 : "GET "u8);
@@ -299,18 +322,7 @@ internal sealed class Http1FastPathConnection : IForwardingExchange, IDisposable
     public async ValueTask RelayResponseAsync(Http1Connection connection, Http1ResponseHead head, CancellationToken cancellationToken)
     {
         bool chunked = head.Framing is BodyFraming.Chunked or BodyFraming.UntilClose;
-        var responseHead = new HttpHeadWriter(1024);
-        try
-        {
-            // Built apart and written to the pipe at once: each pipe write takes the pipe's lock.
-            WriteResponseHead(ref responseHead, connection.Buffer.AsSpan(head.Offset), head, chunked);
-            _output.Write(responseHead.Written.Span);
-        }
-        finally
-        {
-            responseHead.Dispose();
-        }
-
+        WriteResponseHead(ref _output, connection.Buffer.AsSpan(head.Offset), head, chunked);
         if (head.Framing != BodyFraming.None)
         {
             _body ??= new ClientBodyStream(this);
@@ -319,7 +331,7 @@ internal sealed class Http1FastPathConnection : IForwardingExchange, IDisposable
             await Http1Response.CopyBodyAsync(connection, head, _body, cancellationToken).ConfigureAwait(false);
             if (chunked)
             {
-                _output.Write("0\r\n\r\n"u8);
+                _output.Append("0\r\n\r\n"u8);
             }
         }
 
@@ -329,31 +341,21 @@ internal sealed class Http1FastPathConnection : IForwardingExchange, IDisposable
     public ValueTask WriteErrorAsync(int status, string text, int retryAfterSeconds = -1)
     {
         byte[] body = Encoding.UTF8.GetBytes(text);
-        var head = new HttpHeadWriter(256);
-        try
+        _output.Append(ResponseHeadBytes.StatusLine(status));
+        _output.Append("Content-Type: text/plain; charset=utf-8\r\nContent-Length: "u8);
+        _output.Append(body.Length);
+        _output.Append("\r\n"u8);
+        if (retryAfterSeconds >= 0)
         {
-            head.Append(ResponseHeadBytes.StatusLine(status));
-            head.Append("Content-Type: text/plain; charset=utf-8\r\nContent-Length: "u8);
-            head.Append(body.Length);
-            head.Append("\r\n"u8);
-            if (retryAfterSeconds >= 0)
-            {
-                head.Append("Retry-After: "u8);
-                head.Append(retryAfterSeconds);
-                head.Append("\r\n"u8);
-            }
-
-            WriteTrailingHeadLines(ref head, hasDate: false);
-            _output.Write(head.Written.Span);
-        }
-        finally
-        {
-            head.Dispose();
+            _output.Append("Retry-After: "u8);
+            _output.Append(retryAfterSeconds);
+            _output.Append("\r\n"u8);
         }
 
+        WriteTrailingHeadLines(ref _output, hasDate: false);
         if (!_head.IsHead)
         {
-            _output.Write(body);
+            _output.Append(body);
         }
 
         // Flushed by ServeAsync once the request is accounted for.
@@ -366,45 +368,57 @@ internal sealed class Http1FastPathConnection : IForwardingExchange, IDisposable
         _context.Abort(new ConnectionAbortedException("the backend's response broke off after it had started"));
     }
 
-    public void Dispose() => _closeRequest.Dispose();
+    public void Dispose()
+    {
+        _closeRequest.Dispose();
+        _output.Dispose();
+    }
 
     internal void MarkClientGone() => _clientGone = true;
 
+    /// <summary>
+    /// Sends what was written to the client socket, straight: no pipe, no transport loop in between (Kestrel's output
+    /// pipe stays empty, so its order with these bytes is kept when a connection is handed over).
+    /// </summary>
     internal async ValueTask FlushAsync(CancellationToken cancellationToken)
     {
-        if (_owner.Settings.MinResponseDataRate is { } rate && _output.CanGetUnflushedBytes)
+        if (_output.Length == 0)
+        {
+            return;
+        }
+
+        if (_owner.Settings.MinResponseDataRate is { } rate)
         {
             // Kestrel's rule: each write extends the deadline by its size at the minimum rate, from no earlier than
-            // now + grace; a flush still waiting past it cuts the connection (OnHeartbeat).
+            // now + grace; a send still waiting past it cuts the connection (OnHeartbeat).
             long now = Environment.TickCount64;
-            long allowed = (long)(_output.UnflushedBytes * 1000 / rate.BytesPerSecond);
+            long allowed = (long)(_output.Length * 1000 / rate.BytesPerSecond);
             Volatile.Write(ref _writeDeadline, Math.Max(now + (long)rate.GracePeriod.TotalMilliseconds, Volatile.Read(ref _writeDeadline)) + allowed);
         }
 
-        ValueTask<FlushResult> flush = _output.FlushAsync(cancellationToken);
-        FlushResult flushed;
-        if (flush.IsCompletedSuccessfully)
+        try
         {
-            flushed = flush.Result;
-        }
-        else
-        {
-            _flushPending = true;
-            try
+            ValueTask<int> send = _socket.SendAsync(_output.Written, SocketFlags.None, cancellationToken);
+            if (!send.IsCompletedSuccessfully)
             {
-                flushed = await flush.ConfigureAwait(false);
-            }
-            finally
-            {
-                _flushPending = false;
+                _flushPending = true;
+                try
+                {
+                    await send.ConfigureAwait(false);
+                }
+                finally
+                {
+                    _flushPending = false;
+                }
             }
         }
-
-        if (flushed.IsCompleted || flushed.IsCanceled)
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
         {
             _clientGone = true;
-            throw new IOException("the client closed the connection");
+            throw new IOException("the client closed the connection", e);
         }
+
+        _output.Clear();
     }
 
     private static bool IsMetricsRequest(ReadOnlySpan<byte> head, string? metricsPath)
@@ -480,7 +494,7 @@ internal sealed class Http1FastPathConnection : IForwardingExchange, IDisposable
             out string forwardedFor,
             out string proto,
             out string? forwardedHost);
-        var lines = new HttpHeadWriter(256);
+        var lines = new HttpOutputBuffer(256);
         try
         {
             lines.AppendHeader(ForwardedHeaders.ForwardedFor, forwardedFor);
@@ -501,7 +515,7 @@ internal sealed class Http1FastPathConnection : IForwardingExchange, IDisposable
         return _forwardedLines;
     }
 
-    private void WriteResponseHead(ref HttpHeadWriter writer, ReadOnlySpan<byte> source, Http1ResponseHead head, bool chunked)
+    private void WriteResponseHead(ref HttpOutputBuffer writer, ReadOnlySpan<byte> source, Http1ResponseHead head, bool chunked)
     {
         writer.Append(ResponseHeadBytes.StatusLine(head.Status));
         bool lengthWritten = false;
@@ -538,7 +552,7 @@ internal sealed class Http1FastPathConnection : IForwardingExchange, IDisposable
     }
 
     /// <summary>Date when the response has none (as Kestrel adds), Connection: close when this is the last response, and the blank line.</summary>
-    private void WriteTrailingHeadLines(ref HttpHeadWriter writer, bool hasDate)
+    private void WriteTrailingHeadLines(ref HttpOutputBuffer writer, bool hasDate)
     {
         if (!hasDate)
         {
@@ -616,21 +630,7 @@ internal sealed class ClientBodyStream(Http1FastPathConnection connection) : Str
             return;
         }
 
-        PipeWriter output = connection.Output;
-        if (Chunked)
-        {
-            Span<byte> size = output.GetSpan(18);
-            Utf8Formatter.TryFormat((ulong)buffer.Length, size, out int written, new StandardFormat('x'));
-            "\r\n"u8.CopyTo(size[written..]);
-            output.Advance(written + 2);
-        }
-
-        output.Write(buffer.Span);
-        if (Chunked)
-        {
-            output.Write("\r\n"u8);
-        }
-
+        connection.WriteBody(buffer.Span, Chunked);
         if (Remaining >= 0 && (Remaining -= buffer.Length) == 0)
         {
             return;

@@ -31,7 +31,7 @@ internal interface IForwardingExchange : IHashKeyRequest
     bool TryAcquireToken(ClientRateLimiter limiter, out int retryAfterSeconds);
 
     /// <summary>Writes the upstream request head (request line, Host, end-to-end headers, X-Forwarded-*, blank line).</summary>
-    void WriteRequestHead(ref HttpHeadWriter writer, Backend backend, string basePath, ForwarderSettings settings);
+    void WriteRequestHead(ref HttpOutputBuffer writer, Backend backend, string basePath, ForwarderSettings settings);
 
     /// <summary>Sends the backend's response head and body (framed by <paramref name="head"/>) to the client.</summary>
     ValueTask RelayResponseAsync(Http1Connection connection, Http1ResponseHead head, CancellationToken cancellationToken);
@@ -68,7 +68,7 @@ internal readonly struct KestrelExchange(HttpContext context) : IForwardingExcha
 
     public bool TryAcquireToken(ClientRateLimiter limiter, out int retryAfterSeconds) => limiter.TryAcquire(context, out retryAfterSeconds);
 
-    public void WriteRequestHead(ref HttpHeadWriter writer, Backend backend, string basePath, ForwarderSettings settings)
+    public void WriteRequestHead(ref HttpOutputBuffer writer, Backend backend, string basePath, ForwarderSettings settings)
     {
         HttpRequest request = context.Request;
         writer.Append(request.Method);

@@ -404,7 +404,7 @@ internal sealed class ProxyForwarder : IDisposable
         bool isHead = HttpMethods.IsHead(exchange.Method);
         using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(clientAborted);
         cancellation.CancelAfter(_settings.ResponseHeadersTimeout);
-        var requestHead = new HttpHeadWriter(1024);
+        var requestHead = new HttpOutputBuffer(1024);
         Http1Connection? connection = null;
         try
         {
