@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 
@@ -61,7 +60,7 @@ internal sealed class Http1Connection : IDisposable
     /// <summary>Gets the unconsumed bytes.</summary>
     public ReadOnlySpan<byte> Available => Buffer.AsSpan(Start, End - Start);
 
-    /// <summary>Gets or sets when the connection went back to its pool (a Stopwatch timestamp).</summary>
+    /// <summary>Gets or sets when the connection went back to its pool (<see cref="Environment.TickCount64"/>, milliseconds).</summary>
     public long IdleSince { get; set; }
 
     /// <summary>Gets the bytes received from the backend over the current exchange.</summary>
@@ -117,7 +116,7 @@ internal sealed class Http1ConnectionPool : IDisposable
     private readonly ConcurrentQueue<Http1Connection> _idle = new();
     private readonly EndPoint _endPoint;
     private readonly TimeSpan _connectTimeout;
-    private readonly TimeSpan _idleTimeout;
+    private readonly long _idleTimeoutMilliseconds;
     private volatile bool _disposed;
 
     public Http1ConnectionPool(Uri backend, TimeSpan connectTimeout, TimeSpan idleTimeout)
@@ -126,7 +125,7 @@ internal sealed class Http1ConnectionPool : IDisposable
             ? new IPEndPoint(address, backend.Port)
             : new DnsEndPoint(backend.IdnHost, backend.Port);
         _connectTimeout = connectTimeout;
-        _idleTimeout = idleTimeout;
+        _idleTimeoutMilliseconds = (long)idleTimeout.TotalMilliseconds;
         BasePath = backend.AbsolutePath.TrimEnd('/');
     }
 
@@ -141,7 +140,7 @@ internal sealed class Http1ConnectionPool : IDisposable
     {
         while (_idle.TryDequeue(out Http1Connection? idle))
         {
-            if (Stopwatch.GetElapsedTime(idle.IdleSince) < _idleTimeout)
+            if (Environment.TickCount64 - idle.IdleSince < _idleTimeoutMilliseconds)
             {
                 connection = idle;
                 return true;
@@ -193,7 +192,7 @@ internal sealed class Http1ConnectionPool : IDisposable
         }
 
         connection.Clear();
-        connection.IdleSince = Stopwatch.GetTimestamp();
+        connection.IdleSince = Environment.TickCount64;
         _idle.Enqueue(connection);
     }
 

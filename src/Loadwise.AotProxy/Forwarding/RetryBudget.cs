@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Loadwise.AotProxy.Threading;
 
 namespace Loadwise.AotProxy.Forwarding;
@@ -16,22 +15,22 @@ internal sealed class RetryBudget
     private readonly long[] _slotStamp = new long[Slots];
     private readonly PerCoreCells _requests = new(Slots); // every request counts; per core, so cores don't share the line
     private readonly long[] _retries = new long[Slots];
-    private readonly long _slotTicks;
+    private readonly long _slotMilliseconds;
     private readonly int _percent;
     private readonly int _minRetries;
-    private readonly Func<long> _now;
+    private readonly Func<long>? _now;
 
     /// <summary>Creates a budget.</summary>
     /// <param name="window">The sliding window.</param>
     /// <param name="percent">Retries allowed, in percent of the requests in the window.</param>
     /// <param name="minRetries">Retries always allowed per window.</param>
-    /// <param name="now">A Stopwatch-tick clock (tests pass a fake one); null for <see cref="Stopwatch.GetTimestamp"/>.</param>
+    /// <param name="now">A millisecond clock (tests pass a fake one); null for <see cref="Environment.TickCount64"/>.</param>
     public RetryBudget(TimeSpan window, int percent, int minRetries, Func<long>? now = null)
     {
-        _slotTicks = Math.Max(1, (long)(window.TotalSeconds * Stopwatch.Frequency / Slots));
+        _slotMilliseconds = Math.Max(1, (long)(window.TotalMilliseconds / Slots));
         _percent = percent;
         _minRetries = minRetries;
-        _now = now ?? Stopwatch.GetTimestamp;
+        _now = now;
     }
 
     /// <summary>Counts a request (every request, first attempts only).</summary>
@@ -43,7 +42,7 @@ internal sealed class RetryBudget
         int slot = Current();
         long requests = 0;
         long retries = 0;
-        long oldest = (_now() / _slotTicks) - (Slots - 1);
+        long oldest = (Now() / _slotMilliseconds) - (Slots - 1);
         for (int i = 0; i < Slots; i++)
         {
             if (Volatile.Read(ref _slotStamp[i]) >= oldest)
@@ -64,9 +63,12 @@ internal sealed class RetryBudget
     }
 
     /// <summary>Returns the current slot, clearing it first when it last held an older period.</summary>
+    /// <summary>The coarse millisecond clock by default: read on every request, and slots are far longer than its steps.</summary>
+    private long Now() => _now is null ? Environment.TickCount64 : _now();
+
     private int Current()
     {
-        long period = _now() / _slotTicks;
+        long period = Now() / _slotMilliseconds;
         int slot = (int)(period % Slots);
         long stamp = Volatile.Read(ref _slotStamp[slot]);
         if (stamp != period && Interlocked.CompareExchange(ref _slotStamp[slot], period, stamp) == stamp)
