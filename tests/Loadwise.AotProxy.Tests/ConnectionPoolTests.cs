@@ -1,0 +1,69 @@
+using System.Net;
+using System.Net.Sockets;
+using Loadwise.AotProxy.Forwarding;
+
+namespace Loadwise.AotProxy.Tests;
+
+/// <summary>The backend connection pool's preference for connections homed on the calling event thread.</summary>
+public sealed class ConnectionPoolTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task A_connection_homed_on_the_calling_thread_is_rented_before_older_ones_from_other_threads()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        using var pool = new Http1ConnectionPool(new Uri($"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}/"), TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(1));
+
+        Http1Connection elsewhere = await pool.ConnectAsync(Ct);
+        Http1Connection here = await pool.ConnectAsync(Ct);
+
+        // Synchronous from here, so "the calling thread" is one thread throughout.
+        await Task.Run(
+            () =>
+            {
+                int home = Http1ConnectionPool.CurrentSlot();
+                elsewhere.HomeSlot = (home + 1) % 8;
+                here.HomeSlot = home;
+
+                pool.Return(elsewhere); // first in, yet homed on another thread
+                pool.Return(here);
+                Assert.Equal(2, pool.IdleCount);
+
+                Assert.True(pool.TryRent(out Http1Connection first));
+                Assert.Same(here, first);
+                Assert.True(pool.TryRent(out Http1Connection second)); // none left here: another thread's idle one beats a new connection
+                Assert.Same(elsewhere, second);
+                Assert.False(pool.TryRent(out _));
+                first.Dispose();
+                second.Dispose();
+            },
+            Ct);
+    }
+
+    [Fact]
+    public async Task A_thread_keeps_its_slot()
+    {
+        int[] slots = await Task.Run(() => new[] { Http1ConnectionPool.CurrentSlot(), Http1ConnectionPool.CurrentSlot() }, Ct);
+        Assert.Equal(slots[0], slots[1]);
+        Assert.InRange(slots[0], 0, 63);
+    }
+
+    [Fact]
+    public async Task A_connection_that_waited_for_its_response_learns_its_home_thread()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        using var pool = new Http1ConnectionPool(new Uri($"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}/"), TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(1));
+        using Http1Connection connection = await pool.ConnectAsync(Ct);
+        using Socket server = await listener.AcceptSocketAsync(Ct);
+        Assert.Equal(-1, connection.HomeSlot);
+
+        ValueTask<bool> fill = connection.FillAsync(Ct); // nothing sent yet: the receive has to wait
+        await Task.Delay(50, Ct);
+        await server.SendAsync("HTTP/1.1 200 OK\r\n"u8.ToArray(), SocketFlags.None, Ct);
+        Assert.True(await fill);
+        Assert.InRange(connection.HomeSlot, 0, 63);
+    }
+}
