@@ -103,8 +103,31 @@ public sealed class HeaderTests
     [InlineData("X-Foo", "close,X-Foo ,bar", true)]
     [InlineData("X-Foo", "close, x-foobar", false)]
     [InlineData("Content-Type", "close", false)]
-    public void Hop_by_hop_rules(string name, string? connection, bool hopByHop) =>
+    public void Hop_by_hop_rules(string name, string? connection, bool hopByHop)
+    {
         Assert.Equal(hopByHop, HeaderRules.IsHopByHop(name, connection));
+        Assert.Equal(hopByHop, HeaderRules.IsHopByHop(System.Text.Encoding.ASCII.GetBytes(name), connection));
+    }
+
+    [Fact]
+    public void Names_off_the_wire_get_the_same_answer_as_strings()
+    {
+        // The byte overload settles most names by first letter and length before any lookup; it must agree everywhere.
+        string[] names =
+        [
+            "Connection", "connection", "CONNECTION", "Keep-Alive", "keep-alive", "TE", "te", "Trailer", "Transfer-Encoding",
+            "transfer-encoding", "Upgrade", "Expect", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization",
+            "proxy-x", "Proxy-", "P", "Content-Type", "Content-Length", "Cache-Control", "Cookie", "Date", "Server", "ETag",
+            "Accept-Ranges", "Last-Modified", "Trailers", "Upgrade-Insecure-Requests", "Expect-CT", "Tk", "Keep", "X-A", "",
+            new string('C', 10), new string('K', 70), "Kee-Alive1",
+        ];
+        foreach (string name in names)
+        {
+            Assert.True(
+                HeaderRules.IsHopByHop(name, null) == HeaderRules.IsHopByHop(System.Text.Encoding.ASCII.GetBytes(name), null),
+                $"'{name}' differs between the string and byte overloads");
+        }
+    }
 
     private static async Task<Dictionary<string, string>> EchoAsync(TestProxy proxy)
     {

@@ -25,8 +25,12 @@ internal static class HeaderRules
 
     private static readonly SearchValues<char> ListSeparators = SearchValues.Create(", \t");
 
-    /// <summary>The first letters of the fixed hop-by-hop names (Connection, Keep-Alive, TE, Trailer, Transfer-Encoding, Upgrade, Proxy-*, Expect).</summary>
-    private static readonly SearchValues<byte> HopByHopInitials = SearchValues.Create("CKTUPEcktupe"u8);
+    /// <summary>The first letters of the fixed hop-by-hop names, and P for any <c>Proxy-*</c>.</summary>
+    private static readonly SearchValues<byte> HopByHopInitials = SearchValues.Create(
+        [.. HopByHop.SelectMany(static name => new[] { (byte)char.ToUpperInvariant(name[0]), (byte)char.ToLowerInvariant(name[0]) }), (byte)'P', (byte)'p']);
+
+    /// <summary>Bit n set when a fixed hop-by-hop name is n characters long (all are shorter than 64).</summary>
+    private static readonly ulong HopByHopLengths = HopByHop.Aggregate(0UL, static (bits, name) => bits | (1UL << name.Length));
 
     /// <summary>The longest header name checked on the stack; longer ones (rare) are decoded into a string.</summary>
     private const int StackNameLength = 128;
@@ -49,14 +53,21 @@ internal static class HeaderRules
     /// <summary>Returns true for a hop-by-hop header whose name was read off the wire (ASCII).</summary>
     public static bool IsHopByHop(ReadOnlySpan<byte> name, string? connectionHeader)
     {
-        if (connectionHeader is null && (name.IsEmpty || !HopByHopInitials.Contains(name[0])))
+        if (connectionHeader is null && !MayBeFixedHopByHop(name))
         {
-            // Most response headers (Server, Date, Last-Modified, Accept-Ranges, Vary...) are settled by their first letter.
             return false;
         }
 
         return IsHopByHop(Decode(name, stackalloc char[StackNameLength]), connectionHeader);
     }
+
+    /// <summary>
+    /// Settles most names off the wire without a lookup: by the first letter (Server, Date, Last-Modified...), then by
+    /// the length (Content-Type, Content-Length, Cache-Control...). Only <c>Proxy-*</c> names pass on their letter alone.
+    /// </summary>
+    private static bool MayBeFixedHopByHop(ReadOnlySpan<byte> name) =>
+        !name.IsEmpty && HopByHopInitials.Contains(name[0])
+        && ((name.Length < 64 && (HopByHopLengths & (1UL << name.Length)) != 0) || name[0] is (byte)'P' or (byte)'p');
 
     /// <summary>A header name read off the wire as characters: in <paramref name="buffer"/>, or a new array for the rare name longer than it.</summary>
     private static ReadOnlySpan<char> Decode(ReadOnlySpan<byte> name, Span<char> buffer) =>

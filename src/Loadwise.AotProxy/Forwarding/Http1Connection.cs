@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 
 namespace Loadwise.AotProxy.Forwarding;
 
@@ -82,6 +83,7 @@ internal sealed class Http1Connection : IDisposable
     /// Receives more bytes after the unconsumed ones, moving those to the front first when the buffer's tail is full.
     /// Returns false at the end of the stream, or when the buffer is full of unconsumed bytes.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<bool> FillAsync(CancellationToken cancellationToken)
     {
         if (Start == End)

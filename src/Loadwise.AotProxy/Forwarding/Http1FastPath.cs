@@ -4,6 +4,7 @@ using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using System.Runtime.CompilerServices;
 using Loadwise.AotProxy.RateLimiting;
 using Loadwise.AotProxy.Threading;
 using Loadwise.AotProxy.Routing;
@@ -319,6 +320,7 @@ internal sealed class Http1FastPathConnection : IForwardingExchange, IDisposable
         writer.Append("\r\n"u8);
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public async ValueTask RelayResponseAsync(Http1Connection connection, Http1ResponseHead head, CancellationToken cancellationToken)
     {
         bool chunked = head.Framing is BodyFraming.Chunked or BodyFraming.UntilClose;
@@ -380,6 +382,7 @@ internal sealed class Http1FastPathConnection : IForwardingExchange, IDisposable
     /// Sends what was written to the client socket, straight: no pipe, no transport loop in between (Kestrel's output
     /// pipe stays empty, so its order with these bytes is kept when a connection is handed over).
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     internal async ValueTask FlushAsync(CancellationToken cancellationToken)
     {
         if (_output.Length == 0)
@@ -623,6 +626,7 @@ internal sealed class ClientBodyStream(Http1FastPathConnection connection) : Str
 
     public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         if (buffer.IsEmpty)

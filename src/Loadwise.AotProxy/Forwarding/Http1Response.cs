@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Text;
 using System.Net.Sockets;
 using System.Text;
+using System.Runtime.CompilerServices;
 
 namespace Loadwise.AotProxy.Forwarding;
 
@@ -262,6 +263,7 @@ internal static class Http1Response
     /// <see cref="UpstreamError.NoResponse"/> when the backend sent nothing at all, otherwise with
     /// <see cref="UpstreamError.InvalidResponse"/>.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public static async ValueTask ReadHeadAsync(Http1Connection connection, Http1ResponseHead head, bool requestWasHead, CancellationToken cancellationToken)
     {
         while (true)
@@ -311,6 +313,7 @@ internal static class Http1Response
     }
 
     /// <summary>Copies the body that <paramref name="head"/> announced to <paramref name="destination"/>, decoding chunks.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     public static async ValueTask CopyBodyAsync(Http1Connection connection, Http1ResponseHead head, Stream destination, CancellationToken cancellationToken)
     {
         switch (head.Framing)
@@ -359,6 +362,7 @@ internal static class Http1Response
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private static async ValueTask CopyExactAsync(Http1Connection connection, long remaining, Stream destination, CancellationToken cancellationToken)
     {
         while (remaining > 0)
@@ -418,6 +422,7 @@ internal static class Http1Response
         return size;
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private static async ValueTask<bool> FillForBodyAsync(Http1Connection connection, CancellationToken cancellationToken)
     {
         try

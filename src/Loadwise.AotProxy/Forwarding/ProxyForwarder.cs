@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using Loadwise.AotProxy.Health;
 using Loadwise.AotProxy.Hosting;
 using Loadwise.AotProxy.Metrics;
@@ -129,13 +130,14 @@ internal sealed class ProxyForwarder : IDisposable
 
     /// <summary>Forwards a request that came through Kestrel's HTTP layer.</summary>
     public Task ForwardAsync(HttpContext context) =>
-        HasAmbiguousFraming(context.Request) ? RejectAmbiguousFramingAsync(context) : ForwardAsync(new KestrelExchange(context));
+        HasAmbiguousFraming(context.Request) ? RejectAmbiguousFramingAsync(context) : ForwardAsync(new KestrelExchange(context)).AsTask();
 
     /// <summary>
     /// Forwards one request from either front end: rate limit, pick, attempt, retry on another backend while allowed,
     /// and record the outcome.
     /// </summary>
-    public async Task ForwardAsync<TExchange>(TExchange exchange)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask ForwardAsync<TExchange>(TExchange exchange)
         where TExchange : IForwardingExchange
     {
         long started = Stopwatch.GetTimestamp();
@@ -397,7 +399,8 @@ internal sealed class ProxyForwarder : IDisposable
     /// and relayed by the exchange. Same outcomes, statuses and retry rules as <see cref="ForwardToAsync"/>, without an
     /// HttpRequestMessage, HttpResponseMessage or Uri per request.
     /// </summary>
-    private async Task<int> ForwardDirectAsync<TExchange>(TExchange exchange, Backend backend, Http1ConnectionPool pool)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<int> ForwardDirectAsync<TExchange>(TExchange exchange, Backend backend, Http1ConnectionPool pool)
         where TExchange : IForwardingExchange
     {
         CancellationToken clientAborted = exchange.ClientAborted;
