@@ -107,6 +107,18 @@ public sealed class StrategyRoutingTests
     }
 
     [Fact]
+    public async Task Active_requests_count_a_request_while_it_is_in_flight()
+    {
+        await using TestProxy proxy = await TestProxy.StartAsync(backendCount: 1);
+        Task<HttpResponseMessage> slow = proxy.Client.GetAsync("/delay/1500", Ct);
+        await WaitUntilAsync(() => proxy.Backends[0].Requests == 1);
+        Assert.Contains("loadwise_active_requests 1\n", proxy.Scrape(), StringComparison.Ordinal);
+        using HttpResponseMessage response = await slow;
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("loadwise_active_requests 0\n", proxy.Scrape(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Metrics_are_served_on_the_configured_path_and_not_forwarded()
     {
         await using TestProxy proxy = await TestProxy.StartAsync(o => o.Metrics.Path = "/_stats");

@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using Loadwise.AotProxy.Routing;
+using Loadwise.AotProxy.Threading;
 
 namespace Loadwise.AotProxy.Metrics;
 
@@ -20,7 +21,7 @@ internal sealed class ProxyMetrics : IDisposable
 
     private readonly Counter<long> _requests;
     private readonly Counter<long> _dropped;
-    private readonly UpDownCounter<long> _active;
+    private readonly PerCoreCells _active = new(1); // read at scrape time: two measurements fewer per request
     private readonly Histogram<double> _duration;
     private readonly Counter<long> _retries;
 
@@ -31,11 +32,10 @@ internal sealed class ProxyMetrics : IDisposable
         Meter = new Meter(new MeterOptions(MeterName) { Scope = scope });
         _requests = Meter.CreateCounter<long>("loadwise.requests", description: "Requests forwarded, by backend and response status code.");
         _dropped = Meter.CreateCounter<long>("loadwise.requests.dropped", description: "Requests not forwarded to completion, by reason.");
-        _active = Meter.CreateUpDownCounter<long>("loadwise.active_requests", description: "Requests in flight through the proxy.");
+        Meter.CreateObservableUpDownCounter("loadwise.active_requests", () => _active.Sum(0), description: "Requests in flight through the proxy.");
         _duration = Meter.CreateHistogram<double>("loadwise.request.duration", unit: "s", description: "Time from request start to response end, by backend.");
         _retries = Meter.CreateCounter<long>("loadwise.retries", description: "Failed attempts retried on another backend (retried), or not retried because the retry budget was spent (budget_exhausted).");
         Meter.CreateObservableGauge("loadwise.backend.health", () => ObserveHealth(backends), description: "Backend health: 1 for the backend's current state, 0 for the others.");
-        _active.Add(0);
     }
 
     public Meter Meter { get; }
@@ -56,9 +56,9 @@ internal sealed class ProxyMetrics : IDisposable
 
     public void Retry(KeyValuePair<string, object?> result) => _retries.Add(1, result);
 
-    public void RequestStarted() => _active.Add(1);
+    public void RequestStarted() => _active.Add(0, 1);
 
-    public void RequestEnded() => _active.Add(-1);
+    public void RequestEnded() => _active.Add(0, -1);
 
     public void Completed(Backend backend, int statusCode, double seconds)
     {
