@@ -142,6 +142,33 @@ public sealed class FastPathTests
     }
 
     [Fact]
+    public async Task After_a_timed_out_attempt_the_same_connection_times_its_next_requests_afresh()
+    {
+        // The fast path reuses one cancellation source per connection; one that fired must not leak into the next request.
+        await using TestProxy proxy = await TestProxy.StartAsync(options =>
+        {
+            NoProbes(options);
+            options.Timeouts.ResponseHeadersMs = 400;
+        }, backendCount: 1);
+        using var client = await RawClient.ConnectAsync(proxy.Port);
+
+        await client.SendAsync("GET /delay/3000 HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        Assert.Equal(504, (await client.ReadResponseAsync()).Status);
+        for (int i = 0; i < 3; i++)
+        {
+            await client.SendAsync("GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
+            Assert.Equal(200, (await client.ReadResponseAsync()).Status);
+        }
+
+        // A later slow answer is timed from its own start: 300 ms after three quick requests is still in time.
+        await client.SendAsync("GET /delay/300 HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        Assert.Equal(200, (await client.ReadResponseAsync()).Status);
+        await client.SendAsync("GET /delay/3000 HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        Assert.Equal(504, (await client.ReadResponseAsync()).Status);
+        Assert.Equal(6, proxy.Server.FastPath!.Served);
+    }
+
+    [Fact]
     public async Task Connection_close_from_the_client_ends_the_connection_after_the_response()
     {
         await using TestProxy proxy = await TestProxy.StartAsync(NoProbes);

@@ -102,6 +102,7 @@ internal sealed class Http1FastPathConnection : IForwardingExchange, IDisposable
     private readonly CancellationTokenRegistration _closeRequest;
     private readonly Http1RequestHead _head = new();
     private HttpOutputBuffer _output;
+    private CancellationTokenSource? _attemptCancellation;
     private ReadOnlyMemory<byte> _request;
     private byte[]? _scratch;
     private char[] _chars = new char[256];
@@ -279,6 +280,20 @@ internal sealed class Http1FastPathConnection : IForwardingExchange, IDisposable
         }
     }
 
+    /// <summary>One source per connection, linked to its close once and reset after each attempt: no allocation or link per request, and its timer is reused.</summary>
+    public CancellationTokenSource RentAttemptCancellation() =>
+        _attemptCancellation ??= CancellationTokenSource.CreateLinkedTokenSource(_context.ConnectionClosed);
+
+    public void ReturnAttemptCancellation(CancellationTokenSource cancellation)
+    {
+        if (!cancellation.TryReset())
+        {
+            // It fired (timeout or client gone): a cancelled source cannot be reused.
+            cancellation.Dispose();
+            _attemptCancellation = null;
+        }
+    }
+
     public bool TryAcquireToken(ClientRateLimiter limiter, out int retryAfterSeconds) =>
         limiter.TryAcquire(_peerTrusted ? limiter.ClientKey(_peer, Header(ForwardedHeaders.ForwardedFor)) : _peerKey, out retryAfterSeconds);
 
@@ -374,6 +389,7 @@ internal sealed class Http1FastPathConnection : IForwardingExchange, IDisposable
     {
         _closeRequest.Dispose();
         _output.Dispose();
+        _attemptCancellation?.Dispose();
     }
 
     internal void MarkClientGone() => _clientGone = true;

@@ -27,6 +27,16 @@ internal interface IForwardingExchange : IHashKeyRequest
     /// <summary>Gets whether the client went away (a write to it failed, or its connection closed).</summary>
     bool ClientGone { get; }
 
+    /// <summary>
+    /// Gets a cancellation source for one attempt on a backend: cancelled when the client goes away, and timed by the
+    /// caller with <see cref="CancellationTokenSource.CancelAfter(TimeSpan)"/>. Give it back with
+    /// <see cref="ReturnAttemptCancellation"/> once the attempt is over.
+    /// </summary>
+    CancellationTokenSource RentAttemptCancellation();
+
+    /// <summary>Takes back a source from <see cref="RentAttemptCancellation"/>; the exchange may reuse it for its next attempt.</summary>
+    void ReturnAttemptCancellation(CancellationTokenSource cancellation);
+
     /// <summary>Takes one token from the client's bucket; false, with the wait in whole seconds, when it has none.</summary>
     bool TryAcquireToken(ClientRateLimiter limiter, out int retryAfterSeconds);
 
@@ -65,6 +75,10 @@ internal readonly struct KestrelExchange(HttpContext context) : IForwardingExcha
     public ReadOnlySpan<char> Query => context.Request.QueryString.Value;
 
     public ReadOnlySpan<char> Header(string name) => context.Request.Headers.TryGetValue(name, out StringValues values) ? values.ToString() : default;
+
+    public CancellationTokenSource RentAttemptCancellation() => CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+
+    public void ReturnAttemptCancellation(CancellationTokenSource cancellation) => cancellation.Dispose();
 
     public bool TryAcquireToken(ClientRateLimiter limiter, out int retryAfterSeconds) => limiter.TryAcquire(context, out retryAfterSeconds);
 

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Interleaved A/B runs of two proxies in front of one nginx backend (1 KB on 127.0.0.1), with the median of each
+# figure: requests per second, p99, and the proxy's CPU per request split into user and kernel time. On a shared
+# machine single runs move by 10-30%; alternating A and B and taking medians is what makes a small change visible.
+#
+#   bash bench/proxy/compare.sh 5 artifacts/aot-before/loadwise-proxy artifacts/aot/loadwise-proxy
+#   bash bench/proxy/compare.sh 5 artifacts/aot/loadwise-proxy nginx      # "nginx": nginx as the proxy, 2 workers
+#
+# A proxy binary is started with --config <a config listening on 127.0.0.1:9281>. Each wrk run stops by itself.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+[ $# -eq 3 ] || { echo "usage: bash bench/proxy/compare.sh RUNS PROXY_A PROXY_B  (a loadwise-proxy binary, or nginx)" >&2; exit 2; }
+runs=$1; a=$2; b=$3
+[[ "$runs" =~ ^[1-9][0-9]?$ ]] || { echo "RUNS: got '$runs', expected 1-99" >&2; exit 2; }
+for tool in nginx wrk curl; do command -v "$tool" >/dev/null || { echo "missing $tool: bash scripts/install-tools.sh --bench" >&2; exit 1; }; done
+for proxy in "$a" "$b"; do
+  [ "$proxy" = nginx ] || [ -x "$proxy" ] || { echo "$proxy: not an executable; publish it first (see README, Publish the native binary)" >&2; exit 1; }
+done
+
+BACKEND=9280; PROXY=9281; CORES=$(nproc); DURATION=${DURATION:-8s}
+work=$(mktemp -d /tmp/loadwise-compare.XXXXXX); chmod 755 "$work"
+cleanup() {
+  [ -n "${proxy_pid:-}" ] && kill "$proxy_pid" 2>/dev/null || true
+  [ -f "$work/backend.pid" ] && kill "$(cat "$work/backend.pid")" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+mkdir -p "$work/www" "$work/logs"
+head -c 1024 /dev/zero | tr '\0' 'x' > "$work/www/index.html"
+nginx_conf() { # file listen pid-file extra-http-lines
+  printf 'worker_processes %s;\npid %s;\nerror_log %s/logs/error.log warn;\nevents { worker_connections 4096; }\nhttp {\n  access_log off;\n  keepalive_requests 1000000;\n%s\n}\n' "$CORES" "$3" "$work" "$4" > "$1"
+}
+nginx_conf "$work/backend.conf" "$BACKEND" "$work/backend.pid" "  server { listen 127.0.0.1:$BACKEND; root $work/www; location / { index index.html; } }"
+nginx_conf "$work/proxy.conf" "$PROXY" "$work/proxy.pid" "  upstream backend { server 127.0.0.1:$BACKEND; keepalive 128; }
+  server { listen 127.0.0.1:$PROXY; location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
+cat > "$work/loadwise.json" <<JSON
+{
+  "Listen": [ "http://127.0.0.1:$PROXY" ],
+  "Backends": [ { "Id": "nginx", "Url": "http://127.0.0.1:$BACKEND" } ],
+  "Strategy": { "Name": "RoundRobin" },
+  "HealthChecks": { "Path": "/" },
+  "Log": { "Level": "Warning" }
+}
+JSON
+nginx -c "$work/backend.conf" -p "$work"
+
+one_run() { # label proxy
+  if [ "$2" = nginx ]; then nginx -c "$work/proxy.conf" -p "$work" -g 'daemon off;' & else "$2" --config "$work/loadwise.json" > "$work/logs/proxy.log" 2>&1 & fi
+  proxy_pid=$!
+  local deadline=$((SECONDS + 30))
+  until curl -fsS -o /dev/null "http://127.0.0.1:$PROXY/" 2>/dev/null; do
+    [ $SECONDS -ge $deadline ] && { echo "$1: no 200 within 30 s; see $work/logs" >&2; exit 1; }
+    sleep 0.05
+  done
+  wrk -t2 -c64 -d2s "http://127.0.0.1:$PROXY/" > /dev/null
+  local procs ticks0 ticks1
+  procs="$proxy_pid $(pgrep -P "$proxy_pid" | tr '\n' ' ')"
+  ticks() { local u=0 s=0 p x y; for p in $procs; do read -r x y < <(awk '{print $14, $15}' "/proc/$p/stat"); u=$((u + x)); s=$((s + y)); done; echo "$u $s"; }
+  ticks0=$(ticks)
+  wrk -t2 -c64 -d"$DURATION" --latency "http://127.0.0.1:$PROXY/" > "$work/wrk.txt"
+  ticks1=$(ticks)
+  kill "$proxy_pid"; wait "$proxy_pid" 2>/dev/null || true; proxy_pid=
+  awk -v l="$1" -v t0="$ticks0" -v t1="$ticks1" -v hz="$(getconf CLK_TCK)" '
+    /requests in/ { n = $1 } /Requests\/sec/ { rps = $2 } $1 == "99%" { p99 = $2 }
+    END { split(t0, a, " "); split(t1, b, " "); u = (b[1] - a[1]) * 1e6 / hz / n; s = (b[2] - a[2]) * 1e6 / hz / n
+          printf "%s %.0f %s %.1f %.1f %.1f\n", l, rps, p99, u + s, u, s }' "$work/wrk.txt"
+}
+
+printf '%-3s %8s %9s %8s %6s %6s\n' run rps p99 "cpu/req" user kernel >&2
+for i in $(seq "$runs"); do
+  for side in A B; do
+    proxy=$a; [ $side = B ] && proxy=$b
+    line=$(one_run "$side" "$proxy"); echo "$line" >> "$work/runs.txt"
+    echo "$line" | awk '{printf "%-3s %8s %9s %8s %6s %6s\n", $1, $2, $3, $4, $5, $6}' >&2
+  done
+done
+
+median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
+to_ms() { awk '{n = $1 + 0; if ($1 ~ /us$/) n /= 1000; else if ($1 ~ /[0-9]s$/) n *= 1000; printf "%.2f\n", n}'; }
+echo "medians of $runs interleaved runs (wrk -t2 -c64 -d$DURATION, CPU in us per request):"
+for side in A B; do
+  proxy=$a; [ $side = B ] && proxy=$b
+  rows=$(grep "^$side " "$work/runs.txt")
+  printf '%s  rps %s  p99 %s ms  cpu/req %s (user %s, kernel %s)  %s\n' "$side" \
+    "$(echo "$rows" | awk '{print $2}' | median)" "$(echo "$rows" | awk '{print $3}' | to_ms | median)" \
+    "$(echo "$rows" | awk '{print $4}' | median)" "$(echo "$rows" | awk '{print $5}' | median)" \
+    "$(echo "$rows" | awk '{print $6}' | median)" "$proxy"
+done
