@@ -35,15 +35,8 @@ nginx_conf() { # file listen pid-file extra-http-lines
 nginx_conf "$work/backend.conf" "$BACKEND" "$work/backend.pid" "  server { listen 127.0.0.1:$BACKEND; root $work/www; location / { index index.html; } }"
 nginx_conf "$work/proxy.conf" "$PROXY" "$work/proxy.pid" "  upstream backend { server 127.0.0.1:$BACKEND; keepalive 128; }
   server { listen 127.0.0.1:$PROXY; location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
-cat > "$work/loadwise.json" <<JSON
-{
-  "Listen": [ "http://127.0.0.1:$PROXY" ],
-  "Backends": [ { "Id": "nginx", "Url": "http://127.0.0.1:$BACKEND" } ],
-  "Strategy": { "Name": "RoundRobin" },
-  "HealthChecks": { "Path": "/" },
-  "Log": { "Level": "Warning" }
-}
-JSON
+source bench/proxy/loadwise.sh # the same proxy config as bench/proxy/run.sh
+loadwise_config "$work/loadwise.json" "$PROXY" "$BACKEND"
 nginx -c "$work/backend.conf" -p "$work"
 
 one_run() { # label proxy

@@ -1,8 +1,8 @@
 using System.Buffers;
 using System.Buffers.Text;
 using System.Net.Sockets;
-using System.Text;
 using System.Runtime.CompilerServices;
+using System.Text;
 
 namespace Loadwise.AotProxy.Forwarding;
 

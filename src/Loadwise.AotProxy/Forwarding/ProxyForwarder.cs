@@ -7,8 +7,8 @@ using Loadwise.AotProxy.Health;
 using Loadwise.AotProxy.Hosting;
 using Loadwise.AotProxy.Metrics;
 using Loadwise.AotProxy.RateLimiting;
-using Loadwise.AotProxy.Threading;
 using Loadwise.AotProxy.Routing;
+using Loadwise.AotProxy.Threading;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
 
