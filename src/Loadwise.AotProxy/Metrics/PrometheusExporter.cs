@@ -318,7 +318,7 @@ internal sealed class MetricFamily(string name, string help, MetricKind kind, bo
                 return existing;
             }
 
-            var series = new Series(tags.ToArray(), Kind == MetricKind.Histogram ? buckets.Length + 1 : 0);
+            var series = new Series(tags.ToArray(), Kind == MetricKind.Histogram ? buckets.Length + 1 : 0, IsObservable);
             Volatile.Write(ref _series, [.. _series, series]);
             return series;
         }
@@ -335,25 +335,27 @@ internal sealed class Series
     private const int ValueCell = 0;
 
     private readonly KeyValuePair<string, object?>[] _tags;
-    private readonly PerCoreCells _cells;
+    private readonly PerCoreCells? _cells;
     private readonly int _bucketCount;
     private long _setBits;
-    private volatile bool _isSet;
 
-    public Series(KeyValuePair<string, object?>[] tags, int bucketCount)
+    /// <summary>Creates a series; an <paramref name="observed"/> one (set at each scrape, made anew each time) needs no cells.</summary>
+    public Series(KeyValuePair<string, object?>[] tags, int bucketCount, bool observed)
     {
         _tags = tags;
         _bucketCount = bucketCount;
-        _cells = new PerCoreCells(1 + bucketCount);
+        _cells = observed ? null : new PerCoreCells(1 + bucketCount);
         Labels = FormatLabels(tags);
     }
 
     /// <summary>Gets the label text, <c>a="x",b="y"</c>, sorted by name and escaped; empty without tags.</summary>
     public string Labels { get; }
 
-    public double Value => _isSet ? BitConverter.Int64BitsToDouble(Volatile.Read(ref _setBits)) : _cells.SumDouble(ValueCell);
+    public double Value => _cells is null ? BitConverter.Int64BitsToDouble(Volatile.Read(ref _setBits)) : _cells.SumDouble(ValueCell);
 
-    public double Sum => _cells.SumDouble(ValueCell);
+    public double Sum => _cells?.SumDouble(ValueCell) ?? 0;
+
+    private PerCoreCells Cells => _cells ?? throw new InvalidOperationException("an observed series is set, not added to");
 
     public bool Matches(ReadOnlySpan<KeyValuePair<string, object?>> tags)
     {
@@ -380,14 +382,10 @@ internal sealed class Series
         return true;
     }
 
-    public void Add(double delta) => _cells.AddDouble(ValueCell, delta);
+    public void Add(double delta) => Cells.AddDouble(ValueCell, delta);
 
     /// <summary>Sets the value of an observed gauge or counter (observations replace, never add).</summary>
-    public void Set(double value)
-    {
-        Volatile.Write(ref _setBits, BitConverter.DoubleToInt64Bits(value));
-        _isSet = true;
-    }
+    public void Set(double value) => Volatile.Write(ref _setBits, BitConverter.DoubleToInt64Bits(value));
 
     public void Observe(double value, double[] bounds)
     {
@@ -397,8 +395,8 @@ internal sealed class Series
             bucket++;
         }
 
-        _cells.Add(1 + bucket, 1);
-        _cells.AddDouble(ValueCell, value);
+        Cells.Add(1 + bucket, 1);
+        Cells.AddDouble(ValueCell, value);
     }
 
     /// <summary>Gets one snapshot of the bucket counts (the last is +Inf).</summary>
@@ -407,7 +405,7 @@ internal sealed class Series
         var counts = new long[_bucketCount];
         for (int i = 0; i < counts.Length; i++)
         {
-            counts[i] = _cells.Sum(1 + i);
+            counts[i] = Cells.Sum(1 + i);
         }
 
         return counts;
