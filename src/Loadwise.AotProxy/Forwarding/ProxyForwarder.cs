@@ -62,7 +62,7 @@ internal sealed class ProxyForwarder : IDisposable
     private readonly HashKeySource? _hashKey;
     private readonly ForwarderSettings _settings;
     private readonly ProxyMetrics _metrics;
-    private readonly IMetricsCollector _selections;
+    private readonly DiagnosticsMetricsCollector _selections; // the sealed type: its generic OnSelected is a direct call, not a generic virtual lookup
     private readonly string _strategyName;
     private readonly ILogger _logger;
     private readonly PerCoreCells _inFlight = new(1);
@@ -73,7 +73,7 @@ internal sealed class ProxyForwarder : IDisposable
         HashKeySource? hashKey,
         ForwarderSettings settings,
         ProxyMetrics metrics,
-        IMetricsCollector selections,
+        DiagnosticsMetricsCollector selections,
         string strategyName,
         ILogger logger,
         BackendHealth health,
