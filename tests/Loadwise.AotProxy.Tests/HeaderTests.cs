@@ -119,13 +119,24 @@ public sealed class HeaderTests
             "transfer-encoding", "Upgrade", "Expect", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization",
             "proxy-x", "Proxy-", "P", "Content-Type", "Content-Length", "Cache-Control", "Cookie", "Date", "Server", "ETag",
             "Accept-Ranges", "Last-Modified", "Trailers", "Upgrade-Insecure-Requests", "Expect-CT", "Tk", "Keep", "X-A", "",
-            new string('C', 10), new string('K', 70), "Kee-Alive1",
+            new string('C', 10), new string('K', 70), "Kee-Alive1", "Host", "host", "Hosts", "X-Forwarded-For", "x-forwarded-proto",
+            "X-Forwarded-Host", "X-Forwarded-Port", "X-Foo",
         ];
         foreach (string name in names)
         {
-            Assert.True(
-                HeaderRules.IsHopByHop(name, null) == HeaderRules.IsHopByHop(System.Text.Encoding.ASCII.GetBytes(name), null),
-                $"'{name}' differs between the string and byte overloads");
+            byte[] bytes = System.Text.Encoding.ASCII.GetBytes(name);
+            foreach (string? connection in new[] { null, "close, x-foo", "keep-alive" })
+            {
+                Assert.True(
+                    HeaderRules.IsHopByHop(name, connection) == HeaderRules.IsHopByHop(bytes, connection),
+                    $"IsHopByHop('{name}', '{connection}') differs between the string and byte overloads");
+                foreach (bool forwarded in new[] { true, false })
+                {
+                    Assert.True(
+                        HeaderRules.SkipRequestHeader(name, connection, forwarded) == HeaderRules.SkipRequestHeader(bytes, connection, forwarded),
+                        $"SkipRequestHeader('{name}', '{connection}', {forwarded}) differs between the string and byte overloads");
+                }
+            }
         }
     }
 
