@@ -65,5 +65,15 @@ public sealed class ConnectionPoolTests
         await server.SendAsync("HTTP/1.1 200 OK\r\n"u8.ToArray(), SocketFlags.None, Ct);
         Assert.True(await fill);
         Assert.InRange(connection.HomeSlot, 0, 63);
+
+        // The response-head reader receives by itself (one state machine fewer): it must learn the home as well.
+        using Http1Connection second = await pool.ConnectAsync(Ct);
+        using Socket secondServer = await listener.AcceptSocketAsync(Ct);
+        ValueTask head = Http1Response.ReadHeadAsync(second, second.Head, requestWasHead: false, Ct);
+        await Task.Delay(50, Ct);
+        await secondServer.SendAsync("HTTP/1.1 204 No Content\r\n\r\n"u8.ToArray(), SocketFlags.None, Ct);
+        await head;
+        Assert.Equal(204, second.Head.Status);
+        Assert.InRange(second.HomeSlot, 0, 63);
     }
 }

@@ -294,7 +294,18 @@ internal static class Http1Response
             bool more;
             try
             {
-                more = await connection.FillAsync(cancellationToken).ConfigureAwait(false);
+                // FillAsync, inlined: the response head is awaited on every request.
+                if (!connection.TryMakeRoom())
+                {
+                    more = false;
+                }
+                else
+                {
+                    ValueTask<int> receive = connection.ReceiveAsync(cancellationToken);
+                    more = receive.IsCompletedSuccessfully
+                        ? connection.OnReceived(receive.Result, waited: false)
+                        : connection.OnReceived(await receive.ConfigureAwait(false), waited: true);
+                }
             }
             catch (SocketException e)
             {
