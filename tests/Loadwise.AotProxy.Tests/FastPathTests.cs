@@ -353,39 +353,18 @@ public sealed class FastPathTests
         }
 
         /// <summary>Returns true when the server closes the connection (or resets it) within <paramref name="timeout"/>.</summary>
-        public async Task<bool> WaitForCloseAsync(TimeSpan timeout)
-        {
-            using var limit = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-            limit.CancelAfter(timeout);
-            try
-            {
-                while (true)
-                {
-                    int read = await _socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, limit.Token);
-                    if (read == 0)
-                    {
-                        return true;
-                    }
-
-                    _end += read;
-                }
-            }
-            catch (SocketException)
-            {
-                return true;
-            }
-            catch (OperationCanceledException) when (!Ct.IsCancellationRequested)
-            {
-                return false;
-            }
-        }
+        public async Task<bool> WaitForCloseAsync(TimeSpan timeout) => (await ReadUntilCloseAsync(timeout)).Closed;
 
         /// <summary>Reads until the server closes the connection or <paramref name="timeout"/> passes, and returns the bytes read.</summary>
-        public async Task<long> DrainAsync(TimeSpan timeout)
+        public async Task<long> DrainAsync(TimeSpan timeout) => (await ReadUntilCloseAsync(timeout)).Bytes;
+
+        /// <summary>Reads and counts (buffered bytes included) until the server closes or resets the connection, or the timeout passes.</summary>
+        private async Task<(bool Closed, long Bytes)> ReadUntilCloseAsync(TimeSpan timeout)
         {
             using var limit = CancellationTokenSource.CreateLinkedTokenSource(Ct);
             limit.CancelAfter(timeout);
             long total = _end - _start;
+            _start = _end = 0;
             try
             {
                 while (true)
@@ -393,7 +372,7 @@ public sealed class FastPathTests
                     int read = await _socket.ReceiveAsync(_buffer, SocketFlags.None, limit.Token);
                     if (read == 0)
                     {
-                        return total;
+                        return (true, total);
                     }
 
                     total += read;
@@ -401,12 +380,12 @@ public sealed class FastPathTests
             }
             catch (SocketException)
             {
-                return total;
+                return (true, total);
             }
             catch (OperationCanceledException) when (!Ct.IsCancellationRequested)
             {
                 // Still open (a keep-alive connection after a whole response).
-                return total;
+                return (false, total);
             }
         }
 

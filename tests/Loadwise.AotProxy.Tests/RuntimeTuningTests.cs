@@ -1,6 +1,7 @@
 using System.Net;
 using Loadwise.AotProxy.Configuration;
 using Loadwise.AotProxy.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 
 namespace Loadwise.AotProxy.Tests;
 
@@ -48,35 +49,26 @@ public sealed class RuntimeTuningTests
     [InlineData(null, true)]
     [InlineData(false, false)]
     [InlineData(true, true)]
-    public async Task Inline_scheduling_reaches_Kestrels_socket_transport(bool? configured, bool expected)
-    {
-        await using TestProxy proxy = await TestProxy.StartAsync(options =>
-        {
-            if (configured is { } value)
-            {
-                options.Performance.InlineScheduling = value;
-            }
-        });
-
-        Assert.Equal(expected, proxy.Server.Transport.UnsafePreferInlineScheduling);
-        using HttpResponseMessage response = await proxy.Client.GetAsync("/", TestContext.Current.CancellationToken);
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-    }
+    public async Task Inline_scheduling_reaches_Kestrels_socket_transport(bool? configured, bool expected) =>
+        await AssertTransportSettingAsync(
+            options => options.Performance.InlineScheduling = configured ?? options.Performance.InlineScheduling,
+            static transport => transport.UnsafePreferInlineScheduling,
+            expected);
 
     [Theory]
     [InlineData(null, false)]
     [InlineData(true, true)]
-    public async Task The_zero_byte_read_setting_reaches_Kestrels_socket_transport(bool? configured, bool expected)
-    {
-        await using TestProxy proxy = await TestProxy.StartAsync(options =>
-        {
-            if (configured is { } value)
-            {
-                options.Performance.WaitForDataBeforeAllocatingBuffer = value;
-            }
-        });
+    public async Task The_zero_byte_read_setting_reaches_Kestrels_socket_transport(bool? configured, bool expected) =>
+        await AssertTransportSettingAsync(
+            options => options.Performance.WaitForDataBeforeAllocatingBuffer = configured ?? options.Performance.WaitForDataBeforeAllocatingBuffer,
+            static transport => transport.WaitForDataBeforeAllocatingBuffer,
+            expected);
 
-        Assert.Equal(expected, proxy.Server.Transport.WaitForDataBeforeAllocatingBuffer);
+    /// <summary>Starts a proxy with <paramref name="configure"/>, checks the socket transport's setting, and that it still serves.</summary>
+    private static async Task AssertTransportSettingAsync(Action<ProxyOptions> configure, Func<SocketTransportOptions, bool> setting, bool expected)
+    {
+        await using TestProxy proxy = await TestProxy.StartAsync(configure);
+        Assert.Equal(expected, setting(proxy.Server.Transport));
         using HttpResponseMessage response = await proxy.Client.GetAsync("/", TestContext.Current.CancellationToken);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }

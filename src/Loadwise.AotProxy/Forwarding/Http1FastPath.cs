@@ -549,9 +549,8 @@ internal sealed class Http1FastPathConnection : IForwardingExchange, IDisposable
 
             if (name.Length == 14 && Ascii.EqualsIgnoreCase(name, "Content-Length"u8))
             {
-                // The length frames the body only when the body is length-delimited, or describes the answer to a HEAD;
-                // repeats (equal, or the parser would have refused them) are sent once.
-                if (lengthWritten || !(head.Framing == BodyFraming.ContentLength || (_head.IsHead && head.Status is not (204 or 304))))
+                // Only where the parser says it belongs, and once.
+                if (lengthWritten || !head.RelaysContentLength)
                 {
                     continue;
                 }

@@ -32,6 +32,12 @@ internal sealed class Http1ResponseHead
     /// <summary>Gets the body length when <see cref="Framing"/> is <see cref="BodyFraming.ContentLength"/>.</summary>
     public long ContentLength { get; private set; }
 
+    /// <summary>
+    /// Gets whether the Content-Length goes on to the client: when it frames the body, or describes the answer to a
+    /// HEAD (not for 204 or 304). Repeats, equal or the parse would have failed, are sent once.
+    /// </summary>
+    public bool RelaysContentLength { get; private set; }
+
     /// <summary>Gets whether the connection may carry another request after this response.</summary>
     public bool KeepAlive { get; private set; }
 
@@ -202,6 +208,7 @@ internal sealed class Http1ResponseHead
             KeepAlive = false;
         }
 
+        RelaysContentLength = contentLength >= 0 && (Framing == BodyFraming.ContentLength || (requestWasHead && status is not (204 or 304)));
         consumed = end + HeadEnd.Length;
         return OperationStatus.Done;
     }

@@ -136,7 +136,6 @@ internal readonly struct KestrelExchange(HttpContext context) : IForwardingExcha
         HttpResponse downstream = context.Response;
         downstream.StatusCode = head.Status;
         IHeaderDictionary target = downstream.Headers;
-        bool requestWasHead = HttpMethods.IsHead(context.Request.Method);
         foreach (KeyValuePair<string, string> header in head.GetHeaders(connection.Buffer.AsSpan(head.Offset)))
         {
             if (HeaderRules.IsHopByHop(header.Key, head.ConnectionNames))
@@ -146,8 +145,8 @@ internal readonly struct KestrelExchange(HttpContext context) : IForwardingExcha
 
             if (string.Equals(header.Key, "Content-Length", StringComparison.OrdinalIgnoreCase))
             {
-                // Kestrel frames the body from this: only for a length-delimited body, or a HEAD answer.
-                if (head.Framing == BodyFraming.ContentLength || (requestWasHead && head.Status is not (204 or 304)))
+                // Kestrel frames the body from this.
+                if (head.RelaysContentLength)
                 {
                     downstream.ContentLength = head.ContentLength;
                 }
