@@ -3,8 +3,12 @@
 # Every row gets the same wrk threads, connections and duration; every proxy keeps backend connections alive and runs
 # as many workers as cores. Loopback only; each wrk run stops by itself.
 #
-#   bash bench/proxy/run.sh                 # 10 s per row, results to bench/results/proxy-vs-nginx-haproxy.md
-#   DURATION=30s CONNECTIONS=128 bash bench/proxy/run.sh
+# Single runs on a shared machine move by 10-30%, so the rows run in ROUNDS rounds, each round in a rotated order
+# (no row always follows the same neighbour), and every figure in the table is the median of its row's rounds; the
+# rounds themselves are printed below the table.
+#
+#   bash bench/proxy/run.sh                 # 3 rounds, 10 s per row, results to bench/results/proxy-vs-nginx-haproxy.md
+#   ROUNDS=5 DURATION=30s CONNECTIONS=128 bash bench/proxy/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -12,6 +16,8 @@ root=$(pwd)
 THREADS=${THREADS:-2}
 CONNECTIONS=${CONNECTIONS:-64}
 DURATION=${DURATION:-10s}
+ROUNDS=${ROUNDS:-3}
+[[ "$ROUNDS" =~ ^[1-9]$ ]] || { echo "ROUNDS: got '$ROUNDS', expected 1-9" >&2; exit 2; }
 CORES=$(nproc)
 OUT=${OUT:-bench/results/proxy-vs-nginx-haproxy.md}
 work=$(mktemp -d /tmp/loadwise-proxy-bench.XXXXXX)
@@ -105,19 +111,34 @@ loadwise_build "$work"
 loadwise_config "$work/loadwise-aot.json" "$AOT_PORT" "$BACKEND"
 loadwise_config "$work/loadwise-jit.json" "$JIT_PORT" "$BACKEND"
 
-# Start to first 200, timed by a poller that is already running (spawning curl per try would add milliseconds).
-first_200_ms=$(python3 bench/proxy/first200.py "http://127.0.0.1:$AOT_PORT/" -- "$LOADWISE_AOT" --config "$work/loadwise-aot.json" 2> "$work/aot.pid")
-aot_pid=$(tail -n 1 "$work/aot.pid"); pids+=("$aot_pid")
+# Start to first 200, timed by a poller that is already running (spawning curl per try would add milliseconds): the
+# median of three starts; the last one stays up for the run.
+starts=()
+for try in 1 2 3; do
+  starts+=("$(python3 bench/proxy/first200.py "http://127.0.0.1:$AOT_PORT/" -- "$LOADWISE_AOT" --config "$work/loadwise-aot.json" 2> "$work/aot.pid")")
+  aot_pid=$(tail -n 1 "$work/aot.pid")
+  if [ "$try" -lt 3 ]; then
+    kill "$aot_pid"
+    for _ in $(seq 200); do kill -0 "$aot_pid" 2>/dev/null || break; sleep 0.05; done
+    kill -9 "$aot_pid" 2>/dev/null || true
+  fi
+done
+pids+=("$aot_pid")
+first_200_ms=$(printf '%s\n' "${starts[@]}" | sort -g | sed -n 2p)
+log "start to first 200: ${starts[*]} ms (median $first_200_ms)"
 sleep 1
 aot_idle_rss=$(rss_kb "$aot_pid")
 
-dotnet "$LOADWISE_JIT" --config "$work/loadwise-jit.json" > "$work/logs/jit.log" 2>&1 &
+# Its own session, like every other row's process (daemons, and first200.py's start): with the kernel's autogroup
+# scheduling a process in wrk's session would share wrk's CPU share.
+setsid dotnet "$LOADWISE_JIT" --config "$work/loadwise-jit.json" > "$work/logs/jit.log" 2>&1 &
 jit_pid=$!; pids+=("$jit_pid")
 wait_for_200 "http://127.0.0.1:$JIT_PORT/" 30
 jit_idle_rss=$(rss_kb "$jit_pid")
 
 # --- the run -------------------------------------------------------------------------------------------------------
-declare -A rps p50 p99 errors cpu
+# Each measured run appends "round rps p50 p99 errors cpu" to $work/rows/<name>.
+mkdir -p "$work/rows"
 # CPU time (user + system, clock ticks) of a process and its children (nginx's workers).
 cpu_ticks() { # pid
   local total=0 p
@@ -126,37 +147,62 @@ cpu_ticks() { # pid
   done
   echo "$total"
 }
-run_row() { # name port pid (whose CPU per request is reported)
-  local name=$1 port=$2 pid=$3 file="$work/wrk-$1.txt" before after requests
-  log "$name: wrk -t$THREADS -c$CONNECTIONS -d$DURATION"
+run_row() { # round name port pid (whose CPU per request is reported)
+  local round=$1 name=$2 port=$3 pid=$4 file="$work/wrk-$2-$1.txt" before after requests
+  log "round $round/$ROUNDS, $name: wrk -t$THREADS -c$CONNECTIONS -d$DURATION"
   # A short warm-up so the JIT row is measured at tier 1 and pools are filled.
   wrk -t"$THREADS" -c"$CONNECTIONS" -d2s "http://127.0.0.1:$port/" > /dev/null
   before=$(cpu_ticks "$pid")
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "http://127.0.0.1:$port/" > "$file"
   after=$(cpu_ticks "$pid")
   requests=$(awk '/requests in/ {print $1}' "$file")
-  cpu[$name]=$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$requests" 'BEGIN { printf "%.1f", t * 1e6 / hz / n }')
-  rps[$name]=$(awk '/Requests\/sec/ {print $2}' "$file")
-  p50[$name]=$(awk '$1=="50%" {print $2}' "$file")
-  p99[$name]=$(awk '$1=="99%" {print $2}' "$file")
   local non2xx sock
   non2xx=$(awk '/Non-2xx/ {print $NF}' "$file"); sock=$(awk -F'[ ,]+' '/Socket errors/ {print $4+$6+$8+$10}' "$file")
-  errors[$name]=$(( ${non2xx:-0} + ${sock:-0} ))
+  printf '%s %s %s %s %s %s\n' "$round" \
+    "$(awk '/Requests\/sec/ {print $2}' "$file")" \
+    "$(to_ms "$(awk '$1=="50%" {print $2}' "$file")")" \
+    "$(to_ms "$(awk '$1=="99%" {print $2}' "$file")")" \
+    $(( ${non2xx:-0} + ${sock:-0} )) \
+    "$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$requests" 'BEGIN { printf "%.1f", t * 1e6 / hz / n }')" \
+    >> "$work/rows/$name"
 }
-
-run_row direct "$BACKEND" "$(cat "$work/nginx-backend.pid")"
-# RSS under load: sampled from the side, mid-run (after the 2 s warm-up).
-( sleep 6; rss_kb "$aot_pid" > "$work/aot-load-rss" ) &
-sampler=$!
-run_row loadwise-aot "$AOT_PORT" "$aot_pid"
-wait "$sampler"
-aot_load_rss=$(cat "$work/aot-load-rss")
-run_row loadwise-jit "$JIT_PORT" "$jit_pid"
-run_row nginx "$NGINX_PORT" "$(cat "$work/nginx-proxy.pid")"
-run_row haproxy "$HAPROXY_PORT" "$(cat "$work/haproxy.pid")"
 
 # wrk prints latencies with units; normalise to milliseconds for the table.
 to_ms() { awk -v v="$1" 'BEGIN { n=v+0; if (v ~ /us$/) n/=1000; else if (v ~ /ms$/) n=n; else if (v ~ /s$/) n*=1000; printf "%.3f", n }'; }
+
+names=(direct loadwise-aot loadwise-jit nginx haproxy)
+declare -A port=([direct]=$BACKEND [loadwise-aot]=$AOT_PORT [loadwise-jit]=$JIT_PORT [nginx]=$NGINX_PORT [haproxy]=$HAPROXY_PORT)
+declare -A pid=([direct]="$(cat "$work/nginx-backend.pid")" [loadwise-aot]=$aot_pid [loadwise-jit]=$jit_pid
+  [nginx]="$(cat "$work/nginx-proxy.pid")" [haproxy]="$(cat "$work/haproxy.pid")")
+aot_load_rss=0
+for round in $(seq "$ROUNDS"); do
+  for i in "${!names[@]}"; do
+    name=${names[$(( (i + round - 1) % ${#names[@]} ))]}
+    if [ "$name" = loadwise-aot ]; then
+      # RSS under load: sampled from the side, mid-run (after the 2 s warm-up); the largest of the rounds.
+      ( sleep 6; rss_kb "$aot_pid" > "$work/aot-load-rss" ) &
+      sampler=$!
+      run_row "$round" "$name" "${port[$name]}" "${pid[$name]}"
+      wait "$sampler"
+      sampled=$(cat "$work/aot-load-rss")
+      [ "$sampled" -gt "$aot_load_rss" ] && aot_load_rss=$sampled
+    else
+      run_row "$round" "$name" "${port[$name]}" "${pid[$name]}"
+    fi
+  done
+done
+
+# The median of one column (2 rps, 3 p50, 4 p99, 6 CPU) of a row's rounds; errors are summed over the rounds.
+median() { # name column
+  awk -v c="$2" '{print $c}' "$work/rows/$1" | sort -g | awk '{v[NR] = $1} END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+declare -A rps p50 p99 errors cpu
+for name in "${names[@]}"; do
+  rps[$name]=$(printf '%.0f' "$(median "$name" 2)"); p50[$name]=$(median "$name" 3); p99[$name]=$(median "$name" 4)
+  cpu[$name]=$(printf '%.1f' "$(median "$name" 6)")
+  errors[$name]=$(awk '{s += $5} END {print s}' "$work/rows/$name")
+done
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 binary_bytes=$(stat -c %s "$LOADWISE_AOT")
@@ -165,13 +211,14 @@ binary_bytes=$(stat -c %s "$LOADWISE_AOT")
   echo
   echo "- date: $(date -u +%Y-%m-%d), machine: $(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2}'), $CORES cores, $(free -g | awk '/Mem:/ {print $2}') GiB"
   echo "- wrk: $THREADS threads, $CONNECTIONS connections, $DURATION per row, after a 2 s warm-up; backend: nginx, 1 KB static body"
+  echo "- $ROUNDS rounds, the rows in a rotated order each round; every figure is the median of the row's rounds (errors: their sum)"
   echo "- every proxy: keep-alive to the backend, $CORES workers/threads; all processes share the same $CORES cores (CPU-bound)"
-  echo "- command: \`THREADS=$THREADS CONNECTIONS=$CONNECTIONS DURATION=$DURATION bash bench/proxy/run.sh\`"
+  echo "- command: \`ROUNDS=$ROUNDS THREADS=$THREADS CONNECTIONS=$CONNECTIONS DURATION=$DURATION bash bench/proxy/run.sh\`"
   echo
   echo "| row | rps | p50 ms | p99 ms | errors | rps / HAProxy | rps / nginx | CPU us per request |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|"
-  for name in direct loadwise-aot loadwise-jit nginx haproxy; do
-    echo "| $name | ${rps[$name]} | $(to_ms "${p50[$name]}") | $(to_ms "${p99[$name]}") | ${errors[$name]} | $(ratio "${rps[$name]}" "${rps[haproxy]}") | $(ratio "${rps[$name]}" "${rps[nginx]}") | ${cpu[$name]} |"
+  for name in "${names[@]}"; do
+    echo "| $name | ${rps[$name]} | ${p50[$name]} | ${p99[$name]} | ${errors[$name]} | $(ratio "${rps[$name]}" "${rps[haproxy]}") | $(ratio "${rps[$name]}" "${rps[nginx]}") | ${cpu[$name]} |"
   done
   echo
   echo "CPU us per request: user + system time of the row's proxy process (with its workers) over the measured run,"
@@ -180,9 +227,21 @@ binary_bytes=$(stat -c %s "$LOADWISE_AOT")
   echo
   echo "| loadwise-proxy (AOT) | value |"
   echo "|---|---:|"
-  echo "| start to first 200 (bench/proxy/first200.py) | ${first_200_ms} ms |"
-  echo "| idle RSS | $((aot_idle_rss / 1024)) MB |"
-  echo "| RSS under load | $((aot_load_rss / 1024)) MB |"
-  echo "| binary size | $(awk -v b="$binary_bytes" 'BEGIN { printf "%.1f MB", b / 1048576 }') |"
-  echo "| JIT idle RSS | $((jit_idle_rss / 1024)) MB |"
+  echo "| start to first 200 (bench/proxy/first200.py, median of 3 starts: ${starts[*]}) | ${first_200_ms} ms |"
+  echo "| idle RSS | $((aot_idle_rss / 1024)) MiB |"
+  echo "| RSS under load (largest mid-run sample of the rounds) | $((aot_load_rss / 1024)) MiB |"
+  echo "| binary size | $(awk -v b="$binary_bytes" 'BEGIN { printf "%.1f MiB (%.2f MB, %d bytes)", b / 1048576, b / 1e6, b }') |"
+  echo "| JIT idle RSS | $((jit_idle_rss / 1024)) MiB |"
+  echo
+  echo "The rounds (rps, p99 ms, CPU us per request):"
+  echo
+  echo "| round |$(printf ' %s |' "${names[@]}")"
+  echo "|---|$(printf -- '---:|%.0s' "${names[@]}")"
+  for round in $(seq "$ROUNDS"); do
+    printf '| %s |' "$round"
+    for name in "${names[@]}"; do
+      awk -v r="$round" '$1 == r { printf " %s, %s, %s |", $2, $4, $6 }' "$work/rows/$name"
+    done
+    echo
+  done
 } | tee "$OUT"

@@ -303,12 +303,8 @@ internal sealed class ProxyServer : IAsyncDisposable
         logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
         if (console)
         {
-            logging.AddSimpleConsole(format =>
-            {
-                format.SingleLine = true;
-                format.UseUtcTimestamp = true;
-                format.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
-            });
+            // Disposed by the host's container (a factory registration), which writes out what is still queued.
+            logging.Services.AddSingleton<ILoggerProvider>(static _ => new LineLoggerProvider(Console.OpenStandardOutput()));
         }
     }
 }
