@@ -417,7 +417,7 @@ internal sealed class Http1FastPathConnection : IForwardingExchange, IDisposable
 
         try
         {
-            ValueTask<int> send = _socket.SendAsync(_output.Written, SocketFlags.None, cancellationToken);
+            ValueTask send = SocketSends.SendAsync(_socket, _output.Written, cancellationToken);
             if (!send.IsCompletedSuccessfully)
             {
                 _flushPending = true;

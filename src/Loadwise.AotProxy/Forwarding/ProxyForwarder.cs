@@ -426,7 +426,7 @@ internal sealed class ProxyForwarder : IDisposable
                     connection.BeginExchange();
                     try
                     {
-                        await connection.Socket.SendAsync(requestHead.Written, SocketFlags.None, cancellation.Token).ConfigureAwait(false);
+                        await SocketSends.SendAsync(connection.Socket, requestHead.Written, cancellation.Token).ConfigureAwait(false);
                         await Http1Response.ReadHeadAsync(connection, connection.Head, isHead, cancellation.Token).ConfigureAwait(false);
                         break;
                     }
