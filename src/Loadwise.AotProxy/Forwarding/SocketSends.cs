@@ -80,11 +80,17 @@ internal static partial class SocketSends
         // The same exception a failed Socket.SendAsync gives (connection reset, broken pipe), so callers handle both alike.
         throw new SocketException((int)SocketErrorFromErrno(errno));
 
+    // Linux errno values, mapped as .NET's own socket code maps them.
     private static SocketError SocketErrorFromErrno(int errno) => errno switch
     {
+        9 => SocketError.OperationAborted, // EBADF: closed under us
         32 => SocketError.Shutdown, // EPIPE
+        101 => SocketError.NetworkUnreachable, // ENETUNREACH
+        103 => SocketError.ConnectionAborted, // ECONNABORTED
         104 => SocketError.ConnectionReset, // ECONNRESET
-        9 => SocketError.OperationAborted, // EBADF
+        107 => SocketError.NotConnected, // ENOTCONN
+        110 => SocketError.TimedOut, // ETIMEDOUT
+        113 => SocketError.HostUnreachable, // EHOSTUNREACH
         _ => SocketError.SocketError,
     };
 
