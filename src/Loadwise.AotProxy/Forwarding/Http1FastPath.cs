@@ -86,8 +86,51 @@ internal sealed class Http1FastPath(ProxyForwarder forwarder, ForwardedHeaders f
     }
 }
 
-/// <summary>One client connection on the fast path, and the exchange of the request it is serving.</summary>
-internal sealed class Http1FastPathConnection : IForwardingExchange, IDisposable
+/// <summary>
+/// The fast path's exchange: a struct over its connection, so that <see cref="ProxyForwarder.ForwardAsync{TExchange}"/>
+/// and the direct attempt are compiled for it (direct, inlinable calls), as they are for <see cref="KestrelExchange"/>,
+/// rather than run as generic code shared by all classes, where each member is an interface call and each async
+/// state machine's type a runtime lookup.
+/// </summary>
+internal readonly struct FastPathExchange(Http1FastPathConnection connection) : IForwardingExchange
+{
+    public string Method => connection.Method;
+
+    public bool HasBody => false;
+
+    public HttpContext? Context => null;
+
+    public CancellationToken ClientAborted => connection.ClientAborted;
+
+    public bool ClientGone => connection.ClientGone;
+
+    public IPAddress? Peer => connection.Peer;
+
+    public ReadOnlySpan<char> Path => connection.Path;
+
+    public ReadOnlySpan<char> Query => connection.Query;
+
+    public ReadOnlySpan<char> Header(string name) => connection.Header(name);
+
+    public CancellationTokenSource RentAttemptCancellation() => connection.RentAttemptCancellation();
+
+    public void ReturnAttemptCancellation(CancellationTokenSource cancellation) => connection.ReturnAttemptCancellation(cancellation);
+
+    public bool TryAcquireToken(ClientRateLimiter limiter, out int retryAfterSeconds) => connection.TryAcquireToken(limiter, out retryAfterSeconds);
+
+    public void WriteRequestHead(ref HttpOutputBuffer writer, Backend backend, string basePath, ForwarderSettings settings) =>
+        connection.WriteRequestHead(ref writer, backend, basePath, settings);
+
+    public ValueTask RelayResponseAsync(Http1Connection backend, Http1ResponseHead head, CancellationToken cancellationToken) =>
+        connection.RelayResponseAsync(backend, head, cancellationToken);
+
+    public ValueTask WriteErrorAsync(int status, string text, int retryAfterSeconds = -1) => connection.WriteErrorAsync(status, text, retryAfterSeconds);
+
+    public void Abort() => connection.Abort();
+}
+
+/// <summary>One client connection on the fast path, and what its exchange (<see cref="FastPathExchange"/>) does.</summary>
+internal sealed class Http1FastPathConnection : IDisposable
 {
     private const string Scheme = "http";
 
@@ -136,10 +179,6 @@ internal sealed class Http1FastPathConnection : IForwardingExchange, IDisposable
     }
 
     public string Method => _head.Method;
-
-    public bool HasBody => false;
-
-    public HttpContext? Context => null;
 
     public CancellationToken ClientAborted => _context.ConnectionClosed;
 
@@ -249,7 +288,7 @@ internal sealed class Http1FastPathConnection : IForwardingExchange, IDisposable
                 _owner.OnServed();
                 try
                 {
-                    await _owner.Forwarder.ForwardAsync(this).ConfigureAwait(false);
+                    await _owner.Forwarder.ForwardAsync(new FastPathExchange(this)).ConfigureAwait(false);
                 }
                 finally
                 {

@@ -7,7 +7,7 @@ namespace Loadwise.AotProxy.Forwarding;
 
 /// <summary>
 /// One client request as the forwarder drives it, whichever front end read it: Kestrel's HTTP layer
-/// (<see cref="KestrelExchange"/>) or the fast path's raw HTTP/1.1 head (<see cref="Http1FastPathConnection"/>).
+/// (<see cref="KestrelExchange"/>) or the fast path's raw HTTP/1.1 head (<see cref="FastPathExchange"/>).
 /// The retry loop, selection, health reports and metrics in <see cref="ProxyForwarder"/> are written once against it.
 /// </summary>
 internal interface IForwardingExchange : IHashKeyRequest
