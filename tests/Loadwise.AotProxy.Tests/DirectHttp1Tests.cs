@@ -77,6 +77,9 @@ public sealed class Http1ResponseHeadTests
     [InlineData("HTTP/1.1 20 OK\r\n\r\n")]
     [InlineData("HTTP/1.1 099 Odd\r\n\r\n")]
     [InlineData("HTTP/1.1 200OK\r\n\r\n")]
+    [InlineData("HTTP/1.1 200 OK\r\nX-A: a\rb\nX-B: c\r\n\r\n")] // as many CRs as LFs, but not paired
+    [InlineData("HTTP/1.1 200 OK\r\nX\u0001A: 1\r\n\r\n")] // a control byte in a name
+    [InlineData("HTTP/1.1 200 OK\r\nX-A\t: 1\r\n\r\n")]
     public void A_malformed_head_is_invalid(string text) => Assert.Equal(OperationStatus.InvalidData, Parse(text).Status);
 
     [Theory]
@@ -91,7 +94,7 @@ public sealed class Http1ResponseHeadTests
         var parsed = new Http1ResponseHead();
         byte[] text = Encoding.Latin1.GetBytes($"HTTP/1.1 200 OK\r\nX-A: a{(char)control}b\r\nContent-Length: 0\r\n\r\n");
         Assert.Equal(OperationStatus.InvalidData, parsed.TryParse(text, false, out _, out string? error));
-        Assert.Equal("control character in a header value", error);
+        Assert.Equal("control character in the response head", error);
     }
 
     [Theory]

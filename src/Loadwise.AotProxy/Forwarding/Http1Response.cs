@@ -82,8 +82,8 @@ internal sealed class Http1ResponseHead
     private const string KeepAliveToken = "keep-alive";
     private const string CloseToken = "close";
 
-    /// <summary>Control characters refused in a value: all but horizontal tab, and DEL.</summary>
-    private static readonly SearchValues<byte> ControlBytes = SearchValues.Create([.. Enumerable.Range(0, 32).Where(static b => b != '\t').Select(static b => (byte)b), (byte)127]);
+    /// <summary>Control characters refused anywhere in a response head: all but horizontal tab, CR and LF (those two only as a line's CRLF end), and DEL.</summary>
+    private static readonly SearchValues<byte> ControlBytesButLineEnds = SearchValues.Create([.. Enumerable.Range(0, 32).Where(static b => b is not ('\t' or '\r' or '\n')).Select(static b => (byte)b), (byte)127]);
 
     private static ReadOnlySpan<byte> HeadEnd => "\r\n\r\n"u8;
 
@@ -108,8 +108,17 @@ internal sealed class Http1ResponseHead
         Connection = null;
         RetryAfter = null;
         ReadOnlySpan<byte> head = data[..(end + 2)];
-        int lineEnd = head.IndexOf("\r\n"u8);
-        if (!TryParseStatusLine(head[..lineEnd], out int status, out bool http11))
+        // The whole head in three vectorised passes rather than several per line: no control byte but the line ends,
+        // and as many CRs as LFs (each LF is then checked to follow a CR, so none is bare). A bare CR or LF would split
+        // a line again downstream.
+        if (head.IndexOfAny(ControlBytesButLineEnds) >= 0 || head.Count((byte)'\r') != head.Count((byte)'\n'))
+        {
+            error = "control character in the response head";
+            return OperationStatus.InvalidData;
+        }
+
+        int lineEnd = head.IndexOf((byte)'\n') - 1;
+        if (lineEnd < 0 || head[lineEnd] != '\r' || !TryParseStatusLine(head[..lineEnd], out int status, out bool http11))
         {
             error = "malformed status line";
             return OperationStatus.InvalidData;
@@ -117,39 +126,48 @@ internal sealed class Http1ResponseHead
 
         long contentLength = -1;
         string? transferEncoding = null;
-        head = head[(lineEnd + 2)..];
+        int lineStart = lineEnd + 2;
+        head = head[lineStart..];
         while (!head.IsEmpty)
         {
-            lineEnd = head.IndexOf("\r\n"u8);
+            lineEnd = head.IndexOf((byte)'\n') - 1;
+            if (lineEnd < 0 || head[lineEnd] != '\r')
+            {
+                error = "control character in the response head";
+                return OperationStatus.InvalidData;
+            }
+
             ReadOnlySpan<byte> line = head[..lineEnd];
             head = head[(lineEnd + 2)..];
-            int colon = line.IndexOf((byte)':');
-            if (colon <= 0 || line[..colon].IndexOfAny(" \t"u8) >= 0)
+            // The name ends at the colon; a space or tab first means none, or whitespace in or before it.
+            int colon = line.IndexOfAny((byte)':', (byte)' ', (byte)'\t');
+            if (colon <= 0 || line[colon] != ':')
             {
-                // No name, or whitespace in or before it.
                 error = "malformed header line";
                 return OperationStatus.InvalidData;
             }
 
-            int lineStart = end - head.Length - line.Length;
             ReadOnlySpan<byte> nameBytes = line[..colon];
-            ReadOnlySpan<byte> rawValue = line[(colon + 1)..];
-            ReadOnlySpan<byte> valueBytes = rawValue.TrimStart(" \t"u8);
-            int valueStart = lineStart + colon + 1 + (rawValue.Length - valueBytes.Length);
-            valueBytes = valueBytes.TrimEnd(" \t"u8);
-            if (valueBytes.IndexOfAny(ControlBytes) >= 0)
+            int valueStart = colon + 1;
+            int valueEnd = line.Length;
+            while (valueStart < valueEnd && line[valueStart] is (byte)' ' or (byte)'\t')
             {
-                // A control character (a bare CR or LF above all) would split the line again downstream.
-                error = "control character in a header value";
-                return OperationStatus.InvalidData;
+                valueStart++;
             }
 
+            while (valueEnd > valueStart && line[valueEnd - 1] is (byte)' ' or (byte)'\t')
+            {
+                valueEnd--;
+            }
+
+            ReadOnlySpan<byte> valueBytes = line[valueStart..valueEnd];
             if (FieldCount == _fields.Length)
             {
                 Array.Resize(ref _fields, _fields.Length * 2);
             }
 
-            _fields[FieldCount++] = new HeaderField(lineStart, colon, valueStart, valueBytes.Length);
+            _fields[FieldCount++] = new HeaderField(lineStart, colon, lineStart + valueStart, valueBytes.Length);
+            lineStart += lineEnd + 2;
 
             // The names the proxy reads, told apart by length first: most fields are none of them.
             switch (nameBytes.Length)
