@@ -275,6 +275,16 @@ internal readonly record struct HeaderField(int NameStart, int NameLength, int V
 
     /// <summary>Gets the value's bytes in <paramref name="head"/>.</summary>
     public ReadOnlySpan<byte> Value(ReadOnlySpan<byte> head) => head.Slice(ValueStart, ValueLength);
+
+    /// <summary>Gets where the field's line ends, after its CRLF (for a line that <see cref="IsCanonical"/>).</summary>
+    public int LineEnd => ValueStart + ValueLength + 2;
+
+    /// <summary>
+    /// Gets whether the line reads exactly <c>Name: value</c> and CRLF (one space, nothing after the value), as
+    /// <see cref="HttpOutputBuffer.AppendField"/> would write it, so that it can be copied as it came.
+    /// </summary>
+    public bool IsCanonical(ReadOnlySpan<byte> head) =>
+        ValueStart == NameStart + NameLength + 2 && head[NameStart + NameLength + 1] == (byte)' ' && head[ValueStart + ValueLength] == (byte)'\r';
 }
 
 /// <summary>Reads responses off an <see cref="Http1Connection"/>: the head, then the body by its framing.</summary>
