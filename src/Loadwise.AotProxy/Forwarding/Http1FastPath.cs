@@ -379,7 +379,14 @@ internal sealed class Http1FastPathConnection : IDisposable
     {
         bool chunked = head.Framing is BodyFraming.Chunked or BodyFraming.UntilClose;
         WriteResponseHead(ref _output, connection.Buffer.AsSpan(head.Offset), head, chunked);
-        if (head.Framing != BodyFraming.None)
+        if (head.Framing == BodyFraming.ContentLength && head.ContentLength <= connection.End - connection.Start)
+        {
+            // The whole body came with the head (a small response): straight into the output, without the copy loop.
+            int length = (int)head.ContentLength;
+            _output.Append(connection.Buffer.AsSpan(connection.Start, length));
+            connection.Start += length;
+        }
+        else if (head.Framing != BodyFraming.None)
         {
             _body ??= new ClientBodyStream(this);
             _body.Chunked = chunked;
