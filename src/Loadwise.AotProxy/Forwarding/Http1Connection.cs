@@ -84,24 +84,47 @@ internal sealed class Http1Connection : IDisposable
     /// Returns false at the end of the stream, or when the buffer is full of unconsumed bytes.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<bool> FillAsync(CancellationToken cancellationToken)
+    public async ValueTask<bool> FillAsync(CancellationToken cancellationToken) =>
+        TryFillNow(out bool more, out ValueTask<int> pending, cancellationToken) ? more : Filled(await pending.ConfigureAwait(false));
+
+    /// <summary>
+    /// <see cref="FillAsync"/> without its own async state machine, for the response-head reader that runs on every
+    /// request: true when the fill is over now, <paramref name="more"/> as FillAsync would return it; false when the
+    /// receive waits, and the caller awaits <paramref name="pending"/> and passes its count to <see cref="Filled"/>.
+    /// </summary>
+    public bool TryFillNow(out bool more, out ValueTask<int> pending, CancellationToken cancellationToken)
     {
+        pending = default;
         if (!TryMakeRoom())
         {
-            return false;
+            more = false;
+            return true;
         }
 
-        ValueTask<int> receive = ReceiveAsync(cancellationToken);
-        return receive.IsCompletedSuccessfully
-            ? OnReceived(receive.Result, waited: false)
-            : OnReceived(await receive.ConfigureAwait(false), waited: true);
+        ValueTask<int> receive = Socket.ReceiveAsync(Buffer.AsMemory(End), SocketFlags.None, cancellationToken);
+        if (receive.IsCompletedSuccessfully)
+        {
+            more = TakeIn(receive.Result);
+            return true;
+        }
+
+        more = false;
+        pending = receive;
+        return false;
     }
 
     /// <summary>
-    /// The parts of <see cref="FillAsync"/>, for a caller on the hot path that awaits the socket itself (one async
-    /// state machine fewer per response): makes room after the unconsumed bytes; false when they fill the buffer.
+    /// Takes in the count of a receive from <see cref="TryFillNow"/> that had to wait; false at the end of the stream.
+    /// With inline socket completions the caller then runs on the event thread that owns the socket, its home.
     /// </summary>
-    public bool TryMakeRoom()
+    public bool Filled(int read)
+    {
+        HomeSlot = Http1ConnectionPool.CurrentSlot();
+        return TakeIn(read);
+    }
+
+    /// <summary>Makes room after the unconsumed bytes; false when they fill the buffer.</summary>
+    private bool TryMakeRoom()
     {
         if (Start == End)
         {
@@ -122,20 +145,8 @@ internal sealed class Http1Connection : IDisposable
         return true;
     }
 
-    /// <summary>Receives into the room <see cref="TryMakeRoom"/> made; pass the count to <see cref="OnReceived"/>.</summary>
-    public ValueTask<int> ReceiveAsync(CancellationToken cancellationToken) =>
-        Socket.ReceiveAsync(Buffer.AsMemory(End), SocketFlags.None, cancellationToken);
-
-    /// <summary>Takes in <paramref name="read"/> received bytes; false at the end of the stream.</summary>
-    /// <param name="read">The count the receive returned.</param>
-    /// <param name="waited">Whether the receive had to wait: with inline socket completions the caller then runs on the event thread that owns the socket, its home.</param>
-    public bool OnReceived(int read, bool waited)
+    private bool TakeIn(int read)
     {
-        if (waited)
-        {
-            HomeSlot = Http1ConnectionPool.CurrentSlot();
-        }
-
         End += read;
         Received += read;
         return read > 0;

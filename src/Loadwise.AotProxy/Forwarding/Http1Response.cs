@@ -329,17 +329,10 @@ internal static class Http1Response
             bool more;
             try
             {
-                // FillAsync, inlined: the response head is awaited on every request.
-                if (!connection.TryMakeRoom())
+                // FillAsync without its state machine: the response head is awaited on every request.
+                if (!connection.TryFillNow(out more, out ValueTask<int> pending, cancellationToken))
                 {
-                    more = false;
-                }
-                else
-                {
-                    ValueTask<int> receive = connection.ReceiveAsync(cancellationToken);
-                    more = receive.IsCompletedSuccessfully
-                        ? connection.OnReceived(receive.Result, waited: false)
-                        : connection.OnReceived(await receive.ConfigureAwait(false), waited: true);
+                    more = connection.Filled(await pending.ConfigureAwait(false));
                 }
             }
             catch (SocketException e)
