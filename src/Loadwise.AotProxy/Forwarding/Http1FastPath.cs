@@ -112,9 +112,9 @@ internal readonly struct FastPathExchange(Http1FastPathConnection connection) : 
 
     public ReadOnlySpan<char> Header(string name) => connection.Header(name);
 
-    public CancellationTokenSource RentAttemptCancellation() => connection.RentAttemptCancellation();
+    public AttemptCancellation BeginAttempt(TimeSpan timeout) => new(connection.BeginAttempt(timeout), null);
 
-    public void ReturnAttemptCancellation(CancellationTokenSource cancellation) => connection.ReturnAttemptCancellation(cancellation);
+    public void EndAttempt(AttemptCancellation attempt) => connection.EndAttempt();
 
     public bool TryAcquireToken(ClientRateLimiter limiter, out int retryAfterSeconds) => connection.TryAcquireToken(limiter, out retryAfterSeconds);
 
@@ -145,7 +145,7 @@ internal sealed class Http1FastPathConnection : IDisposable
     private readonly CancellationTokenRegistration _closeRequest;
     private readonly Http1RequestHead _head = new();
     private HttpOutputBuffer _output;
-    private CancellationTokenSource? _attemptCancellation;
+    private AttemptTimeout? _attemptTimeout;
     private ReadOnlyMemory<byte> _request;
     private byte[]? _scratch;
     private char[] _chars = new char[256];
@@ -319,19 +319,13 @@ internal sealed class Http1FastPathConnection : IDisposable
         }
     }
 
-    /// <summary>One source per connection, linked to its close once and reset after each attempt: no allocation or link per request, and its timer is reused.</summary>
-    public CancellationTokenSource RentAttemptCancellation() =>
-        _attemptCancellation ??= CancellationTokenSource.CreateLinkedTokenSource(_context.ConnectionClosed);
+    /// <summary>
+    /// Starts an attempt on the connection's one <see cref="AttemptTimeout"/>, made by its first attempt
+    /// (<paramref name="timeout"/> is read only then; the forwarder's is fixed): no timer armed or reset per request.
+    /// </summary>
+    public CancellationToken BeginAttempt(TimeSpan timeout) => (_attemptTimeout ??= new AttemptTimeout(_context.ConnectionClosed, timeout)).Begin();
 
-    public void ReturnAttemptCancellation(CancellationTokenSource cancellation)
-    {
-        if (!cancellation.TryReset())
-        {
-            // It fired (timeout or client gone): a cancelled source cannot be reused.
-            cancellation.Dispose();
-            _attemptCancellation = null;
-        }
-    }
+    public void EndAttempt() => _attemptTimeout?.End();
 
     public bool TryAcquireToken(ClientRateLimiter limiter, out int retryAfterSeconds) =>
         limiter.TryAcquire(_peerTrusted ? limiter.ClientKey(_peer, Header(ForwardedHeaders.ForwardedFor)) : _peerKey, out retryAfterSeconds);
@@ -435,7 +429,7 @@ internal sealed class Http1FastPathConnection : IDisposable
     {
         _closeRequest.Dispose();
         _output.Dispose();
-        _attemptCancellation?.Dispose();
+        _attemptTimeout?.Dispose();
     }
 
     internal void MarkClientGone() => _clientGone = true;

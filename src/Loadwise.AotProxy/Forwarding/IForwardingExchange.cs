@@ -28,14 +28,13 @@ internal interface IForwardingExchange : IHashKeyRequest
     bool ClientGone { get; }
 
     /// <summary>
-    /// Gets a cancellation source for one attempt on a backend: cancelled when the client goes away, and timed by the
-    /// caller with <see cref="CancellationTokenSource.CancelAfter(TimeSpan)"/>. Give it back with
-    /// <see cref="ReturnAttemptCancellation"/> once the attempt is over.
+    /// Starts one attempt on a backend: its token fires when the client goes away, or once the attempt has run for
+    /// <paramref name="timeout"/>. Pass the result to <see cref="EndAttempt"/> once the attempt is over.
     /// </summary>
-    CancellationTokenSource RentAttemptCancellation();
+    AttemptCancellation BeginAttempt(TimeSpan timeout);
 
-    /// <summary>Takes back a source from <see cref="RentAttemptCancellation"/>; the exchange may reuse it for its next attempt.</summary>
-    void ReturnAttemptCancellation(CancellationTokenSource cancellation);
+    /// <summary>Ends an attempt <see cref="BeginAttempt"/> started; the exchange may reuse what it needed for the next one.</summary>
+    void EndAttempt(AttemptCancellation attempt);
 
     /// <summary>Takes one token from the client's bucket; false, with the wait in whole seconds, when it has none.</summary>
     bool TryAcquireToken(ClientRateLimiter limiter, out int retryAfterSeconds);
@@ -52,6 +51,11 @@ internal interface IForwardingExchange : IHashKeyRequest
     /// <summary>Cuts the client connection: the only honest signal once a response has started and then failed.</summary>
     void Abort();
 }
+
+/// <summary>One attempt's cancellation, from <see cref="IForwardingExchange.BeginAttempt"/>.</summary>
+/// <param name="Token">Fires when the client goes away or the attempt ran out of time.</param>
+/// <param name="Source">The source the exchange made for this attempt alone, if it did (disposed when the attempt ends).</param>
+internal readonly record struct AttemptCancellation(CancellationToken Token, CancellationTokenSource? Source);
 
 /// <summary>A request that came through Kestrel's HTTP layer.</summary>
 internal readonly struct KestrelExchange(HttpContext context) : IForwardingExchange
@@ -76,9 +80,14 @@ internal readonly struct KestrelExchange(HttpContext context) : IForwardingExcha
 
     public ReadOnlySpan<char> Header(string name) => context.Request.Headers.TryGetValue(name, out StringValues values) ? values.ToString() : default;
 
-    public CancellationTokenSource RentAttemptCancellation() => CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+    public AttemptCancellation BeginAttempt(TimeSpan timeout)
+    {
+        var source = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        source.CancelAfter(timeout);
+        return new AttemptCancellation(source.Token, source);
+    }
 
-    public void ReturnAttemptCancellation(CancellationTokenSource cancellation) => cancellation.Dispose();
+    public void EndAttempt(AttemptCancellation attempt) => attempt.Source?.Dispose();
 
     public bool TryAcquireToken(ClientRateLimiter limiter, out int retryAfterSeconds) => limiter.TryAcquire(context, out retryAfterSeconds);
 

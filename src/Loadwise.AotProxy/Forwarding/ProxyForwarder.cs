@@ -405,9 +405,9 @@ internal sealed class ProxyForwarder : IDisposable
     {
         CancellationToken clientAborted = exchange.ClientAborted;
         bool isHead = HttpMethods.IsHead(exchange.Method);
-        // From the exchange: the fast path reuses one source per connection (no allocation or link per attempt, one timer).
-        CancellationTokenSource cancellation = exchange.RentAttemptCancellation();
-        cancellation.CancelAfter(_settings.ResponseHeadersTimeout);
+        // From the exchange: the fast path keeps one source and one lazy timer per connection (AttemptTimeout).
+        AttemptCancellation attemptCancellation = exchange.BeginAttempt(_settings.ResponseHeadersTimeout);
+        CancellationToken cancellation = attemptCancellation.Token;
         try
         {
             var requestHead = new HttpOutputBuffer(1024);
@@ -420,14 +420,14 @@ internal sealed class ProxyForwarder : IDisposable
                     bool reused = pool.TryRent(out connection);
                     if (!reused)
                     {
-                        connection = await pool.ConnectAsync(cancellation.Token).ConfigureAwait(false);
+                        connection = await pool.ConnectAsync(cancellation).ConfigureAwait(false);
                     }
 
                     connection.BeginExchange();
                     try
                     {
-                        await SocketSends.SendAsync(connection.Socket, requestHead.Written, cancellation.Token).ConfigureAwait(false);
-                        await Http1Response.ReadHeadAsync(connection, connection.Head, isHead, cancellation.Token).ConfigureAwait(false);
+                        await SocketSends.SendAsync(connection.Socket, requestHead.Written, cancellation).ConfigureAwait(false);
+                        await Http1Response.ReadHeadAsync(connection, connection.Head, isHead, cancellation).ConfigureAwait(false);
                         break;
                     }
                     catch (Exception e) when (reused && attempt == 0 && connection.Received == 0
@@ -511,7 +511,7 @@ internal sealed class ProxyForwarder : IDisposable
         }
         finally
         {
-            exchange.ReturnAttemptCancellation(cancellation);
+            exchange.EndAttempt(attemptCancellation);
         }
     }
 
