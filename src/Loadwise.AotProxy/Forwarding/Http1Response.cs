@@ -108,10 +108,11 @@ internal sealed class Http1ResponseHead
         Connection = null;
         RetryAfter = null;
         ReadOnlySpan<byte> head = data[..(end + 2)];
-        // The whole head in three vectorised passes rather than several per line: no control byte but the line ends,
-        // and as many CRs as LFs (each LF is then checked to follow a CR, so none is bare). A bare CR or LF would split
-        // a line again downstream.
-        if (head.IndexOfAny(ControlBytesButLineEnds) >= 0 || head.Count((byte)'\r') != head.Count((byte)'\n'))
+        // Whole-head vectorised passes rather than several per line: no control byte but the line ends here, and after
+        // the lines, as many CRs as lines (each line's LF is checked to follow a CR, so no CR or LF is bare). A bare CR
+        // or LF would split a line again downstream.
+        ReadOnlySpan<byte> wholeHead = head;
+        if (head.IndexOfAny(ControlBytesButLineEnds) >= 0)
         {
             error = "control character in the response head";
             return OperationStatus.InvalidData;
@@ -127,9 +128,11 @@ internal sealed class Http1ResponseHead
         long contentLength = -1;
         string? transferEncoding = null;
         int lineStart = lineEnd + 2;
+        int lines = 1;
         head = head[lineStart..];
         while (!head.IsEmpty)
         {
+            lines++;
             lineEnd = head.IndexOf((byte)'\n') - 1;
             if (lineEnd < 0 || head[lineEnd] != '\r')
             {
@@ -197,6 +200,12 @@ internal sealed class Http1ResponseHead
                     transferEncoding = transferEncoding is null ? value : transferEncoding + ", " + value;
                     break;
             }
+        }
+
+        if (wholeHead.Count((byte)'\r') != lines)
+        {
+            error = "control character in the response head";
+            return OperationStatus.InvalidData;
         }
 
         Status = status;
