@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Loadwise.AotProxy.Forwarding;
+using Loadwise.AotProxy.Threading;
 
 namespace Loadwise.AotProxy.Tests;
 
@@ -15,7 +16,7 @@ public sealed class AttemptTimeoutTests
         using var timeout = new AttemptTimeout(CancellationToken.None, Timeout);
         var clock = Stopwatch.StartNew();
 
-        CancellationToken token = timeout.Begin();
+        CancellationToken token = timeout.Begin(ProxyClock.NowMilliseconds);
         await WaitCancelledAsync(token, TimeSpan.FromSeconds(10));
         TimeSpan elapsed = clock.Elapsed;
         timeout.End();
@@ -28,12 +29,12 @@ public sealed class AttemptTimeoutTests
     public async Task Each_attempt_is_timed_from_its_own_start_not_the_first_ones()
     {
         using var timeout = new AttemptTimeout(CancellationToken.None, Timeout);
-        CancellationToken first = timeout.Begin();
+        CancellationToken first = timeout.Begin(ProxyClock.NowMilliseconds);
         await Task.Delay(Timeout / 2, Ct);
         timeout.End();
 
         var clock = Stopwatch.StartNew();
-        CancellationToken second = timeout.Begin();
+        CancellationToken second = timeout.Begin(ProxyClock.NowMilliseconds);
         // Past the first attempt's deadline (the timer wakes for it), but not the second's.
         await Task.Delay(Timeout * 0.8, Ct);
         Assert.False(second.IsCancellationRequested, "the second attempt was cancelled by the first one's deadline");
@@ -48,13 +49,13 @@ public sealed class AttemptTimeoutTests
     public async Task Attempts_that_end_in_time_are_never_cancelled_and_share_one_source()
     {
         using var timeout = new AttemptTimeout(CancellationToken.None, TimeSpan.FromMilliseconds(100));
-        CancellationToken first = timeout.Begin();
+        CancellationToken first = timeout.Begin(ProxyClock.NowMilliseconds);
         timeout.End();
         var clock = Stopwatch.StartNew();
         while (clock.ElapsedMilliseconds < 400)
         {
             // Many short attempts across several timer periods.
-            CancellationToken token = timeout.Begin();
+            CancellationToken token = timeout.Begin(ProxyClock.NowMilliseconds);
             Assert.Equal(first, token);
             await Task.Delay(5, Ct);
             Assert.False(token.IsCancellationRequested, $"a 5 ms attempt was cancelled at {clock.ElapsedMilliseconds} ms");
@@ -66,11 +67,11 @@ public sealed class AttemptTimeoutTests
     public async Task After_a_timeout_the_next_attempt_gets_a_fresh_token()
     {
         using var timeout = new AttemptTimeout(CancellationToken.None, TimeSpan.FromMilliseconds(50));
-        CancellationToken expired = timeout.Begin();
+        CancellationToken expired = timeout.Begin(ProxyClock.NowMilliseconds);
         await WaitCancelledAsync(expired, TimeSpan.FromSeconds(10));
         timeout.End();
 
-        CancellationToken next = timeout.Begin();
+        CancellationToken next = timeout.Begin(ProxyClock.NowMilliseconds);
 
         Assert.False(next.IsCancellationRequested);
         Assert.NotEqual(expired, next);
@@ -83,13 +84,13 @@ public sealed class AttemptTimeoutTests
     {
         using var connectionClosed = new CancellationTokenSource();
         using var timeout = new AttemptTimeout(connectionClosed.Token, TimeSpan.FromMinutes(5));
-        CancellationToken token = timeout.Begin();
+        CancellationToken token = timeout.Begin(ProxyClock.NowMilliseconds);
 
         connectionClosed.Cancel();
 
         Assert.True(token.IsCancellationRequested);
         timeout.End();
-        Assert.NotEqual(token, timeout.Begin());
+        Assert.NotEqual(token, timeout.Begin(ProxyClock.NowMilliseconds));
         timeout.End();
     }
 
@@ -97,11 +98,11 @@ public sealed class AttemptTimeoutTests
     public void A_disposed_timeout_refuses_new_attempts_and_a_zero_timeout_is_refused()
     {
         var timeout = new AttemptTimeout(CancellationToken.None, Timeout);
-        timeout.Begin();
+        timeout.Begin(ProxyClock.NowMilliseconds);
         timeout.End();
         timeout.Dispose();
 
-        Assert.Throws<ObjectDisposedException>(() => timeout.Begin());
+        Assert.Throws<ObjectDisposedException>(() => timeout.Begin(ProxyClock.NowMilliseconds));
         Assert.Throws<ArgumentOutOfRangeException>(() => new AttemptTimeout(CancellationToken.None, TimeSpan.Zero));
     }
 

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Loadwise.AotProxy.Forwarding;
+using Loadwise.AotProxy.Threading;
 
 namespace Loadwise.AotProxy.Tests;
 
@@ -31,11 +32,11 @@ public sealed class ConnectionPoolTests
                 pool.Return(here);
                 Assert.Equal(2, pool.IdleCount);
 
-                Assert.True(pool.TryRent(out Http1Connection first));
+                Assert.True(pool.TryRent(ProxyClock.NowMilliseconds, out Http1Connection first));
                 Assert.Same(here, first);
-                Assert.True(pool.TryRent(out Http1Connection second)); // none left here: another thread's idle one beats a new connection
+                Assert.True(pool.TryRent(ProxyClock.NowMilliseconds, out Http1Connection second)); // none left here: another thread's idle one beats a new connection
                 Assert.Same(elsewhere, second);
-                Assert.False(pool.TryRent(out _));
+                Assert.False(pool.TryRent(ProxyClock.NowMilliseconds, out _));
                 first.Dispose();
                 second.Dispose();
             },

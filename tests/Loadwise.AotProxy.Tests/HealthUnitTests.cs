@@ -124,19 +124,19 @@ public sealed class HealthUnitTests
     public void The_retry_budget_allows_its_minimum_then_its_share_of_requests_in_the_window()
     {
         long now = 1_000_000; // milliseconds
-        var budget = new RetryBudget(TimeSpan.FromSeconds(10), percent: 20, minRetries: 2, () => now);
-        Assert.True(budget.TryRetry());
-        Assert.True(budget.TryRetry());
-        Assert.False(budget.TryRetry());
+        var budget = new RetryBudget(TimeSpan.FromSeconds(10), percent: 20, minRetries: 2);
+        Assert.True(budget.TryRetry(now));
+        Assert.True(budget.TryRetry(now));
+        Assert.False(budget.TryRetry(now));
 
         for (int i = 0; i < 50; i++)
         {
-            budget.OnRequest();
+            budget.OnRequest(now);
         }
 
         // 20% of 50 requests = 10 retries in the window, 2 of them already spent.
         int allowed = 0;
-        while (budget.TryRetry() && allowed < 100)
+        while (budget.TryRetry(now) && allowed < 100)
         {
             allowed++;
         }
@@ -145,9 +145,9 @@ public sealed class HealthUnitTests
 
         // Ten seconds later the window has slid past all of it: back to the minimum.
         now += 11_000;
-        Assert.True(budget.TryRetry());
-        Assert.True(budget.TryRetry());
-        Assert.False(budget.TryRetry());
+        Assert.True(budget.TryRetry(now));
+        Assert.True(budget.TryRetry(now));
+        Assert.False(budget.TryRetry(now));
     }
 
     [Fact]

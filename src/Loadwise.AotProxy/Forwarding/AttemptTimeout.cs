@@ -1,3 +1,5 @@
+using Loadwise.AotProxy.Threading;
+
 namespace Loadwise.AotProxy.Forwarding;
 
 /// <summary>
@@ -5,12 +7,13 @@ namespace Loadwise.AotProxy.Forwarding;
 /// timer per attempt (<see cref="CancellationTokenSource.CancelAfter(TimeSpan)"/> and a reset after it, two timer-queue
 /// updates under its lock, about 6% of the proxy's user time under load), an attempt only stamps its start; one timer
 /// per connection wakes when the oldest possible deadline is due, cancels the attempt if it is really overdue, and
-/// otherwise sleeps until the running attempt's own deadline. An attempt costs a clock read, a store and an exchange.
+/// otherwise sleeps until the running attempt's own deadline. An attempt costs a store and an exchange: its start is the
+/// caller's clock reading (<see cref="ProxyClock"/>).
 /// </summary>
 /// <example>
 /// <code>
 /// using var timeout = new AttemptTimeout(connectionClosed, TimeSpan.FromSeconds(30));
-/// CancellationToken token = timeout.Begin();
+/// CancellationToken token = timeout.Begin(ProxyClock.NowMilliseconds);
 /// try { await SendAndReadHeadAsync(token); } finally { timeout.End(); }
 /// </code>
 /// </example>
@@ -21,7 +24,7 @@ internal sealed class AttemptTimeout : IDisposable
     private CancellationTokenSource? _source;
     private Timer? _timer;
 
-    // The running attempt's start (Environment.TickCount64, at least 1); 0 when none runs, or when the timer claimed it.
+    // The running attempt's start (ProxyClock milliseconds, at least 1); 0 when none runs, or when the timer claimed it.
     private long _started;
     private bool _disposed;
 
@@ -34,15 +37,16 @@ internal sealed class AttemptTimeout : IDisposable
     }
 
     /// <summary>
-    /// Starts an attempt: the token fires once it has run for the timeout, or when the linked token fires. Call
-    /// <see cref="End"/> before the next <see cref="Begin"/>; attempts of one instance must not overlap.
+    /// Starts an attempt at <paramref name="now"/> (<see cref="ProxyClock"/> milliseconds): the token fires once it has
+    /// run for the timeout, or when the linked token fires. Call <see cref="End"/> before the next <see cref="Begin"/>;
+    /// attempts of one instance must not overlap.
     /// </summary>
-    public CancellationToken Begin()
+    public CancellationToken Begin(long now)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         CancellationTokenSource source = _source ??= CancellationTokenSource.CreateLinkedTokenSource(_linked);
         // Published after the source: the timer reads the start, then the source.
-        Volatile.Write(ref _started, Math.Max(1, Environment.TickCount64));
+        Volatile.Write(ref _started, Math.Max(1, now));
         if (_timer is null)
         {
             // Armed once and kept armed: an idle connection's timer wakes once per timeout and goes back to sleep.
@@ -87,7 +91,7 @@ internal sealed class AttemptTimeout : IDisposable
     {
         long started = Volatile.Read(ref _started);
         CancellationTokenSource? source = Volatile.Read(ref _source);
-        long now = Environment.TickCount64;
+        long now = ProxyClock.NowMilliseconds;
         long due = started == 0 ? _timeoutMs : started + _timeoutMs - now;
         if (due <= 0)
         {

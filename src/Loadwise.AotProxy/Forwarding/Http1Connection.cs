@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
+using Loadwise.AotProxy.Threading;
 
 namespace Loadwise.AotProxy.Forwarding;
 
@@ -61,7 +62,7 @@ internal sealed class Http1Connection : IDisposable
     /// <summary>Gets the unconsumed bytes.</summary>
     public ReadOnlySpan<byte> Available => Buffer.AsSpan(Start, End - Start);
 
-    /// <summary>Gets or sets when the connection went back to its pool (<see cref="Environment.TickCount64"/>, milliseconds).</summary>
+    /// <summary>Gets or sets when the connection went back to its pool (<see cref="ProxyClock"/> milliseconds).</summary>
     public long IdleSince { get; set; }
 
     /// <summary>
@@ -224,10 +225,11 @@ internal sealed class Http1ConnectionPool : IDisposable
     }
 
     /// <summary>
-    /// Takes an idle connection that has not passed the idle timeout, closing the expired ones on the way: one homed on
-    /// the calling thread if there is one, else any.
+    /// Takes an idle connection that has not passed the idle timeout at <paramref name="now"/> (<see cref="ProxyClock"/>
+    /// milliseconds; the request's start will do), closing the expired ones on the way: one homed on the calling thread
+    /// if there is one, else any.
     /// </summary>
-    public bool TryRent(out Http1Connection connection)
+    public bool TryRent(long now, out Http1Connection connection)
     {
         int home = CurrentSlot();
         for (int i = 0; i < _idle.Length; i++)
@@ -235,7 +237,7 @@ internal sealed class Http1ConnectionPool : IDisposable
             ConcurrentQueue<Http1Connection> queue = _idle[(home + i) % _idle.Length];
             while (queue.TryDequeue(out Http1Connection? idle))
             {
-                if (Environment.TickCount64 - idle.IdleSince < _idleTimeoutMilliseconds)
+                if (now - idle.IdleSince < _idleTimeoutMilliseconds)
                 {
                     connection = idle;
                     return true;
@@ -289,7 +291,7 @@ internal sealed class Http1ConnectionPool : IDisposable
         }
 
         connection.Clear();
-        connection.IdleSince = Environment.TickCount64;
+        connection.IdleSince = ProxyClock.NowMilliseconds;
         queue.Enqueue(connection);
     }
 

@@ -112,7 +112,7 @@ internal readonly struct FastPathExchange(Http1FastPathConnection connection) : 
 
     public ReadOnlySpan<char> Header(string name) => connection.Header(name);
 
-    public AttemptCancellation BeginAttempt(TimeSpan timeout) => new(connection.BeginAttempt(timeout), null);
+    public AttemptCancellation BeginAttempt(TimeSpan timeout, long now) => new(connection.BeginAttempt(timeout, now), null);
 
     public void EndAttempt(AttemptCancellation attempt) => connection.EndAttempt();
 
@@ -235,7 +235,7 @@ internal sealed class Http1FastPathConnection : IDisposable
 
                 if (!partial)
                 {
-                    Volatile.Write(ref _deadline, Environment.TickCount64 + (long)settings.KeepAliveTimeout.TotalMilliseconds);
+                    Volatile.Write(ref _deadline, ProxyClock.NowMilliseconds + (long)settings.KeepAliveTimeout.TotalMilliseconds);
                 }
 
                 _reading = true;
@@ -268,7 +268,7 @@ internal sealed class Http1FastPathConnection : IDisposable
                     {
                         // The request has begun: from here its head must arrive within the headers timeout.
                         partial = true;
-                        Volatile.Write(ref _deadline, Environment.TickCount64 + (long)settings.RequestHeadersTimeout.TotalMilliseconds);
+                        Volatile.Write(ref _deadline, ProxyClock.NowMilliseconds + (long)settings.RequestHeadersTimeout.TotalMilliseconds);
                     }
 
                     continue;
@@ -323,7 +323,7 @@ internal sealed class Http1FastPathConnection : IDisposable
     /// Starts an attempt on the connection's one <see cref="AttemptTimeout"/>, made by its first attempt
     /// (<paramref name="timeout"/> is read only then; the forwarder's is fixed): no timer armed or reset per request.
     /// </summary>
-    public CancellationToken BeginAttempt(TimeSpan timeout) => (_attemptTimeout ??= new AttemptTimeout(_context.ConnectionClosed, timeout)).Begin();
+    public CancellationToken BeginAttempt(TimeSpan timeout, long now) => (_attemptTimeout ??= new AttemptTimeout(_context.ConnectionClosed, timeout)).Begin(now);
 
     public void EndAttempt() => _attemptTimeout?.End();
 
@@ -446,20 +446,21 @@ internal sealed class Http1FastPathConnection : IDisposable
             return;
         }
 
-        if (_owner.Settings.MinResponseDataRate is { } rate)
-        {
-            // Kestrel's rule: each write extends the deadline by its size at the minimum rate, from no earlier than
-            // now + grace; a send still waiting past it cuts the connection (OnHeartbeat).
-            long now = Environment.TickCount64;
-            long allowed = (long)(_output.Length * 1000 / rate.BytesPerSecond);
-            Volatile.Write(ref _writeDeadline, Math.Max(now + (long)rate.GracePeriod.TotalMilliseconds, Volatile.Read(ref _writeDeadline)) + allowed);
-        }
-
         try
         {
             ValueTask send = SocketSends.SendAsync(_socket, _output.Written, cancellationToken);
             if (!send.IsCompletedSuccessfully)
             {
+                if (_owner.Settings.MinResponseDataRate is { } rate)
+                {
+                    // Kestrel's rule: each write extends the deadline by its size at the minimum rate, from no earlier
+                    // than now + grace; a send still waiting past it cuts the connection (OnHeartbeat). Only a send that
+                    // waits can miss it, so only such a send reads the clock and moves the deadline.
+                    long now = ProxyClock.NowMilliseconds;
+                    long allowed = (long)(_output.Length * 1000 / rate.BytesPerSecond);
+                    Volatile.Write(ref _writeDeadline, Math.Max(now + (long)rate.GracePeriod.TotalMilliseconds, Volatile.Read(ref _writeDeadline)) + allowed);
+                }
+
                 _flushPending = true;
                 try
                 {
@@ -666,7 +667,7 @@ internal sealed class Http1FastPathConnection : IDisposable
             return;
         }
 
-        long now = Environment.TickCount64;
+        long now = ProxyClock.NowMilliseconds;
         if (_reading && now > Volatile.Read(ref _deadline))
         {
             _context.Abort(new ConnectionAbortedException("keep-alive or request headers timeout"));

@@ -1,6 +1,7 @@
 using System.Net;
 using Loadwise.AotProxy.RateLimiting;
 using Loadwise.AotProxy.Routing;
+using Loadwise.AotProxy.Threading;
 using Microsoft.Extensions.Primitives;
 
 namespace Loadwise.AotProxy.Forwarding;
@@ -28,10 +29,11 @@ internal interface IForwardingExchange : IHashKeyRequest
     bool ClientGone { get; }
 
     /// <summary>
-    /// Starts one attempt on a backend: its token fires when the client goes away, or once the attempt has run for
-    /// <paramref name="timeout"/>. Pass the result to <see cref="EndAttempt"/> once the attempt is over.
+    /// Starts one attempt on a backend at <paramref name="now"/> (<see cref="ProxyClock"/> milliseconds): its token
+    /// fires when the client goes away, or once the attempt has run for <paramref name="timeout"/>. Pass the result to
+    /// <see cref="EndAttempt"/> once the attempt is over.
     /// </summary>
-    AttemptCancellation BeginAttempt(TimeSpan timeout);
+    AttemptCancellation BeginAttempt(TimeSpan timeout, long now);
 
     /// <summary>Ends an attempt <see cref="BeginAttempt"/> started; the exchange may reuse what it needed for the next one.</summary>
     void EndAttempt(AttemptCancellation attempt);
@@ -80,7 +82,7 @@ internal readonly struct KestrelExchange(HttpContext context) : IForwardingExcha
 
     public ReadOnlySpan<char> Header(string name) => context.Request.Headers.TryGetValue(name, out StringValues values) ? values.ToString() : default;
 
-    public AttemptCancellation BeginAttempt(TimeSpan timeout)
+    public AttemptCancellation BeginAttempt(TimeSpan timeout, long now)
     {
         var source = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
         source.CancelAfter(timeout);

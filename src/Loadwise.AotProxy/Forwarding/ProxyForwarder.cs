@@ -155,7 +155,9 @@ internal sealed class ProxyForwarder : IDisposable
             // The retry loop lives here rather than in a helper: one async state machine per request, not two.
             ulong key = 0;
             bool hasKey = _hashKey is not null && _hashKey.TryGetKey(exchange, out key);
-            _retryBudget.OnRequest();
+            // The request's one clock reading serves its first attempt too (retry budget, attempt timeout, pool).
+            long attemptStarted = ProxyClock.Milliseconds(started);
+            _retryBudget.OnRequest(attemptStarted);
             int[]? tried = null;
             int attempts = 0;
             Backend? failed = null;
@@ -183,7 +185,7 @@ internal sealed class ProxyForwarder : IDisposable
                 try
                 {
                     status = _pools[index] is { } pool && !exchange.HasBody
-                        ? await ForwardDirectAsync(exchange, backend, pool).ConfigureAwait(false)
+                        ? await ForwardDirectAsync(exchange, backend, pool, attemptStarted).ConfigureAwait(false)
                         : await ForwardToAsync(exchange.Context ?? throw new InvalidOperationException("a request without a Kestrel context needs a direct pool"), backend).ConfigureAwait(false);
                 }
                 finally
@@ -196,7 +198,8 @@ internal sealed class ProxyForwarder : IDisposable
                     failed = backend;
                     if (attempts < _settings.RetryCount)
                     {
-                        if (_retryBudget.TryRetry())
+                        attemptStarted = ProxyClock.NowMilliseconds;
+                        if (_retryBudget.TryRetry(attemptStarted))
                         {
                             _metrics.Retry(ProxyMetrics.Retried);
                             tried ??= new int[_settings.RetryCount];
@@ -400,13 +403,13 @@ internal sealed class ProxyForwarder : IDisposable
     /// HttpRequestMessage, HttpResponseMessage or Uri per request.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<int> ForwardDirectAsync<TExchange>(TExchange exchange, Backend backend, Http1ConnectionPool pool)
+    private async ValueTask<int> ForwardDirectAsync<TExchange>(TExchange exchange, Backend backend, Http1ConnectionPool pool, long started)
         where TExchange : IForwardingExchange
     {
         CancellationToken clientAborted = exchange.ClientAborted;
         bool isHead = HttpMethods.IsHead(exchange.Method);
         // From the exchange: the fast path keeps one source and one lazy timer per connection (AttemptTimeout).
-        AttemptCancellation attemptCancellation = exchange.BeginAttempt(_settings.ResponseHeadersTimeout);
+        AttemptCancellation attemptCancellation = exchange.BeginAttempt(_settings.ResponseHeadersTimeout, started);
         CancellationToken cancellation = attemptCancellation.Token;
         try
         {
@@ -417,7 +420,7 @@ internal sealed class ProxyForwarder : IDisposable
                 exchange.WriteRequestHead(ref requestHead, backend, pool.BasePath, _settings);
                 for (int attempt = 0; ; attempt++)
                 {
-                    bool reused = pool.TryRent(out connection);
+                    bool reused = pool.TryRent(started, out connection);
                     if (!reused)
                     {
                         connection = await pool.ConnectAsync(cancellation).ConfigureAwait(false);

@@ -18,31 +18,31 @@ internal sealed class RetryBudget
     private readonly long _slotMilliseconds;
     private readonly int _percent;
     private readonly int _minRetries;
-    private readonly Func<long>? _now;
 
     /// <summary>Creates a budget.</summary>
     /// <param name="window">The sliding window.</param>
     /// <param name="percent">Retries allowed, in percent of the requests in the window.</param>
     /// <param name="minRetries">Retries always allowed per window.</param>
-    /// <param name="now">A millisecond clock (tests pass a fake one); null for <see cref="Environment.TickCount64"/>.</param>
-    public RetryBudget(TimeSpan window, int percent, int minRetries, Func<long>? now = null)
+    public RetryBudget(TimeSpan window, int percent, int minRetries)
     {
         _slotMilliseconds = Math.Max(1, (long)(window.TotalMilliseconds / Slots));
         _percent = percent;
         _minRetries = minRetries;
-        _now = now;
     }
 
-    /// <summary>Counts a request (every request, first attempts only).</summary>
-    public void OnRequest() => _requests.Add(Current(), 1);
+    /// <summary>
+    /// Counts a request (every request, first attempts only). The time, in <see cref="ProxyClock"/> milliseconds, is
+    /// the caller's: a request passes the reading it took when it started, and tests a fake one.
+    /// </summary>
+    public void OnRequest(long now) => _requests.Add(Slot(now), 1);
 
-    /// <summary>Claims one retry; false when the budget is spent.</summary>
-    public bool TryRetry()
+    /// <summary>Claims one retry at <paramref name="now"/> (<see cref="ProxyClock"/> milliseconds); false when the budget is spent.</summary>
+    public bool TryRetry(long now)
     {
-        int slot = Current();
+        int slot = Slot(now);
         long requests = 0;
         long retries = 0;
-        long oldest = (Now() / _slotMilliseconds) - (Slots - 1);
+        long oldest = (now / _slotMilliseconds) - (Slots - 1);
         for (int i = 0; i < Slots; i++)
         {
             if (Volatile.Read(ref _slotStamp[i]) >= oldest)
@@ -62,13 +62,10 @@ internal sealed class RetryBudget
         return true;
     }
 
-    /// <summary>Returns the current slot, clearing it first when it last held an older period.</summary>
-    /// <summary>The coarse millisecond clock by default: read on every request, and slots are far longer than its steps.</summary>
-    private long Now() => _now is null ? Environment.TickCount64 : _now();
-
-    private int Current()
+    /// <summary>Returns the slot of <paramref name="now"/>, clearing it first when it last held an older period.</summary>
+    private int Slot(long now)
     {
-        long period = Now() / _slotMilliseconds;
+        long period = now / _slotMilliseconds;
         int slot = (int)(period % Slots);
         long stamp = Volatile.Read(ref _slotStamp[slot]);
         if (stamp != period && Interlocked.CompareExchange(ref _slotStamp[slot], period, stamp) == stamp)
