@@ -74,4 +74,23 @@ public sealed class PrometheusExporterTests
             """.Replace("\r\n", "\n", StringComparison.Ordinal),
             text);
     }
+
+    [Fact]
+    public void Whole_number_and_fractional_steps_both_add_up()
+    {
+        object scope = new();
+        using var meter = new Meter(new MeterOptions("Test.Steps") { Scope = scope });
+        using var exporter = new PrometheusExporter(m => ReferenceEquals(m.Scope, scope));
+        UpDownCounter<int> queued = meter.CreateUpDownCounter<int>("test.queued");
+        Counter<double> work = meter.CreateCounter<double>("test.work");
+
+        queued.Add(5);
+        queued.Add(-7);
+        work.Add(0.5);
+        work.Add(0.25);
+
+        string text = exporter.Scrape();
+        Assert.Contains("\ntest_queued -2\n", text, StringComparison.Ordinal);
+        Assert.Contains("\ntest_work_total 0.75\n", text, StringComparison.Ordinal);
+    }
 }

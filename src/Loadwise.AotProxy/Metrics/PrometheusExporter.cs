@@ -216,6 +216,18 @@ internal sealed class MetricFamily(string name, string help, MetricKind kind, bo
 
     public void Clear() => Volatile.Write(ref _series, []);
 
+    /// <summary>Records a whole-number measurement: a counter's or up-down counter's step goes to an integer cell, one atomic add instead of a compare-exchange loop on a double.</summary>
+    public void Record(long value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+    {
+        if (Kind == MetricKind.Histogram || IsObservable)
+        {
+            Record((double)value, tags);
+            return;
+        }
+
+        (Find(tags) ?? Add(tags)).AddInteger(value);
+    }
+
     public void Record(double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
     {
         Series series = Find(tags) ?? Add(tags);
@@ -334,6 +346,9 @@ internal sealed class Series
     /// <summary>Cell 0: the running value, or a histogram's sum (double bits); cells 1 and up: the bucket counts.</summary>
     private const int ValueCell = 0;
 
+    /// <summary>A counter's or gauge's cell 1: the whole-number steps, added as integers (the value is both cells' sum).</summary>
+    private const int IntegerCell = 1;
+
     private readonly KeyValuePair<string, object?>[] _tags;
     private readonly PerCoreCells? _cells;
     private readonly int _bucketCount;
@@ -344,14 +359,15 @@ internal sealed class Series
     {
         _tags = tags;
         _bucketCount = bucketCount;
-        _cells = observed ? null : new PerCoreCells(1 + bucketCount);
+        _cells = observed ? null : new PerCoreCells(bucketCount == 0 ? 2 : 1 + bucketCount);
         Labels = FormatLabels(tags);
     }
 
     /// <summary>Gets the label text, <c>a="x",b="y"</c>, sorted by name and escaped; empty without tags.</summary>
     public string Labels { get; }
 
-    public double Value => _cells is null ? BitConverter.Int64BitsToDouble(Volatile.Read(ref _setBits)) : _cells.SumDouble(ValueCell);
+    public double Value => _cells is null ? BitConverter.Int64BitsToDouble(Volatile.Read(ref _setBits))
+        : _cells.SumDouble(ValueCell) + (_bucketCount == 0 ? _cells.Sum(IntegerCell) : 0);
 
     public double Sum => _cells?.SumDouble(ValueCell) ?? 0;
 
@@ -383,6 +399,9 @@ internal sealed class Series
     }
 
     public void Add(double delta) => Cells.AddDouble(ValueCell, delta);
+
+    /// <summary>Adds a whole-number step to a counter or gauge.</summary>
+    public void AddInteger(long delta) => Cells.Add(IntegerCell, delta);
 
     /// <summary>Sets the value of an observed gauge or counter (observations replace, never add).</summary>
     public void Set(double value) => Volatile.Write(ref _setBits, BitConverter.DoubleToInt64Bits(value));
