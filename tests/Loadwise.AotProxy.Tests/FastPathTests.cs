@@ -258,6 +258,34 @@ public sealed class FastPathTests
     }
 
     [Fact]
+    public async Task A_request_head_larger_than_the_backend_connections_buffer_goes_out_whole()
+    {
+        // The upstream head is written into the backend connection's 16 KiB receive buffer; a bigger one outgrows it.
+        await using TestProxy proxy = await TestProxy.StartAsync(options =>
+        {
+            NoProbes(options);
+            options.Limits.MaxRequestHeadersTotalBytes = 64 * 1024;
+        }, backendCount: 1);
+        using var client = await RawClient.ConnectAsync(proxy.Port);
+        string[] values = [new string('a', 8000), new string('b', 8000), new string('c', 8000)];
+
+        for (int round = 0; round < 2; round++)
+        {
+            // Twice on one connection: the second request reuses the backend connection whose buffer the first outgrew.
+            await client.SendAsync($"GET /headers HTTP/1.1\r\nHost: localhost\r\nX-A: {values[0]}\r\nX-B: {values[1]}\r\nX-C: {values[2]}\r\n\r\n");
+            RawResponse response = await client.ReadResponseAsync();
+
+            Assert.Equal(200, response.Status);
+            Dictionary<string, string> seen = RawHttp.ParseHeaderEcho(response.Body);
+            Assert.Equal(values[0], seen["X-A"]);
+            Assert.Equal(values[1], seen["X-B"]);
+            Assert.Equal(values[2], seen["X-C"]);
+        }
+
+        Assert.Equal(2, proxy.Server.FastPath!.Served);
+    }
+
+    [Fact]
     public async Task A_spoofed_X_Forwarded_For_from_an_untrusted_peer_is_replaced_on_the_fast_path()
     {
         await using TestProxy proxy = await TestProxy.StartAsync(NoProbes, backendCount: 1);

@@ -319,11 +319,25 @@ internal struct HttpOutputBuffer : IDisposable
 
     private byte[] _buffer;
     private int _length;
+    private bool _rented;
 
+    /// <summary>Starts with a pooled buffer of at least <paramref name="capacity"/> bytes.</summary>
     public HttpOutputBuffer(int capacity)
     {
         _buffer = ArrayPool<byte>.Shared.Rent(Math.Max(capacity, MinimumCapacity));
         _length = 0;
+        _rented = true;
+    }
+
+    /// <summary>
+    /// Writes into <paramref name="borrowed"/>, which stays the caller's: only what outgrows it is rented (and given
+    /// back by <see cref="Dispose"/>).
+    /// </summary>
+    public HttpOutputBuffer(byte[] borrowed)
+    {
+        _buffer = borrowed;
+        _length = 0;
+        _rented = false;
     }
 
     /// <summary>Gets the bytes written so far.</summary>
@@ -393,13 +407,14 @@ internal struct HttpOutputBuffer : IDisposable
 
     public void Dispose()
     {
-        if (_buffer is { Length: > 0 })
+        if (_rented)
         {
             ArrayPool<byte>.Shared.Return(_buffer);
         }
 
         _buffer = [];
         _length = 0;
+        _rented = false;
     }
 
     private void Ensure(int count)
@@ -412,11 +427,12 @@ internal struct HttpOutputBuffer : IDisposable
 
         byte[] larger = ArrayPool<byte>.Shared.Rent(Math.Max(Math.Max(_buffer.Length * 2, _length + count), MinimumCapacity));
         _buffer.AsSpan(0, _length).CopyTo(larger);
-        if (_buffer.Length > 0)
+        if (_rented)
         {
             ArrayPool<byte>.Shared.Return(_buffer);
         }
 
         _buffer = larger;
+        _rented = true;
     }
 }

@@ -413,11 +413,10 @@ internal sealed class ProxyForwarder : IDisposable
         CancellationToken cancellation = attemptCancellation.Token;
         try
         {
-            var requestHead = new HttpOutputBuffer(1024);
             Http1Connection? connection = null;
+            HttpOutputBuffer requestHead = default;
             try
             {
-                exchange.WriteRequestHead(ref requestHead, backend, pool.BasePath, _settings);
                 for (int attempt = 0; ; attempt++)
                 {
                     bool reused = pool.TryRent(started, out connection);
@@ -426,6 +425,11 @@ internal sealed class ProxyForwarder : IDisposable
                         connection = await pool.ConnectAsync(cancellation).ConfigureAwait(false);
                     }
 
+                    // Written into the connection's empty receive buffer, as it goes out whole before the response is
+                    // read into that buffer: no buffer rented per request (only a head over 16 KiB rents).
+                    requestHead.Dispose();
+                    requestHead = new HttpOutputBuffer(connection.Buffer);
+                    exchange.WriteRequestHead(ref requestHead, backend, pool.BasePath, _settings);
                     connection.BeginExchange();
                     try
                     {
