@@ -434,7 +434,11 @@ internal sealed class ProxyForwarder : IDisposable
                     try
                     {
                         await SocketSends.SendAsync(connection.Socket, requestHead.Written, cancellation).ConfigureAwait(false);
-                        await Http1Response.ReadHeadAsync(connection, connection.Head, isHead, cancellation).ConfigureAwait(false);
+                        while (!Http1Response.TryReadHead(connection, connection.Head, isHead, out ValueTask<int> pending, cancellation))
+                        {
+                            // A failed wait throws SocketException, which the handlers below classify by Received.
+                            Http1Response.ReceivedHeadBytes(connection, await pending.ConfigureAwait(false));
+                        }
                         break;
                     }
                     catch (Exception e) when (reused && attempt == 0 && connection.Received == 0
