@@ -340,6 +340,9 @@ internal struct HttpOutputBuffer : IDisposable
         _rented = false;
     }
 
+    /// <summary>Continues with a buffer rented from <see cref="ArrayPool{T}.Shared"/> that <see cref="DetachRented"/> gave out, empty.</summary>
+    public static HttpOutputBuffer FromRented(byte[] rented) => new(rented) { _rented = true };
+
     /// <summary>Gets the bytes written so far.</summary>
     public readonly ReadOnlyMemory<byte> Written => _buffer is null ? default : _buffer.AsMemory(0, _length);
 
@@ -403,6 +406,19 @@ internal struct HttpOutputBuffer : IDisposable
         Append(": "u8);
         Append(value);
         Append("\r\n"u8);
+    }
+
+    /// <summary>
+    /// Hands over the rented buffer (null when there is none), to be resumed with <see cref="FromRented"/> or given back
+    /// to the pool by the new owner; this writer is left empty, as after <see cref="Dispose"/>.
+    /// </summary>
+    public byte[]? DetachRented()
+    {
+        byte[]? rented = _rented ? _buffer : null;
+        _buffer = [];
+        _length = 0;
+        _rented = false;
+        return rented;
     }
 
     public void Dispose()

@@ -145,6 +145,10 @@ internal sealed class Http1FastPathConnection : IDisposable
     private readonly CancellationTokenRegistration _closeRequest;
     private readonly Http1RequestHead _head = new();
     private HttpOutputBuffer _output;
+
+    // The output buffer while the connection waits for its next request; the heartbeat gives it back to the pool if
+    // it is still there (an idle connection holds none), else the next request takes it up again.
+    private byte[]? _parkedOutput;
     private AttemptTimeout? _attemptTimeout;
     private ReadOnlyMemory<byte> _request;
     private byte[]? _scratch;
@@ -284,6 +288,11 @@ internal sealed class Http1FastPathConnection : IDisposable
 
                 partial = false;
                 Volatile.Write(ref _deadline, long.MaxValue);
+                if (Interlocked.Exchange(ref _parkedOutput, null) is { } parked)
+                {
+                    _output = HttpOutputBuffer.FromRented(parked);
+                }
+
                 _request = bytes[.._head.Length];
                 _owner.OnServed();
                 try
@@ -303,8 +312,9 @@ internal sealed class Http1FastPathConnection : IDisposable
                     await FlushAsync(_context.ConnectionClosed).ConfigureAwait(false);
                 }
 
-                // Back to the pool while the connection waits for its next request.
-                _output.Dispose();
+                // Parked while the connection waits for its next request: a busy connection rents no buffer per
+                // response, and an idle one gives it back at the next heartbeat.
+                Volatile.Write(ref _parkedOutput, _output.DetachRented());
 
                 if (_head.Close || _clientGone)
                 {
@@ -429,6 +439,7 @@ internal sealed class Http1FastPathConnection : IDisposable
     {
         _closeRequest.Dispose();
         _output.Dispose();
+        ReturnParkedOutput();
         _attemptTimeout?.Dispose();
     }
 
@@ -667,6 +678,11 @@ internal sealed class Http1FastPathConnection : IDisposable
             return;
         }
 
+        if (_reading)
+        {
+            ReturnParkedOutput();
+        }
+
         long now = ProxyClock.NowMilliseconds;
         if (_reading && now > Volatile.Read(ref _deadline))
         {
@@ -676,6 +692,14 @@ internal sealed class Http1FastPathConnection : IDisposable
         {
             _clientGone = true;
             _context.Abort(new ConnectionAbortedException("the client read the response slower than Limits:MinResponseBytesPerSecond"));
+        }
+    }
+
+    private void ReturnParkedOutput()
+    {
+        if (Interlocked.Exchange(ref _parkedOutput, null) is { } parked)
+        {
+            ArrayPool<byte>.Shared.Return(parked);
         }
     }
 
