@@ -184,9 +184,86 @@ internal sealed class ProxyForwarder : IDisposable
                 int status;
                 try
                 {
-                    status = _pools[index] is { } pool && !exchange.HasBody
-                        ? await ForwardDirectAsync(exchange, backend, pool, attemptStarted).ConfigureAwait(false)
-                        : await ForwardToAsync(exchange.Context ?? throw new InvalidOperationException("a request without a Kestrel context needs a direct pool"), backend).ConfigureAwait(false);
+                    if (_pools[index] is not { } pool || exchange.HasBody)
+                    {
+                        status = await ForwardToAsync(exchange.Context ?? throw new InvalidOperationException("a request without a Kestrel context needs a direct pool"), backend).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        // One attempt over the proxy's own HTTP/1.1 pool, written out here rather than in a method of
+                        // its own: awaiting the backend in this state machine saves one state machine and one
+                        // continuation per request. The exchange writes the request head; the response is parsed in the
+                        // connection's buffer and relayed by the exchange. Same outcomes, statuses and retry rules as
+                        // ForwardToAsync, without an HttpRequestMessage, HttpResponseMessage or Uri per request.
+                        Http1Connection? connection = null;
+                        Exception? failure = null;
+                        // From the exchange: the fast path keeps one source and one lazy timer per connection (AttemptTimeout).
+                        AttemptCancellation attemptCancellation = exchange.BeginAttempt(_settings.ResponseHeadersTimeout, attemptStarted);
+                        try
+                        {
+                            CancellationToken cancellation = attemptCancellation.Token;
+                            bool isHead = HttpMethods.IsHead(exchange.Method);
+                            HttpOutputBuffer requestHead = default;
+                            try
+                            {
+                                for (int reconnects = 0; ; reconnects++)
+                                {
+                                    bool reused = pool.TryRent(attemptStarted, out connection);
+                                    if (!reused)
+                                    {
+                                        connection = await pool.ConnectAsync(cancellation).ConfigureAwait(false);
+                                    }
+
+                                    // Written into the connection's empty receive buffer, as it goes out whole before the
+                                    // response is read into that buffer: no buffer rented per request (only a head over
+                                    // 16 KiB rents).
+                                    requestHead.Dispose();
+                                    requestHead = new HttpOutputBuffer(connection.Buffer);
+                                    exchange.WriteRequestHead(ref requestHead, backend, pool.BasePath, _settings);
+                                    connection.BeginExchange();
+                                    try
+                                    {
+                                        await SocketSends.SendAsync(connection.Socket, requestHead.Written, cancellation).ConfigureAwait(false);
+                                        while (!Http1Response.TryReadHead(connection, connection.Head, isHead, out ValueTask<int> pending, cancellation))
+                                        {
+                                            // A failed wait throws SocketException, which DirectAttemptFailedAsync classifies by Received.
+                                            Http1Response.ReceivedHeadBytes(connection, await pending.ConfigureAwait(false));
+                                        }
+
+                                        break;
+                                    }
+                                    catch (Exception e) when (reused && reconnects == 0 && connection.Received == 0
+                                        && e is SocketException or UpstreamException { Error: UpstreamError.NoResponse })
+                                    {
+                                        // The backend closed this idle connection before the request arrived, so nothing
+                                        // was processed: a new connection may carry it, whatever the method (HttpClient
+                                        // does the same).
+                                        connection.Dispose();
+                                        connection = null;
+                                    }
+                                }
+                            }
+                            catch (Exception e) when (e is OperationCanceledException or UpstreamException or SocketException)
+                            {
+                                failure = e;
+                            }
+                            finally
+                            {
+                                requestHead.Dispose();
+                            }
+
+                            status = failure is null ? await RelayDirectAsync(exchange, backend, pool, connection!).ConfigureAwait(false) : 0;
+                        }
+                        finally
+                        {
+                            exchange.EndAttempt(attemptCancellation);
+                        }
+
+                        if (failure is not null)
+                        {
+                            status = await DirectAttemptFailedAsync(exchange, backend, failure, connection).ConfigureAwait(false);
+                        }
+                    }
                 }
                 finally
                 {
@@ -397,133 +474,83 @@ internal sealed class ProxyForwarder : IDisposable
     }
 
     /// <summary>
-    /// One attempt on one plain-HTTP backend for a request without a body, over <see cref="Http1ConnectionPool"/>: the
-    /// exchange writes the request head into a pooled buffer, and the response is parsed in the connection's buffer
-    /// and relayed by the exchange. Same outcomes, statuses and retry rules as <see cref="ForwardToAsync"/>, without an
-    /// HttpRequestMessage, HttpResponseMessage or Uri per request.
+    /// The response of a direct attempt whose head arrived in time: classify it, relay it through the exchange (the body
+    /// may take as long as it takes; only the client can cancel it), and put the connection back. Returns the status
+    /// sent, or what <see cref="ResponseBrokeOff"/> decides when the relay fails. A method of its own, yet no extra
+    /// state machine on a small response: it completes without waiting when the body came with the head.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<int> ForwardDirectAsync<TExchange>(TExchange exchange, Backend backend, Http1ConnectionPool pool, long started)
+    private async ValueTask<int> RelayDirectAsync<TExchange>(TExchange exchange, Backend backend, Http1ConnectionPool pool, Http1Connection connection)
         where TExchange : IForwardingExchange
     {
-        CancellationToken clientAborted = exchange.ClientAborted;
-        bool isHead = HttpMethods.IsHead(exchange.Method);
-        // From the exchange: the fast path keeps one source and one lazy timer per connection (AttemptTimeout).
-        AttemptCancellation attemptCancellation = exchange.BeginAttempt(_settings.ResponseHeadersTimeout, started);
-        CancellationToken cancellation = attemptCancellation.Token;
+        Http1ResponseHead head = connection.Head;
+        Outcome outcome = _health.Classify(head.Status, head.RetryAfter);
+        if (outcome.Kind == OutcomeKind.RateLimited)
+        {
+            // At once, so that the backend rests from now rather than from the end of the body.
+            _health.ReportPassive(backend, outcome);
+        }
+
         try
         {
-            Http1Connection? connection = null;
-            HttpOutputBuffer requestHead = default;
-            try
-            {
-                for (int attempt = 0; ; attempt++)
-                {
-                    bool reused = pool.TryRent(started, out connection);
-                    if (!reused)
-                    {
-                        connection = await pool.ConnectAsync(cancellation).ConfigureAwait(false);
-                    }
-
-                    // Written into the connection's empty receive buffer, as it goes out whole before the response is
-                    // read into that buffer: no buffer rented per request (only a head over 16 KiB rents).
-                    requestHead.Dispose();
-                    requestHead = new HttpOutputBuffer(connection.Buffer);
-                    exchange.WriteRequestHead(ref requestHead, backend, pool.BasePath, _settings);
-                    connection.BeginExchange();
-                    try
-                    {
-                        await SocketSends.SendAsync(connection.Socket, requestHead.Written, cancellation).ConfigureAwait(false);
-                        while (!Http1Response.TryReadHead(connection, connection.Head, isHead, out ValueTask<int> pending, cancellation))
-                        {
-                            // A failed wait throws SocketException, which the handlers below classify by Received.
-                            Http1Response.ReceivedHeadBytes(connection, await pending.ConfigureAwait(false));
-                        }
-                        break;
-                    }
-                    catch (Exception e) when (reused && attempt == 0 && connection.Received == 0
-                        && e is SocketException or UpstreamException { Error: UpstreamError.NoResponse })
-                    {
-                        // The backend closed this idle connection before the request arrived, so nothing was processed:
-                        // a new connection may carry it, whatever the method (HttpClient does the same).
-                        connection.Dispose();
-                        connection = null;
-                    }
-                }
-            }
-            catch (Exception e) when (e is OperationCanceledException or UpstreamException or SocketException)
-            {
-                connection?.Dispose();
-                if (clientAborted.IsCancellationRequested)
-                {
-                    _metrics.Dropped(ProxyMetrics.ClientAbort);
-                    return ClientGone;
-                }
-
-                _health.ReportPassive(backend, Outcome.Failure);
-                if (e is OperationCanceledException)
-                {
-                    Log.UpstreamTimeout(_logger, backend.Id);
-                    await exchange.WriteErrorAsync(StatusCodes.Status504GatewayTimeout, "504 backend did not answer in time\n").ConfigureAwait(false);
-                    return StatusCodes.Status504GatewayTimeout;
-                }
-
-                UpstreamError error = e is UpstreamException upstream ? upstream.Error : connection?.Received > 0 ? UpstreamError.InvalidResponse : UpstreamError.NoResponse;
-                if (error == UpstreamError.Connect || (error == UpstreamError.NoResponse && IsIdempotent(exchange.Method)))
-                {
-                    Log.Retrying(_logger, backend.Id, e.Message);
-                    return Retryable;
-                }
-
-                Log.UpstreamFailed(_logger, backend.Id, e.Message);
-                await exchange.WriteErrorAsync(StatusCodes.Status502BadGateway, "502 backend unreachable\n").ConfigureAwait(false);
-                return StatusCodes.Status502BadGateway;
-            }
-            finally
-            {
-                requestHead.Dispose();
-            }
-
-            // The headers arrived in time; the body may take as long as it takes (only the client can cancel it).
-            Http1ResponseHead head = connection.Head;
-            int status = head.Status;
-            Outcome outcome = _health.Classify(status, head.RetryAfter);
-            if (outcome.Kind == OutcomeKind.RateLimited)
-            {
-                // At once, so that the backend rests from now rather than from the end of the body.
-                _health.ReportPassive(backend, outcome);
-            }
-
-            try
-            {
-                await exchange.RelayResponseAsync(connection, head, clientAborted).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is OperationCanceledException or UpstreamException or SocketException or IOException)
-            {
-                connection.Dispose();
-                return ResponseBrokeOff(exchange, backend, e);
-            }
-
-            if (head.KeepAlive)
-            {
-                pool.Return(connection);
-            }
-            else
-            {
-                connection.Dispose();
-            }
-
-            if (outcome.Kind != OutcomeKind.RateLimited)
-            {
-                _health.ReportPassive(backend, outcome);
-            }
-
-            return status;
+            await exchange.RelayResponseAsync(connection, head, exchange.ClientAborted).ConfigureAwait(false);
         }
-        finally
+        catch (Exception e) when (e is OperationCanceledException or UpstreamException or SocketException or IOException)
         {
-            exchange.EndAttempt(attemptCancellation);
+            connection.Dispose();
+            return ResponseBrokeOff(exchange, backend, e);
         }
+
+        if (head.KeepAlive)
+        {
+            pool.Return(connection);
+        }
+        else
+        {
+            connection.Dispose();
+        }
+
+        if (outcome.Kind != OutcomeKind.RateLimited)
+        {
+            _health.ReportPassive(backend, outcome);
+        }
+
+        return head.Status;
+    }
+
+    /// <summary>
+    /// A direct attempt failed before its response head was read: a client that went away is a drop; a timeout answers
+    /// 504 (not retried: the backend may still be working on it); a failed connect, or no response at all to an
+    /// idempotent request, may be retried (<see cref="Retryable"/>); anything else answers 502.
+    /// </summary>
+    private async ValueTask<int> DirectAttemptFailedAsync<TExchange>(TExchange exchange, Backend backend, Exception e, Http1Connection? connection)
+        where TExchange : IForwardingExchange
+    {
+        connection?.Dispose();
+        if (exchange.ClientAborted.IsCancellationRequested)
+        {
+            _metrics.Dropped(ProxyMetrics.ClientAbort);
+            return ClientGone;
+        }
+
+        _health.ReportPassive(backend, Outcome.Failure);
+        if (e is OperationCanceledException)
+        {
+            Log.UpstreamTimeout(_logger, backend.Id);
+            await exchange.WriteErrorAsync(StatusCodes.Status504GatewayTimeout, "504 backend did not answer in time\n").ConfigureAwait(false);
+            return StatusCodes.Status504GatewayTimeout;
+        }
+
+        UpstreamError error = e is UpstreamException upstream ? upstream.Error : connection?.Received > 0 ? UpstreamError.InvalidResponse : UpstreamError.NoResponse;
+        if (error == UpstreamError.Connect || (error == UpstreamError.NoResponse && IsIdempotent(exchange.Method)))
+        {
+            Log.Retrying(_logger, backend.Id, e.Message);
+            return Retryable;
+        }
+
+        Log.UpstreamFailed(_logger, backend.Id, e.Message);
+        await exchange.WriteErrorAsync(StatusCodes.Status502BadGateway, "502 backend unreachable\n").ConfigureAwait(false);
+        return StatusCodes.Status502BadGateway;
     }
 
     /// <summary>
