@@ -28,8 +28,8 @@ public sealed class ConnectionPoolTests
                 elsewhere.HomeSlot = (home + 1) % 8;
                 here.HomeSlot = home;
 
-                pool.Return(elsewhere); // first in, yet homed on another thread
-                pool.Return(here);
+                pool.Return(elsewhere, ProxyClock.NowMilliseconds); // first in, yet homed on another thread
+                pool.Return(here, ProxyClock.NowMilliseconds);
                 Assert.Equal(2, pool.IdleCount);
 
                 Assert.True(pool.TryRent(ProxyClock.NowMilliseconds, out Http1Connection first));
@@ -41,6 +41,28 @@ public sealed class ConnectionPoolTests
                 second.Dispose();
             },
             Ct);
+    }
+
+    [Fact]
+    public async Task A_connection_idle_past_the_idle_timeout_is_closed_instead_of_rented()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        using var pool = new Http1ConnectionPool(new Uri($"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}/"), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(1));
+        Http1Connection stale = await pool.ConnectAsync(Ct);
+        Http1Connection fresh = await pool.ConnectAsync(Ct);
+        long now = ProxyClock.NowMilliseconds;
+
+        // Idle since the start of the attempt that returned it: 1.5 s before now is past the 1 s timeout.
+        pool.Return(stale, now - 1500);
+        Assert.False(pool.TryRent(now, out _));
+        Assert.Equal(0, pool.IdleCount);
+        Assert.Throws<ObjectDisposedException>(() => stale.Socket.Send([1]));
+
+        pool.Return(fresh, now - 500);
+        Assert.True(pool.TryRent(now, out Http1Connection rented));
+        Assert.Same(fresh, rented);
+        rented.Dispose();
     }
 
     [Fact]

@@ -62,7 +62,11 @@ internal sealed class Http1Connection : IDisposable
     /// <summary>Gets the unconsumed bytes.</summary>
     public ReadOnlySpan<byte> Available => Buffer.AsSpan(Start, End - Start);
 
-    /// <summary>Gets or sets when the connection went back to its pool (<see cref="ProxyClock"/> milliseconds).</summary>
+    /// <summary>
+    /// Gets or sets when the connection went back to its pool (<see cref="ProxyClock"/> milliseconds): the start of the
+    /// attempt that returned it, which overstates the idle time by that attempt's length, so a connection is never
+    /// kept past the idle timeout, and no clock is read to return it.
+    /// </summary>
     public long IdleSince { get; set; }
 
     /// <summary>
@@ -279,8 +283,8 @@ internal sealed class Http1ConnectionPool : IDisposable
         }
     }
 
-    /// <summary>Puts a connection whose exchange ended cleanly back for reuse.</summary>
-    public void Return(Http1Connection connection)
+    /// <summary>Puts a connection whose exchange (started at <paramref name="attemptStarted"/>, <see cref="ProxyClock"/> milliseconds) ended cleanly back for reuse.</summary>
+    public void Return(Http1Connection connection, long attemptStarted)
     {
         ConcurrentQueue<Http1Connection> queue = _idle[connection.HomeSlot >= 0 ? connection.HomeSlot : CurrentSlot()];
         if (_disposed || queue.Count >= _maxIdlePerSlot || connection.Start != connection.End)
@@ -291,7 +295,7 @@ internal sealed class Http1ConnectionPool : IDisposable
         }
 
         connection.Clear();
-        connection.IdleSince = ProxyClock.NowMilliseconds;
+        connection.IdleSince = attemptStarted;
         queue.Enqueue(connection);
     }
 

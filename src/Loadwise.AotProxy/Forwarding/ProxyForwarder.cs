@@ -252,7 +252,7 @@ internal sealed class ProxyForwarder : IDisposable
                                 requestHead.Dispose();
                             }
 
-                            status = failure is null ? await RelayDirectAsync(exchange, backend, pool, connection!).ConfigureAwait(false) : 0;
+                            status = failure is null ? await RelayDirectAsync(exchange, backend, pool, connection!, attemptStarted).ConfigureAwait(false) : 0;
                         }
                         finally
                         {
@@ -480,7 +480,7 @@ internal sealed class ProxyForwarder : IDisposable
     /// state machine on a small response: it completes without waiting when the body came with the head.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<int> RelayDirectAsync<TExchange>(TExchange exchange, Backend backend, Http1ConnectionPool pool, Http1Connection connection)
+    private async ValueTask<int> RelayDirectAsync<TExchange>(TExchange exchange, Backend backend, Http1ConnectionPool pool, Http1Connection connection, long attemptStarted)
         where TExchange : IForwardingExchange
     {
         Http1ResponseHead head = connection.Head;
@@ -503,7 +503,7 @@ internal sealed class ProxyForwarder : IDisposable
 
         if (head.KeepAlive)
         {
-            pool.Return(connection);
+            pool.Return(connection, attemptStarted);
         }
         else
         {
