@@ -13,9 +13,8 @@ public sealed class ConnectionPoolTests
     [Fact]
     public async Task A_connection_homed_on_the_calling_thread_is_rented_before_older_ones_from_other_threads()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        using var pool = new Http1ConnectionPool(new Uri($"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}/"), TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(1));
+        using TcpListener listener = Listen();
+        using Http1ConnectionPool pool = PoolFor(listener, TimeSpan.FromMinutes(1));
 
         Http1Connection elsewhere = await pool.ConnectAsync(Ct);
         Http1Connection here = await pool.ConnectAsync(Ct);
@@ -46,9 +45,8 @@ public sealed class ConnectionPoolTests
     [Fact]
     public async Task A_connection_idle_past_the_idle_timeout_is_closed_instead_of_rented()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        using var pool = new Http1ConnectionPool(new Uri($"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}/"), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(1));
+        using TcpListener listener = Listen();
+        using Http1ConnectionPool pool = PoolFor(listener, TimeSpan.FromSeconds(1));
         Http1Connection stale = await pool.ConnectAsync(Ct);
         Http1Connection fresh = await pool.ConnectAsync(Ct);
         long now = ProxyClock.NowMilliseconds;
@@ -76,9 +74,8 @@ public sealed class ConnectionPoolTests
     [Fact]
     public async Task A_connection_that_waited_for_its_response_learns_its_home_thread()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        using var pool = new Http1ConnectionPool(new Uri($"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}/"), TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(1));
+        using TcpListener listener = Listen();
+        using Http1ConnectionPool pool = PoolFor(listener, TimeSpan.FromMinutes(1));
         using Http1Connection connection = await pool.ConnectAsync(Ct);
         using Socket server = await listener.AcceptSocketAsync(Ct);
         Assert.Equal(-1, connection.HomeSlot);
@@ -101,4 +98,15 @@ public sealed class ConnectionPoolTests
         Assert.Equal(204, second.Head.Status);
         Assert.InRange(second.HomeSlot, 0, 63);
     }
+
+    /// <summary>A listening socket on a free loopback port, standing in for a backend.</summary>
+    private static TcpListener Listen()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return listener;
+    }
+
+    private static Http1ConnectionPool PoolFor(TcpListener backend, TimeSpan idleTimeout) =>
+        new(new Uri($"http://127.0.0.1:{((IPEndPoint)backend.LocalEndpoint).Port}/"), TimeSpan.FromSeconds(5), idleTimeout);
 }
