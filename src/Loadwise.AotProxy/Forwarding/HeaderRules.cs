@@ -56,7 +56,7 @@ internal static class HeaderRules
     /// <summary>Returns true for a hop-by-hop header whose name was read off the wire (ASCII).</summary>
     public static bool IsHopByHop(ReadOnlySpan<byte> name, string? connectionHeader) =>
         IsOneOf(name, HopByHopBytes)
-        || (name.Length >= 6 && Ascii.EqualsIgnoreCase(name[..6], "Proxy-"u8))
+        || (name.Length >= 6 && (name[0] | 0x20) == 'p' && Ascii.EqualsIgnoreCase(name[..6], "Proxy-"u8))
         || (connectionHeader is not null && ListContains(connectionHeader, Decode(name, stackalloc char[StackNameLength])));
 
     private static bool IsOneOf(ReadOnlySpan<byte> name, byte[][][] namesByLength)
