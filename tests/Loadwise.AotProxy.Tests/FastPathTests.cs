@@ -182,6 +182,27 @@ public sealed class FastPathTests
     }
 
     [Fact]
+    public async Task A_connection_idle_across_heartbeats_serves_its_next_request_whole()
+    {
+        // Between requests the response buffer is parked; a heartbeat that finds the connection waiting gives it back
+        // to the pool, and the next request writes into a new one.
+        await using TestProxy proxy = await TestProxy.StartAsync(NoProbes, backendCount: 1);
+        using var client = await RawClient.ConnectAsync(proxy.Port);
+        await client.SendAsync("GET /bytes/3000 HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        RawResponse first = await client.ReadResponseAsync();
+
+        await Task.Delay(TimeSpan.FromSeconds(2.5), Ct); // Kestrel's heartbeat ticks once a second
+        await client.SendAsync("GET /bytes/3000 HTTP/1.1\r\nHost: localhost\r\n\r\n");
+        RawResponse second = await client.ReadResponseAsync();
+
+        Assert.Equal(200, first.Status);
+        Assert.Equal(200, second.Status);
+        Assert.Equal(3000, second.Body.Length);
+        Assert.Equal(first.Body, second.Body);
+        Assert.Equal(2, proxy.Server.FastPath!.Served);
+    }
+
+    [Fact]
     public async Task An_idle_connection_is_closed_after_the_keep_alive_timeout()
     {
         await using TestProxy proxy = await TestProxy.StartAsync(options =>
