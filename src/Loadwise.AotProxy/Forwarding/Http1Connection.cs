@@ -437,14 +437,20 @@ internal struct HttpOutputBuffer : IDisposable
         _rented = false;
     }
 
+    /// <summary>Makes room for <paramref name="count"/> more bytes: inlined for the usual case, where there is room already.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Ensure(int count)
     {
-        _buffer ??= [];
-        if (_buffer.Length - _length >= count)
+        if (_buffer is null || _buffer.Length - _length < count)
         {
-            return;
+            Grow(count);
         }
+    }
 
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Grow(int count)
+    {
+        _buffer ??= [];
         byte[] larger = ArrayPool<byte>.Shared.Rent(Math.Max(Math.Max(_buffer.Length * 2, _length + count), MinimumCapacity));
         _buffer.AsSpan(0, _length).CopyTo(larger);
         if (_rented)

@@ -210,9 +210,15 @@ internal sealed class Http1ResponseHead
 
         Status = status;
         ConnectionNames = Connection is null or KeepAliveToken or CloseToken ? null : Connection;
-        KeepAlive = Connection is null
-            ? http11
-            : !HeaderRules.ListContains(Connection, "close") && (http11 || HeaderRules.ListContains(Connection, "keep-alive"));
+        // The two usual values (ConnectionValue turns them into these tokens, whatever their case) are settled without
+        // scanning a list.
+        KeepAlive = Connection switch
+        {
+            null => http11,
+            KeepAliveToken => true,
+            CloseToken => false,
+            _ => !HeaderRules.ListContains(Connection, "close") && (http11 || HeaderRules.ListContains(Connection, "keep-alive")),
+        };
         ContentLength = contentLength;
         if (requestWasHead || status is 204 or 304 || status < 200)
         {
