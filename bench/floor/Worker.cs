@@ -11,6 +11,9 @@ internal enum Framing : byte { None, Length, Chunked, UntilClose }
 /// <summary>What a state-machine step left: go on, wait for an epoll event, or the client connection is gone.</summary>
 internal enum Step : byte { Progress, Wait, Closed }
 
+/// <summary>What a recv or send that moved no bytes means: try again, wait for readiness, or the connection is done.</summary>
+internal enum IoOutcome : byte { Interrupted, WouldBlock, Done }
+
 /// <summary>A client connection and the one request it has in flight.</summary>
 internal sealed unsafe class Client
 {
@@ -65,6 +68,24 @@ internal sealed unsafe class Worker
     private const int MaxIdleUpstreams = 1024;
     private const int MaxPooledBlocks = 512;
     private const uint ConnEvents = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+
+    /// <summary>What a recv or send that moved no bytes means: 0 is the peer's close; -1 is classified by errno.</summary>
+    private static IoOutcome Outcome(nint result)
+    {
+        if (result < 0)
+        {
+            int err = Errno;
+            if (err == EINTR)
+            {
+                return IoOutcome.Interrupted;
+            }
+            if (err == EAGAIN)
+            {
+                return IoOutcome.WouldBlock;
+            }
+        }
+        return IoOutcome.Done;
+    }
 
     private static ReadOnlySpan<byte> R400 => "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"u8;
     private static ReadOnlySpan<byte> R431 => "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"u8;
@@ -288,18 +309,15 @@ internal sealed unsafe class Worker
                 }
                 continue;
             }
-            if (n < 0)
+            IoOutcome outcome = Outcome(n);
+            if (outcome == IoOutcome.Interrupted)
             {
-                int err = Errno;
-                if (err == EAGAIN)
-                {
-                    c.ReadReady = false;
-                    return Step.Wait;
-                }
-                if (err == EINTR)
-                {
-                    continue;
-                }
+                continue;
+            }
+            if (outcome == IoOutcome.WouldBlock)
+            {
+                c.ReadReady = false;
+                return Step.Wait;
             }
             CloseClient(c); // EOF or a reset
             return Step.Closed;
@@ -502,13 +520,13 @@ internal sealed unsafe class Worker
                 c.ReqOff += (int)n;
                 continue;
             }
-            int err = Errno;
-            if (err == EAGAIN)
+            IoOutcome outcome = Outcome(n);
+            if (outcome == IoOutcome.WouldBlock)
             {
                 u.WriteReady = false;
                 return Step.Wait;
             }
-            if (err != EINTR)
+            if (outcome != IoOutcome.Interrupted)
             {
                 return UpstreamFailed(c);
             }
@@ -536,15 +554,15 @@ internal sealed unsafe class Worker
                     c.OutLen -= (int)n;
                     continue;
                 }
-                int err = Errno;
-                if (err == EAGAIN)
+                IoOutcome outcome = Outcome(n);
+                if (outcome == IoOutcome.Interrupted)
+                {
+                    continue;
+                }
+                if (outcome == IoOutcome.WouldBlock)
                 {
                     c.WriteReady = false;
                     return Step.Wait;
-                }
-                if (err == EINTR)
-                {
-                    continue;
                 }
                 CloseClient(c);
                 return Step.Closed;
@@ -581,18 +599,15 @@ internal sealed unsafe class Worker
                     }
                     continue;
                 }
-                if (n < 0)
+                IoOutcome outcome = Outcome(n);
+                if (outcome == IoOutcome.Interrupted)
                 {
-                    int err = Errno;
-                    if (err == EAGAIN)
-                    {
-                        u.ReadReady = false;
-                        return Step.Wait;
-                    }
-                    if (err == EINTR)
-                    {
-                        continue;
-                    }
+                    continue;
+                }
+                if (outcome == IoOutcome.WouldBlock)
+                {
+                    u.ReadReady = false;
+                    return Step.Wait;
                 }
                 return UpstreamFailed(c);
             }
@@ -621,18 +636,15 @@ internal sealed unsafe class Worker
                     u.Reusable = false;
                     continue;
                 }
-                if (n < 0)
+                IoOutcome outcome = Outcome(n);
+                if (outcome == IoOutcome.Interrupted)
                 {
-                    int err = Errno;
-                    if (err == EAGAIN)
-                    {
-                        u.ReadReady = false;
-                        return Step.Wait;
-                    }
-                    if (err == EINTR)
-                    {
-                        continue;
-                    }
+                    continue;
+                }
+                if (outcome == IoOutcome.WouldBlock)
+                {
+                    u.ReadReady = false;
+                    return Step.Wait;
                 }
                 CloseClient(c); // the body was cut short: the client sees the connection close
                 return Step.Closed;
