@@ -314,7 +314,8 @@ internal static class Http1Response
     /// has to wait: the caller awaits <paramref name="pending"/>, hands its count to <see cref="ReceivedHeadBytes"/> and
     /// calls again. No async state machine of its own: the forwarder awaits in its own, once per request fewer.
     /// Fails with <see cref="UpstreamError.NoResponse"/> when the backend sent nothing at all, otherwise with
-    /// <see cref="UpstreamError.InvalidResponse"/>; a wait that fails throws its <see cref="SocketException"/>.
+    /// <see cref="UpstreamError.InvalidResponse"/>. A receive that fails (here or while the caller waits) comes out as its
+    /// <see cref="SocketException"/>, which the caller classifies the same way by <see cref="Http1Connection.Received"/>.
     /// </summary>
     /// <example>
     /// <code>
@@ -352,17 +353,9 @@ internal static class Http1Response
                 throw new UpstreamException(UpstreamError.InvalidResponse, "invalid response head: " + error);
             }
 
-            bool more;
-            try
+            if (!connection.TryFillNow(out bool more, out pending, cancellationToken))
             {
-                if (!connection.TryFillNow(out more, out pending, cancellationToken))
-                {
-                    return false;
-                }
-            }
-            catch (SocketException e)
-            {
-                throw new UpstreamException(connection.Received == 0 ? UpstreamError.NoResponse : UpstreamError.InvalidResponse, e.Message, e);
+                return false;
             }
 
             if (!more)

@@ -226,7 +226,7 @@ internal sealed class ProxyForwarder : IDisposable
                                         await SocketSends.SendAsync(connection.Socket, requestHead.Written, cancellation).ConfigureAwait(false);
                                         while (!Http1Response.TryReadHead(connection, connection.Head, isHead, out ValueTask<int> pending, cancellation))
                                         {
-                                            // A failed wait throws SocketException, which DirectAttemptFailedAsync classifies by Received.
+                                            // A failed receive throws SocketException, which DirectAttemptFailedAsync classifies by Received.
                                             Http1Response.ReceivedHeadBytes(connection, await pending.ConfigureAwait(false));
                                         }
 
