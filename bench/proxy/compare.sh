@@ -73,14 +73,12 @@ for i in $(seq "$runs"); do
   done
 done
 
-median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
-to_ms() { awk '{n = $1 + 0; if ($1 ~ /us$/) n /= 1000; else if ($1 ~ /[0-9]s$/) n *= 1000; printf "%.2f\n", n}'; }
 echo "medians of $runs interleaved runs (wrk -t2 -c64 -d$DURATION, CPU in us per request):"
 for side in A B; do
   proxy=$a; [ $side = B ] && proxy=$b
   rows=$(grep "^$side " "$work/runs.txt")
   printf '%s  rps %s  p99 %s ms  cpu/req %s (user %s, kernel %s)  %s\n' "$side" \
-    "$(echo "$rows" | awk '{print $2}' | median)" "$(echo "$rows" | awk '{print $3}' | to_ms | median)" \
+    "$(echo "$rows" | awk '{print $2}' | median)" "$(echo "$rows" | awk '{print $3}' | wrk_ms | median)" \
     "$(echo "$rows" | awk '{print $4}' | median)" "$(echo "$rows" | awk '{print $5}' | median)" \
     "$(echo "$rows" | awk '{print $6}' | median)" "$proxy"
 done

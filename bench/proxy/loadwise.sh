@@ -1,4 +1,5 @@
-# Sourced by bench/proxy/run.sh: builds loadwise-proxy (native AOT and JIT) and writes its benchmark config.
+# Sourced by bench/proxy/run.sh and compare.sh: builds loadwise-proxy (native AOT and JIT), writes its benchmark
+# config, and the two scripts' shared arithmetic on wrk's figures.
 
 # Publishes the native binary (LoadwiseAotTargetFramework, net9.0 on the reference machine) and builds the JIT one.
 loadwise_build() { # workdir
@@ -27,3 +28,9 @@ loadwise_config() { # file port backend_port
 }
 JSON
 }
+
+# wrk's latencies ("890.00us", "2.71ms", "1.02s"), one per line on stdin, in milliseconds.
+wrk_ms() { awk '{ n = $1 + 0; if ($1 ~ /us$/) n /= 1000; else if ($1 ~ /[0-9]s$/) n *= 1000; printf "%.3f\n", n }'; }
+
+# The median of the numbers on stdin, one per line (the mean of the middle two for an even count).
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }

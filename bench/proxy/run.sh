@@ -124,7 +124,7 @@ for try in 1 2 3; do
   fi
 done
 pids+=("$aot_pid")
-first_200_ms=$(printf '%s\n' "${starts[@]}" | sort -g | sed -n 2p)
+first_200_ms=$(printf '%s\n' "${starts[@]}" | median)
 log "start to first 200: ${starts[*]} ms (median $first_200_ms)"
 sleep 1
 aot_idle_rss=$(rss_kb "$aot_pid")
@@ -160,15 +160,14 @@ run_row() { # round name port pid (whose CPU per request is reported)
   non2xx=$(awk '/Non-2xx/ {print $NF}' "$file"); sock=$(awk -F'[ ,]+' '/Socket errors/ {print $4+$6+$8+$10}' "$file")
   printf '%s %s %s %s %s %s\n' "$round" \
     "$(awk '/Requests\/sec/ {print $2}' "$file")" \
-    "$(to_ms "$(awk '$1=="50%" {print $2}' "$file")")" \
-    "$(to_ms "$(awk '$1=="99%" {print $2}' "$file")")" \
+    "$(awk '$1=="50%" {print $2}' "$file" | wrk_ms)" \
+    "$(awk '$1=="99%" {print $2}' "$file" | wrk_ms)" \
     $(( ${non2xx:-0} + ${sock:-0} )) \
     "$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$requests" 'BEGIN { printf "%.1f", t * 1e6 / hz / n }')" \
     >> "$work/rows/$name"
 }
 
 # wrk prints latencies with units; normalise to milliseconds for the table.
-to_ms() { awk -v v="$1" 'BEGIN { n=v+0; if (v ~ /us$/) n/=1000; else if (v ~ /ms$/) n=n; else if (v ~ /s$/) n*=1000; printf "%.3f", n }'; }
 
 names=(direct loadwise-aot loadwise-jit nginx haproxy)
 declare -A port=([direct]=$BACKEND [loadwise-aot]=$AOT_PORT [loadwise-jit]=$JIT_PORT [nginx]=$NGINX_PORT [haproxy]=$HAPROXY_PORT)
@@ -193,13 +192,11 @@ for round in $(seq "$ROUNDS"); do
 done
 
 # The median of one column (2 rps, 3 p50, 4 p99, 6 CPU) of a row's rounds; errors are summed over the rounds.
-median() { # name column
-  awk -v c="$2" '{print $c}' "$work/rows/$1" | sort -g | awk '{v[NR] = $1} END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
+column_median() { awk -v c="$2" '{print $c}' "$work/rows/$1" | median; } # name column
 declare -A rps p50 p99 errors cpu
 for name in "${names[@]}"; do
-  rps[$name]=$(printf '%.0f' "$(median "$name" 2)"); p50[$name]=$(median "$name" 3); p99[$name]=$(median "$name" 4)
-  cpu[$name]=$(printf '%.1f' "$(median "$name" 6)")
+  rps[$name]=$(printf '%.0f' "$(column_median "$name" 2)"); p50[$name]=$(column_median "$name" 3); p99[$name]=$(column_median "$name" 4)
+  cpu[$name]=$(printf '%.1f' "$(column_median "$name" 6)")
   errors[$name]=$(awk '{s += $5} END {print s}' "$work/rows/$name")
 done
 
