@@ -70,6 +70,8 @@ public sealed class ConfigValidationTests
         { "Performance:DirectHttp1=yes", "Performance:DirectHttp1: got 'yes', expected true or false" },
         { "Performance:FastPath=fast", "Performance:FastPath: got 'fast', expected true or false" },
         { "Performance:WaitForDataBeforeAllocatingBuffer=1x", "Performance:WaitForDataBeforeAllocatingBuffer: got '1x', expected true or false" },
+        { "Performance:EventLoop=epoll", "Performance:EventLoop: got 'epoll', expected true or false" },
+        { "Performance:EventLoopThreads=-1", "Performance:EventLoopThreads: got '-1', expected an integer from 0 to 1024" },
         { "HealthChecks:IntervalMs=50", "HealthChecks:IntervalMs: got '50', expected an integer from 100 to 3600000" },
         { "HealthChecks:TimeoutMs=1500", "HealthChecks:TimeoutMs: got '1500', expected an integer from 1 to HealthChecks:IntervalMs (1000)" },
         { "HealthChecks:JitterMs=600", "HealthChecks:JitterMs: got '600', expected an integer from 0 to half of HealthChecks:IntervalMs (500)" },

@@ -55,7 +55,7 @@ public sealed class ConnectionPoolTests
         pool.Return(stale, now - 1500);
         Assert.False(pool.TryRent(now, out _));
         Assert.Equal(0, pool.IdleCount);
-        Assert.Throws<ObjectDisposedException>(() => stale.Socket.Send([1]));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => stale.SendAsync(new byte[] { 1 }, Ct).AsTask());
 
         pool.Return(fresh, now - 500);
         Assert.True(pool.TryRent(now, out Http1Connection rented));

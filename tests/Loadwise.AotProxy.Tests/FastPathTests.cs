@@ -11,14 +11,17 @@ namespace Loadwise.AotProxy.Tests;
 /// visible: what it serves itself, how it hands a connection to Kestrel, its timeouts and drain, and that its answers
 /// match the Kestrel path's.
 /// </summary>
-public sealed class FastPathTests
+public abstract class FastPathTests
 {
+    /// <summary>Gets whether the proxy listens on its own event loop (else on Kestrel's socket transport).</summary>
+    protected abstract bool OnEventLoop { get; }
+
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
     public async Task Simple_GETs_are_served_on_the_fast_path_over_one_connection()
     {
-        await using TestProxy proxy = await TestProxy.StartAsync(NoProbes);
+        await using TestProxy proxy = await TestProxy.StartOnAsync(OnEventLoop, NoProbes);
         Assert.NotNull(proxy.Server.FastPath);
 
         using var client = await RawClient.ConnectAsync(proxy.Port);
@@ -39,7 +42,7 @@ public sealed class FastPathTests
     [Fact]
     public async Task A_request_with_a_body_hands_the_connection_to_Kestrel_and_the_connection_keeps_working()
     {
-        await using TestProxy proxy = await TestProxy.StartAsync(NoProbes);
+        await using TestProxy proxy = await TestProxy.StartOnAsync(OnEventLoop, NoProbes);
         using var client = await RawClient.ConnectAsync(proxy.Port);
 
         await client.SendAsync("GET /status/201 HTTP/1.1\r\nHost: localhost\r\n\r\n");
@@ -60,7 +63,7 @@ public sealed class FastPathTests
     [Fact]
     public async Task Pipelined_requests_are_answered_in_order()
     {
-        await using TestProxy proxy = await TestProxy.StartAsync(NoProbes);
+        await using TestProxy proxy = await TestProxy.StartOnAsync(OnEventLoop, NoProbes);
         using var client = await RawClient.ConnectAsync(proxy.Port);
 
         await client.SendAsync(
@@ -95,7 +98,7 @@ public sealed class FastPathTests
 
         async Task<RawResponse> RoundTripAsync(bool fastPath)
         {
-            await using TestProxy proxy = await TestProxy.StartAsync(options =>
+            await using TestProxy proxy = await TestProxy.StartOnAsync(OnEventLoop, options =>
             {
                 NoProbes(options);
                 options.Performance.FastPath = fastPath;
@@ -119,7 +122,7 @@ public sealed class FastPathTests
     [Fact]
     public async Task Errors_are_answered_on_the_fast_path_with_their_headers()
     {
-        await using TestProxy proxy = await TestProxy.StartAsync(options =>
+        await using TestProxy proxy = await TestProxy.StartOnAsync(OnEventLoop, options =>
         {
             NoProbes(options);
             options.Retries.Count = 0;
@@ -145,7 +148,7 @@ public sealed class FastPathTests
     public async Task After_a_timed_out_attempt_the_same_connection_times_its_next_requests_afresh()
     {
         // The fast path reuses one cancellation source per connection; one that fired must not leak into the next request.
-        await using TestProxy proxy = await TestProxy.StartAsync(options =>
+        await using TestProxy proxy = await TestProxy.StartOnAsync(OnEventLoop, options =>
         {
             NoProbes(options);
             options.Timeouts.ResponseHeadersMs = 400;
@@ -171,7 +174,7 @@ public sealed class FastPathTests
     [Fact]
     public async Task Connection_close_from_the_client_ends_the_connection_after_the_response()
     {
-        await using TestProxy proxy = await TestProxy.StartAsync(NoProbes);
+        await using TestProxy proxy = await TestProxy.StartOnAsync(OnEventLoop, NoProbes);
         using var client = await RawClient.ConnectAsync(proxy.Port);
 
         await client.SendAsync("GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
@@ -186,7 +189,7 @@ public sealed class FastPathTests
     {
         // Between requests the response buffer is parked; a heartbeat that finds the connection waiting gives it back
         // to the pool, and the next request writes into a new one.
-        await using TestProxy proxy = await TestProxy.StartAsync(NoProbes, backendCount: 1);
+        await using TestProxy proxy = await TestProxy.StartOnAsync(OnEventLoop, NoProbes, backendCount: 1);
         using var client = await RawClient.ConnectAsync(proxy.Port);
         await client.SendAsync("GET /bytes/3000 HTTP/1.1\r\nHost: localhost\r\n\r\n");
         RawResponse first = await client.ReadResponseAsync();
@@ -205,7 +208,7 @@ public sealed class FastPathTests
     [Fact]
     public async Task An_idle_connection_is_closed_after_the_keep_alive_timeout()
     {
-        await using TestProxy proxy = await TestProxy.StartAsync(options =>
+        await using TestProxy proxy = await TestProxy.StartOnAsync(OnEventLoop, options =>
         {
             NoProbes(options);
             options.Timeouts.IdleMs = 1000;
@@ -223,7 +226,7 @@ public sealed class FastPathTests
     [Fact]
     public async Task A_request_head_that_stalls_is_cut_after_the_headers_timeout()
     {
-        await using TestProxy proxy = await TestProxy.StartAsync(options =>
+        await using TestProxy proxy = await TestProxy.StartOnAsync(OnEventLoop, options =>
         {
             NoProbes(options);
             options.Limits.RequestHeadersTimeoutMs = 1000;
@@ -241,7 +244,7 @@ public sealed class FastPathTests
     public async Task A_client_that_stops_reading_is_cut_off_by_the_minimum_response_rate()
     {
         const long Size = 400_000_000;
-        await using TestProxy proxy = await TestProxy.StartAsync(options =>
+        await using TestProxy proxy = await TestProxy.StartOnAsync(OnEventLoop, options =>
         {
             NoProbes(options);
             options.Limits.MinResponseBytesPerSecond = 10_000_000;
@@ -262,7 +265,7 @@ public sealed class FastPathTests
     [Fact]
     public async Task Drain_closes_an_idle_fast_path_connection_at_once()
     {
-        await using TestProxy proxy = await TestProxy.StartAsync(options =>
+        await using TestProxy proxy = await TestProxy.StartOnAsync(OnEventLoop, options =>
         {
             NoProbes(options);
             options.Drain.TimeoutMs = 10_000;
@@ -282,7 +285,7 @@ public sealed class FastPathTests
     public async Task A_request_head_larger_than_the_backend_connections_buffer_goes_out_whole()
     {
         // The upstream head is written into the backend connection's 16 KiB receive buffer; a bigger one outgrows it.
-        await using TestProxy proxy = await TestProxy.StartAsync(options =>
+        await using TestProxy proxy = await TestProxy.StartOnAsync(OnEventLoop, options =>
         {
             NoProbes(options);
             options.Limits.MaxRequestHeadersTotalBytes = 64 * 1024;
@@ -309,7 +312,7 @@ public sealed class FastPathTests
     [Fact]
     public async Task A_spoofed_X_Forwarded_For_from_an_untrusted_peer_is_replaced_on_the_fast_path()
     {
-        await using TestProxy proxy = await TestProxy.StartAsync(NoProbes, backendCount: 1);
+        await using TestProxy proxy = await TestProxy.StartOnAsync(OnEventLoop, NoProbes, backendCount: 1);
         using var client = await RawClient.ConnectAsync(proxy.Port);
         await client.SendAsync("GET /headers HTTP/1.1\r\nHost: localhost\r\nX-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Host: evil\r\n\r\n");
         RawResponse response = await client.ReadResponseAsync();
@@ -324,12 +327,12 @@ public sealed class FastPathTests
     [Fact]
     public async Task The_fast_path_stays_off_when_configured_off_or_when_a_backend_needs_HttpClient()
     {
-        await using (TestProxy off = await TestProxy.StartAsync(options => options.Performance.FastPath = false, backendCount: 1))
+        await using (TestProxy off = await TestProxy.StartOnAsync(OnEventLoop, options => options.Performance.FastPath = false, backendCount: 1))
         {
             Assert.Null(off.Server.FastPath);
         }
 
-        await using TestProxy https = await TestProxy.StartAsync(options =>
+        await using TestProxy https = await TestProxy.StartOnAsync(OnEventLoop, options =>
         {
             NoProbes(options);
             options.Backends.Add(new BackendOptions { Id = "tls", Url = "https://127.0.0.1:1" });
@@ -484,4 +487,16 @@ public sealed class FastPathTests
             _end += read;
         }
     }
+}
+
+/// <summary><see cref="FastPathTests"/> with the listeners on the proxy's event loop (the default).</summary>
+public sealed class FastPathOnEventLoopTests : FastPathTests
+{
+    protected override bool OnEventLoop => true;
+}
+
+/// <summary><see cref="FastPathTests"/> with the listeners on Kestrel's socket transport.</summary>
+public sealed class FastPathOnSocketTransportTests : FastPathTests
+{
+    protected override bool OnEventLoop => false;
 }

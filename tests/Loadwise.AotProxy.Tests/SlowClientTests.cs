@@ -6,14 +6,17 @@ using System.Text;
 namespace Loadwise.AotProxy.Tests;
 
 /// <summary>Slowloris: clients that trickle headers or bodies lose their connection instead of holding it.</summary>
-public sealed class SlowClientTests
+public abstract class SlowClientTests
 {
+    /// <summary>Gets whether the proxy listens on its own event loop (else on Kestrel's socket transport).</summary>
+    protected abstract bool OnEventLoop { get; }
+
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
     public async Task A_client_that_never_finishes_its_headers_is_cut_off_after_the_headers_timeout()
     {
-        await using TestProxy proxy = await TestProxy.StartAsync(o =>
+        await using TestProxy proxy = await TestProxy.StartOnAsync(OnEventLoop, o =>
         {
             o.HealthChecks.Enabled = false;
             o.Limits.RequestHeadersTimeoutMs = 500;
@@ -27,7 +30,8 @@ public sealed class SlowClientTests
     [Fact]
     public async Task A_body_slower_than_the_minimum_rate_is_cut_off_after_the_grace_period()
     {
-        await using TestProxy proxy = await TestProxy.StartAsync(
+        await using TestProxy proxy = await TestProxy.StartOnAsync(
+            OnEventLoop,
             o =>
             {
                 o.HealthChecks.Enabled = false;
@@ -69,4 +73,16 @@ public sealed class SlowClientTests
         Assert.False(timeout.IsCancellationRequested, "the proxy kept the slow connection open for 10 s");
         return (text.ToString(), clock.ElapsedMilliseconds);
     }
+}
+
+/// <summary><see cref="SlowClientTests"/> with the listeners on the proxy's event loop (the default).</summary>
+public sealed class SlowClientOnEventLoopTests : SlowClientTests
+{
+    protected override bool OnEventLoop => true;
+}
+
+/// <summary><see cref="SlowClientTests"/> with the listeners on Kestrel's socket transport.</summary>
+public sealed class SlowClientOnSocketTransportTests : SlowClientTests
+{
+    protected override bool OnEventLoop => false;
 }

@@ -1,8 +1,11 @@
 namespace Loadwise.AotProxy.Tests;
 
 /// <summary>Ambiguous framing is refused at the edge and never reaches a backend; oversized headers give 431.</summary>
-public sealed class SmugglingTests
+public abstract class SmugglingTests
 {
+    /// <summary>Gets whether the proxy listens on its own event loop (else on Kestrel's socket transport).</summary>
+    protected abstract bool OnEventLoop { get; }
+
     public static TheoryData<string, string> Ambiguous => new()
     {
         {
@@ -31,7 +34,7 @@ public sealed class SmugglingTests
     [MemberData(nameof(Ambiguous))]
     public async Task Ambiguous_framing_gets_400_and_reaches_no_backend(string why, string request)
     {
-        await using TestProxy proxy = await TestProxy.StartAsync(o => o.HealthChecks.Enabled = false);
+        await using TestProxy proxy = await TestProxy.StartOnAsync(OnEventLoop, o => o.HealthChecks.Enabled = false);
         string response = await RawHttp.SendAsync(proxy.Port, request);
         Assert.True(response.StartsWith("HTTP/1.1 400 ", StringComparison.Ordinal), $"{why}: {response}");
         await Task.Delay(200, TestContext.Current.CancellationToken);
@@ -41,7 +44,7 @@ public sealed class SmugglingTests
     [Fact]
     public async Task Oversized_headers_get_431_and_reach_no_backend()
     {
-        await using TestProxy proxy = await TestProxy.StartAsync(o =>
+        await using TestProxy proxy = await TestProxy.StartOnAsync(OnEventLoop, o =>
         {
             o.HealthChecks.Enabled = false;
             o.Limits.MaxRequestHeadersTotalBytes = 4096;
@@ -55,7 +58,7 @@ public sealed class SmugglingTests
     [Fact]
     public async Task Too_many_headers_get_431()
     {
-        await using TestProxy proxy = await TestProxy.StartAsync(o =>
+        await using TestProxy proxy = await TestProxy.StartOnAsync(OnEventLoop, o =>
         {
             o.HealthChecks.Enabled = false;
             o.Limits.MaxRequestHeaderCount = 10;
@@ -74,9 +77,21 @@ public sealed class SmugglingTests
     [Fact]
     public async Task A_well_formed_chunked_post_still_passes()
     {
-        await using TestProxy proxy = await TestProxy.StartAsync(o => o.HealthChecks.Enabled = false, backendCount: 1);
+        await using TestProxy proxy = await TestProxy.StartOnAsync(OnEventLoop, o => o.HealthChecks.Enabled = false, backendCount: 1);
         string response = await RawHttp.SendAsync(proxy.Port, "POST /echo HTTP/1.1\nHost: proxy\nTransfer-Encoding: chunked\nConnection: close\n\n5\nhello\n0\n\n");
         Assert.StartsWith("HTTP/1.1 200 ", response, StringComparison.Ordinal);
         Assert.Contains("hello", response, StringComparison.Ordinal);
     }
+}
+
+/// <summary><see cref="SmugglingTests"/> with the listeners on the proxy's event loop (the default).</summary>
+public sealed class SmugglingOnEventLoopTests : SmugglingTests
+{
+    protected override bool OnEventLoop => true;
+}
+
+/// <summary><see cref="SmugglingTests"/> with the listeners on Kestrel's socket transport.</summary>
+public sealed class SmugglingOnSocketTransportTests : SmugglingTests
+{
+    protected override bool OnEventLoop => false;
 }

@@ -32,6 +32,16 @@ internal sealed class TestProxy : IAsyncDisposable
 
     public int Port => BaseUri.Port;
 
+    /// <summary>As <see cref="StartAsync"/>, with the listeners on the proxy's event loop or on Kestrel's socket transport.</summary>
+    public static Task<TestProxy> StartOnAsync(bool eventLoop, Action<ProxyOptions>? configure = null, int backendCount = 3) =>
+        StartAsync(
+            options =>
+            {
+                options.Performance.EventLoop = eventLoop;
+                configure?.Invoke(options);
+            },
+            backendCount);
+
     /// <summary>Starts the backends and the proxy. <paramref name="route"/> (backend index, request) may answer a request first.</summary>
     public static async Task<TestProxy> StartAsync(
         Action<ProxyOptions>? configure = null, int backendCount = 3, int[]? weights = null, Func<int, HttpContext, Task<bool>>? route = null)

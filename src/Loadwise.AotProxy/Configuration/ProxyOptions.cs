@@ -89,6 +89,19 @@ internal sealed class PerformanceOptions
     /// connection then holds a 4 KiB buffer (10,000 idle connections: about 40 MiB).
     /// </summary>
     public bool WaitForDataBeforeAllocatingBuffer { get; set; }
+
+    /// <summary>
+    /// Gets or sets whether the listeners run on the proxy's own event loop (Linux; elsewhere Kestrel's socket
+    /// transport is used regardless): one epoll thread per core, each with its own SO_REUSEPORT listening socket, and
+    /// the fast path reading and sending on the socket straight from that thread, with no pipe, no runtime socket
+    /// engine and no thread hop per request. Connections the fast path hands to Kestrel get pipes pumped by the same
+    /// loop. On by default: interleaved against Kestrel's transport on 2 cores (2026-11-22, medians of 5), 56.7k -> 59.8k
+    /// requests per second, proxy CPU 14.7 -> 13.3 us per request, p99 2.79 -> 2.11 ms. See docs/event-loop.md.
+    /// </summary>
+    public bool EventLoop { get; set; } = true;
+
+    /// <summary>Gets or sets the event-loop threads when <see cref="EventLoop"/> is on; 0 = one per core.</summary>
+    public int EventLoopThreads { get; set; }
 }
 
 /// <summary>One backend.</summary>

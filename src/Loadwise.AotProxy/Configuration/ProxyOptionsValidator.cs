@@ -86,6 +86,7 @@ internal static class ProxyOptionsValidator
 
         ValidateHealth(options.HealthChecks, problems);
         ValidateRetries(options.Retries, problems);
+        Range(problems, "Performance:EventLoopThreads", options.Performance.EventLoopThreads, 0, 1024);
         ValidateRateLimiting(options.RateLimiting, problems);
 
         Range(problems, "Drain:TimeoutMs", options.Drain.TimeoutMs, 0, 3_600_000);

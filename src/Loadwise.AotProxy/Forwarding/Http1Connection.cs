@@ -3,6 +3,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
+using Loadwise.AotProxy.EventLoop;
 using Loadwise.AotProxy.Threading;
 
 namespace Loadwise.AotProxy.Forwarding;
@@ -40,13 +41,22 @@ internal sealed class Http1Connection : IDisposable
     /// <summary>16 KiB: the largest response head accepted (nginx's default proxy buffer is 4-8 KiB).</summary>
     public const int BufferSize = 16 * 1024;
 
+    /// <summary>A connection on the runtime's sockets.</summary>
     public Http1Connection(Socket socket)
     {
-        Socket = socket;
+        _socket = socket;
         Buffer = GC.AllocateUninitializedArray<byte>(BufferSize);
     }
 
-    public Socket Socket { get; }
+    /// <summary>A connection on the proxy's event loop (its receives complete on the loop thread that owns it).</summary>
+    public Http1Connection(LoopSocket socket)
+    {
+        _loopSocket = socket;
+        Buffer = GC.AllocateUninitializedArray<byte>(BufferSize);
+    }
+
+    private readonly Socket? _socket;
+    private readonly LoopSocket? _loopSocket;
 
     public byte[] Buffer { get; }
 
@@ -106,7 +116,9 @@ internal sealed class Http1Connection : IDisposable
             return true;
         }
 
-        ValueTask<int> receive = Socket.ReceiveAsync(Buffer.AsMemory(End), SocketFlags.None, cancellationToken);
+        ValueTask<int> receive = _loopSocket is { } loop
+            ? loop.ReceiveAsync(Buffer.AsMemory(End), cancellationToken)
+            : _socket!.ReceiveAsync(Buffer.AsMemory(End), SocketFlags.None, cancellationToken);
         if (receive.IsCompletedSuccessfully)
         {
             more = TakeIn(receive.Result);
@@ -157,7 +169,16 @@ internal sealed class Http1Connection : IDisposable
         return read > 0;
     }
 
-    public void Dispose() => Socket.Dispose();
+    /// <summary>Sends all of <paramref name="data"/> to the backend; completes at once when the kernel took it all.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
+        _loopSocket is { } loop ? loop.SendAsync(data, cancellationToken) : SocketSends.SendAsync(_socket!, data, cancellationToken);
+
+    public void Dispose()
+    {
+        _socket?.Dispose();
+        _loopSocket?.Dispose();
+    }
 }
 
 /// <summary>
@@ -189,12 +210,14 @@ internal sealed class Http1ConnectionPool : IDisposable
     private readonly ConcurrentQueue<Http1Connection>[] _idle;
     private readonly int _maxIdlePerSlot;
     private readonly EndPoint _endPoint;
+    private readonly EventLoopGroup? _loop;
     private readonly TimeSpan _connectTimeout;
     private readonly long _idleTimeoutMilliseconds;
     private volatile bool _disposed;
 
-    public Http1ConnectionPool(Uri backend, TimeSpan connectTimeout, TimeSpan idleTimeout)
+    public Http1ConnectionPool(Uri backend, TimeSpan connectTimeout, TimeSpan idleTimeout, EventLoopGroup? loop = null)
     {
+        _loop = loop;
         _endPoint = IPAddress.TryParse(backend.IdnHost, out IPAddress? address)
             ? new IPEndPoint(address, backend.Port)
             : new DnsEndPoint(backend.IdnHost, backend.Port);
@@ -258,29 +281,48 @@ internal sealed class Http1ConnectionPool : IDisposable
     /// <summary>Opens a new connection within the connect timeout; fails with <see cref="UpstreamError.Connect"/>.</summary>
     public async ValueTask<Http1Connection> ConnectAsync(CancellationToken cancellationToken)
     {
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_connectTimeout);
         try
         {
-            await socket.ConnectAsync(_endPoint, timeout.Token).ConfigureAwait(false);
-            return new Http1Connection(socket);
+            if (_loop is not null)
+            {
+                // On the calling loop thread's own epoll when there is one: the request and its backend stay on one thread.
+                IPEndPoint target = _endPoint as IPEndPoint ?? await ResolveAsync((DnsEndPoint)_endPoint, timeout.Token).ConfigureAwait(false);
+                return new Http1Connection(await LoopSocket.ConnectAsync(_loop.CurrentOrNext(), target, timeout.Token).ConfigureAwait(false));
+            }
+
+            var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            try
+            {
+                await socket.ConnectAsync(_endPoint, timeout.Token).ConfigureAwait(false);
+                return new Http1Connection(socket);
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            socket.Dispose();
             throw new UpstreamException(UpstreamError.Connect, $"connect to {_endPoint} timed out after {_connectTimeout.TotalMilliseconds:0} ms");
         }
         catch (SocketException e)
         {
-            socket.Dispose();
             throw new UpstreamException(UpstreamError.Connect, $"connect to {_endPoint} failed: {e.Message}", e);
         }
-        catch
+    }
+
+    private static async ValueTask<IPEndPoint> ResolveAsync(DnsEndPoint endPoint, CancellationToken cancellationToken)
+    {
+        IPAddress[] addresses = await Dns.GetHostAddressesAsync(endPoint.Host, cancellationToken).ConfigureAwait(false);
+        if (addresses.Length == 0)
         {
-            socket.Dispose();
-            throw;
+            throw new SocketException((int)SocketError.HostNotFound, $"{endPoint.Host} has no address");
         }
+
+        return new IPEndPoint(addresses[0], endPoint.Port);
     }
 
     /// <summary>Puts a connection whose exchange (started at <paramref name="attemptStarted"/>, <see cref="ProxyClock"/> milliseconds) ended cleanly back for reuse.</summary>

@@ -5,6 +5,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Text;
+using Loadwise.AotProxy.EventLoop;
 using Loadwise.AotProxy.RateLimiting;
 using Loadwise.AotProxy.Routing;
 using Loadwise.AotProxy.Threading;
@@ -58,8 +59,9 @@ internal sealed class Http1FastPath(ProxyForwarder forwarder, ForwardedHeaders f
     {
         IConnectionHeartbeatFeature? heartbeat = context.Features.Get<IConnectionHeartbeatFeature>();
         IConnectionLifetimeNotificationFeature? lifetime = context.Features.Get<IConnectionLifetimeNotificationFeature>();
-        Socket? socket = context.Features.Get<IConnectionSocketFeature>()?.Socket;
-        if (heartbeat is null || lifetime is null || socket is null)
+        LoopConnection? loop = context.Features.Get<LoopConnection>();
+        Socket? socket = loop is null ? context.Features.Get<IConnectionSocketFeature>()?.Socket : null;
+        if (heartbeat is null || lifetime is null || (socket is null && loop is null))
         {
             // Without Kestrel's heartbeat the fast path could not enforce its timeouts, and without the socket
             // (another transport) it could not answer.
@@ -67,7 +69,9 @@ internal sealed class Http1FastPath(ProxyForwarder forwarder, ForwardedHeaders f
             return;
         }
 
-        var connection = new Http1FastPathConnection(this, context, socket, heartbeat, lifetime);
+        var connection = loop is not null
+            ? new Http1FastPathConnection(this, context, loop.DirectInput, loop.Socket, heartbeat, lifetime)
+            : new Http1FastPathConnection(this, context, context.Transport.Input, socket!, heartbeat, lifetime);
         bool done;
         try
         {
@@ -137,7 +141,8 @@ internal sealed class Http1FastPathConnection : IDisposable
     private readonly Http1FastPath _owner;
     private readonly ConnectionContext _context;
     private readonly PipeReader _input;
-    private readonly Socket _socket;
+    private readonly Socket? _socket;
+    private readonly LoopSocket? _loopSocket;
     private readonly IPAddress? _peer;
     private readonly bool _peerTrusted;
     private readonly string _peerText;
@@ -168,12 +173,19 @@ internal sealed class Http1FastPathConnection : IDisposable
     private volatile bool _closeRequested;
     private bool _clientGone;
 
-    public Http1FastPathConnection(Http1FastPath owner, ConnectionContext context, Socket socket, IConnectionHeartbeatFeature heartbeat, IConnectionLifetimeNotificationFeature lifetime)
+    /// <summary>A connection on Kestrel's socket transport: reads from its pipe, sends on its socket.</summary>
+    public Http1FastPathConnection(Http1FastPath owner, ConnectionContext context, PipeReader input, Socket socket, IConnectionHeartbeatFeature heartbeat, IConnectionLifetimeNotificationFeature lifetime)
+        : this(owner, context, input, heartbeat, lifetime) => _socket = socket;
+
+    /// <summary>A connection on the proxy's event loop: reads straight from the socket (<see cref="LoopInput"/>) and sends on it.</summary>
+    public Http1FastPathConnection(Http1FastPath owner, ConnectionContext context, LoopInput input, LoopSocket socket, IConnectionHeartbeatFeature heartbeat, IConnectionLifetimeNotificationFeature lifetime)
+        : this(owner, context, input, heartbeat, lifetime) => _loopSocket = socket;
+
+    private Http1FastPathConnection(Http1FastPath owner, ConnectionContext context, PipeReader input, IConnectionHeartbeatFeature heartbeat, IConnectionLifetimeNotificationFeature lifetime)
     {
         _owner = owner;
         _context = context;
-        _input = context.Transport.Input;
-        _socket = socket;
+        _input = input;
         _peer = (context.RemoteEndPoint as IPEndPoint)?.Address;
         _peerTrusted = owner.Forwarded.IsTrusted(_peer);
         _peerText = ForwardedHeaders.PeerText(_peer);
@@ -459,7 +471,9 @@ internal sealed class Http1FastPathConnection : IDisposable
 
         try
         {
-            ValueTask send = SocketSends.SendAsync(_socket, _output.Written, cancellationToken);
+            ValueTask send = _loopSocket is { } loop
+                ? loop.SendAsync(_output.Written, cancellationToken)
+                : SocketSends.SendAsync(_socket!, _output.Written, cancellationToken);
             if (!send.IsCompletedSuccessfully)
             {
                 if (_owner.Settings.MinResponseDataRate is { } rate)

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
+using Loadwise.AotProxy.EventLoop;
 using Loadwise.AotProxy.Health;
 using Loadwise.AotProxy.Hosting;
 using Loadwise.AotProxy.Metrics;
@@ -31,6 +32,9 @@ internal sealed record ForwarderSettings(
     /// (<see cref="Http1ConnectionPool"/>) rather than <see cref="HttpMessageInvoker"/>.
     /// </summary>
     public bool DirectHttp1 { get; init; }
+
+    /// <summary>Gets the event loop the direct connections run on, or null for the runtime's sockets.</summary>
+    public EventLoopGroup? EventLoop { get; init; }
 }
 
 /// <summary>
@@ -104,7 +108,7 @@ internal sealed class ProxyForwarder : IDisposable
         {
             if (settings.DirectHttp1 && _backends[i].Url.Scheme == Uri.UriSchemeHttp)
             {
-                _pools[i] = new Http1ConnectionPool(_backends[i].Url, settings.ConnectTimeout, settings.IdleTimeout);
+                _pools[i] = new Http1ConnectionPool(_backends[i].Url, settings.ConnectTimeout, settings.IdleTimeout, settings.EventLoop);
             }
         }
     }
@@ -223,7 +227,7 @@ internal sealed class ProxyForwarder : IDisposable
                                     connection.BeginExchange();
                                     try
                                     {
-                                        await SocketSends.SendAsync(connection.Socket, requestHead.Written, cancellation).ConfigureAwait(false);
+                                        await connection.SendAsync(requestHead.Written, cancellation).ConfigureAwait(false);
                                         while (!Http1Response.TryReadHead(connection, connection.Head, isHead, out ValueTask<int> pending, cancellation))
                                         {
                                             // A failed receive throws SocketException, which DirectAttemptFailedAsync classifies by Received.

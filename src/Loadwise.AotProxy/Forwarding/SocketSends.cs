@@ -2,6 +2,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Loadwise.AotProxy.EventLoop;
 
 namespace Loadwise.AotProxy.Forwarding;
 
@@ -78,21 +79,7 @@ internal static partial class SocketSends
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static void ThrowSendFailed(int errno) =>
         // The same exception a failed Socket.SendAsync gives (connection reset, broken pipe), so callers handle both alike.
-        throw new SocketException((int)SocketErrorFromErrno(errno));
-
-    // Linux errno values, mapped as .NET's own socket code maps them.
-    private static SocketError SocketErrorFromErrno(int errno) => errno switch
-    {
-        9 => SocketError.OperationAborted, // EBADF: closed under us
-        32 => SocketError.Shutdown, // EPIPE
-        101 => SocketError.NetworkUnreachable, // ENETUNREACH
-        103 => SocketError.ConnectionAborted, // ECONNABORTED
-        104 => SocketError.ConnectionReset, // ECONNRESET
-        107 => SocketError.NotConnected, // ENOTCONN
-        110 => SocketError.TimedOut, // ETIMEDOUT
-        113 => SocketError.HostUnreachable, // EHOSTUNREACH
-        _ => SocketError.SocketError,
-    };
+        throw new SocketException((int)LoopNative.ToSocketError(errno));
 
     [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]
     private static unsafe partial nint Send(SafeHandle socket, byte* buffer, nuint length, int flags);

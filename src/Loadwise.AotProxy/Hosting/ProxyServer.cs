@@ -2,11 +2,13 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Net;
 using Loadwise.AotProxy.Configuration;
+using Loadwise.AotProxy.EventLoop;
 using Loadwise.AotProxy.Forwarding;
 using Loadwise.AotProxy.Health;
 using Loadwise.AotProxy.Metrics;
 using Loadwise.AotProxy.RateLimiting;
 using Loadwise.AotProxy.Routing;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.Options;
@@ -76,6 +78,14 @@ internal sealed class ProxyServer : IAsyncDisposable
             sockets.UnsafePreferInlineScheduling = options.Performance.InlineScheduling;
             sockets.WaitForDataBeforeAllocatingBuffer = options.Performance.WaitForDataBeforeAllocatingBuffer;
         });
+        if (options.Performance.EventLoop && OperatingSystem.IsLinux())
+        {
+            // Registered after the socket transport, so Kestrel binds IP endpoints with it (the last factory that can bind wins).
+            int threads = options.Performance.EventLoopThreads > 0 ? options.Performance.EventLoopThreads : Environment.ProcessorCount;
+            builder.Services.AddSingleton<IConnectionListenerFactory>(services =>
+                new LoopTransportFactory(threads, options.Performance.WaitForDataBeforeAllocatingBuffer, services.GetRequiredService<ILoggerFactory>().CreateLogger("Loadwise.EventLoop")));
+        }
+
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -134,6 +144,7 @@ internal sealed class ProxyServer : IAsyncDisposable
         {
             RetryCount = options.Retries.Count,
             DirectHttp1 = options.Performance.DirectHttp1,
+            EventLoop = (_app.Services.GetService<IConnectionListenerFactory>() as LoopTransportFactory)?.Group,
         };
         _forwarder = new ProxyForwarder(backends, strategy, hashKey, settings, _metrics, _coreMetrics, StrategyName, _logger, Health, retryBudget, _rateLimiter);
 

@@ -1,0 +1,374 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using Microsoft.AspNetCore.Connections;
+using static Loadwise.AotProxy.EventLoop.LoopNative;
+
+namespace Loadwise.AotProxy.EventLoop;
+
+/// <summary>A descriptor registered with one <see cref="EventLoopWorker"/>'s epoll: what the loop calls on its events.</summary>
+internal abstract class LoopHandle
+{
+    /// <summary>Gets the descriptor.</summary>
+    public int Fd { get; protected init; }
+
+    /// <summary>Gets the worker whose epoll holds the descriptor.</summary>
+    public EventLoopWorker Worker { get; protected init; } = null!;
+
+    /// <summary>Gets or sets the handle's slot in its worker's table (the low half of its epoll data).</summary>
+    internal int Slot { get; set; }
+
+    /// <summary>Gets or sets the handle's generation (the high half of its epoll data): a stale event for a reused slot is dropped.</summary>
+    internal uint Generation { get; set; }
+
+    /// <summary>Handles the events epoll reported for the descriptor, on the worker's thread.</summary>
+    public abstract void OnEvents(uint events);
+}
+
+/// <summary>
+/// A connected, non-blocking TCP socket on an event loop, registered once (edge-triggered, reads and writes). A receive
+/// or send is tried at once and waits for the loop's next edge only when the kernel had nothing (or no room); the
+/// continuation then runs on the loop's thread. After a short read the socket is known drained, so the next receive
+/// waits for an edge without a system call that would only say EAGAIN. One receive and one send may run at a time.
+/// Only the owner closes the descriptor (<see cref="Dispose"/>), when none of its operations is running; any thread
+/// may <see cref="Abort"/>, which shuts the socket down and wakes what waits.
+/// </summary>
+/// <example><code>
+/// LoopSocket socket = await LoopSocket.ConnectAsync(group.Next(), new IPEndPoint(IPAddress.Loopback, 8080), token);
+/// await socket.SendAsync("GET / HTTP/1.1\r\nHost: a\r\n\r\n"u8.ToArray(), token);
+/// int read = await socket.ReceiveAsync(buffer, token); // 0: the peer closed
+/// socket.Dispose();
+/// </code></example>
+internal sealed class LoopSocket : LoopHandle, IDisposable
+{
+    private readonly Readiness _read = new();
+    private readonly Readiness _write = new();
+    private readonly Lock _closeLock = new();
+    private int _drainedAt = -1;
+    private volatile bool _closed;
+    private Action<object?>? _onPeerClosed;
+    private object? _onPeerClosedState;
+    private int _peerClosed;
+
+    /// <summary>Takes ownership of connected descriptor <paramref name="fd"/> and registers it with <paramref name="worker"/>.</summary>
+    public LoopSocket(EventLoopWorker worker, int fd, IPEndPoint? remote)
+    {
+        Fd = fd;
+        Worker = worker;
+        RemoteEndPoint = remote;
+        worker.Register(this, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
+    }
+
+    /// <summary>Gets the peer's address (null when the kernel gave none).</summary>
+    public IPEndPoint? RemoteEndPoint { get; }
+
+    /// <summary>Gets whether the peer closed its side or the connection broke (EPOLLRDHUP, HUP or ERR seen).</summary>
+    public bool PeerClosed => Volatile.Read(ref _peerClosed) == 1;
+
+    /// <summary>
+    /// Sets what runs once (on the loop thread) when the peer closes its side or the connection breaks, even while
+    /// nothing is reading: a transport fires its connection-closed token from it, as Kestrel's does on a FIN.
+    /// </summary>
+    public void OnPeerClosed(Action<object?> callback, object? state)
+    {
+        _onPeerClosedState = state;
+        Volatile.Write(ref _onPeerClosed, callback);
+        if (PeerClosed)
+        {
+            RaisePeerClosed();
+        }
+    }
+
+    /// <summary>Opens a non-blocking TCP connection on <paramref name="worker"/>; fails with <see cref="SocketException"/>.</summary>
+    public static async ValueTask<LoopSocket> ConnectAsync(EventLoopWorker worker, IPEndPoint endPoint, CancellationToken cancellationToken)
+    {
+        int fd = socket(endPoint.AddressFamily == AddressFamily.InterNetworkV6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+        if (fd < 0)
+        {
+            throw Failed("socket", Errno);
+        }
+
+        LoopSocket connection;
+        try
+        {
+            SetOption(fd, IPPROTO_TCP, TCP_NODELAY, 1, "TCP_NODELAY");
+            connection = new LoopSocket(worker, fd, endPoint);
+        }
+        catch
+        {
+            close(fd);
+            throw;
+        }
+
+        try
+        {
+            int seen = connection._write.Sequence;
+            if (!connection.StartConnect(endPoint))
+            {
+                await connection._write.WaitAsync(seen, cancellationToken).ConfigureAwait(false);
+                connection.ThrowIfConnectFailed();
+            }
+
+            return connection;
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    private unsafe bool StartConnect(IPEndPoint endPoint)
+    {
+        SocketAddressBuffer address;
+        uint length = Write(endPoint, &address);
+        while (connect(Fd, &address, length) != 0)
+        {
+            int errno = Errno;
+            if (errno == EINPROGRESS)
+            {
+                return false;
+            }
+
+            if (errno != EINTR)
+            {
+                throw Failed($"connect to {endPoint}", errno);
+            }
+        }
+
+        return true;
+    }
+
+    private unsafe void ThrowIfConnectFailed()
+    {
+        int error = 0;
+        uint length = sizeof(int);
+        if (getsockopt(Fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0)
+        {
+            error = Errno;
+        }
+
+        if (error != 0)
+        {
+            throw Failed($"connect to {RemoteEndPoint}", error);
+        }
+    }
+
+    /// <summary>Gets the count of read edges so far: read it before <see cref="TryReceive"/>, pass it to <see cref="WaitReadableAsync"/>.</summary>
+    public int ReadSequence => _read.Sequence;
+
+    /// <summary>Receives into <paramref name="buffer"/>: the count, 0 when the peer closed; waits for data when there is none yet.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        int seen = _read.Sequence;
+        int read = TryReceive(buffer.Span, seen);
+        return read >= 0 ? new ValueTask<int>(read) : ReceiveWhenReadableAsync(buffer, seen, cancellationToken);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<int> ReceiveWhenReadableAsync(Memory<byte> buffer, int seen, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            await _read.WaitAsync(seen, cancellationToken).ConfigureAwait(false);
+            seen = _read.Sequence;
+            int read = TryReceive(buffer.Span, seen);
+            if (read >= 0)
+            {
+                return read;
+            }
+        }
+    }
+
+    /// <summary>Completes at the first read edge after <paramref name="seen"/> (<see cref="ReadSequence"/> before the receive that found nothing).</summary>
+    public ValueTask WaitReadableAsync(int seen, CancellationToken cancellationToken) => _read.WaitAsync(seen, cancellationToken);
+
+    /// <summary>Wakes a reader waiting in <see cref="WaitReadableAsync"/> as if data had come (it tries again and finds out): a pipe reader's CancelPendingRead.</summary>
+    public void WakeReader() => _read.Signal();
+
+    /// <summary>
+    /// One recv, made only when data may be there: the count (0 at the peer's close), or -1 when the kernel has nothing
+    /// now, or is known to have nothing (a short read or EAGAIN and no edge since <paramref name="seen"/>).
+    /// </summary>
+    public unsafe int TryReceive(Span<byte> buffer, int seen)
+    {
+        ThrowIfClosed();
+        if (seen == _drainedAt)
+        {
+            return -1;
+        }
+
+        while (true)
+        {
+            nint read;
+            fixed (byte* bytes = buffer)
+            {
+                read = recv(Fd, bytes, (nuint)buffer.Length, 0);
+            }
+
+            if (read >= 0)
+            {
+                if (read < buffer.Length && read > 0 && !PeerClosed)
+                {
+                    // Short: the kernel's queue is empty now, and the next data brings an edge. Not so once the peer
+                    // closed: its end of stream may have come with the same edge as these bytes, and no edge follows
+                    // it (the loop records the close before it counts the edge, so a reader that saw the edge sees it).
+                    _drainedAt = seen;
+                }
+
+                return (int)read;
+            }
+
+            int errno = Errno;
+            if (errno == EAGAIN)
+            {
+                _drainedAt = seen;
+                return -1;
+            }
+
+            if (errno != EINTR)
+            {
+                throw Failed("recv", errno);
+            }
+        }
+    }
+
+    /// <summary>Sends all of <paramref name="data"/>; completes at once when the kernel took it all in one call.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        int seen = _write.Sequence;
+        int sent = TrySend(data.Span);
+        return sent == data.Length ? default : SendRestAsync(data[sent..], seen, cancellationToken);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask SendRestAsync(ReadOnlyMemory<byte> rest, int seen, CancellationToken cancellationToken)
+    {
+        while (!rest.IsEmpty)
+        {
+            await _write.WaitAsync(seen, cancellationToken).ConfigureAwait(false);
+            seen = _write.Sequence;
+            rest = rest[TrySend(rest.Span)..];
+        }
+    }
+
+    /// <summary>One non-blocking send: the bytes the kernel took, 0 when it had no room.</summary>
+    public unsafe int TrySend(ReadOnlySpan<byte> data)
+    {
+        ThrowIfClosed();
+        while (true)
+        {
+            nint sent;
+            fixed (byte* bytes = data)
+            {
+                sent = send(Fd, bytes, (nuint)data.Length, MSG_DONTWAIT | MSG_NOSIGNAL);
+            }
+
+            if (sent >= 0)
+            {
+                return (int)sent;
+            }
+
+            int errno = Errno;
+            if (errno == EAGAIN)
+            {
+                return 0;
+            }
+
+            if (errno != EINTR)
+            {
+                throw Failed("send", errno);
+            }
+        }
+    }
+
+    /// <summary>Stops sending: the peer reads the end of the stream after what was sent (a graceful close).</summary>
+    public void ShutdownSend()
+    {
+        lock (_closeLock)
+        {
+            if (!_closed)
+            {
+                shutdown(Fd, SHUT_WR);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Breaks the connection from any thread: shuts the socket down both ways (the descriptor stays open until the
+    /// owner's <see cref="Dispose"/>), so a waiting receive sees the end and a waiting send an error.
+    /// </summary>
+    public void Abort()
+    {
+        lock (_closeLock)
+        {
+            if (!_closed)
+            {
+                shutdown(Fd, SHUT_RDWR);
+            }
+        }
+    }
+
+    public override void OnEvents(uint events)
+    {
+        if ((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0 && Interlocked.Exchange(ref _peerClosed, 1) == 0)
+        {
+            RaisePeerClosed();
+        }
+
+        if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0)
+        {
+            _read.Signal();
+        }
+
+        if ((events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) != 0)
+        {
+            _write.Signal();
+        }
+    }
+
+    private void RaisePeerClosed()
+    {
+        if (Interlocked.Exchange(ref _onPeerClosed, null) is { } callback)
+        {
+            callback(_onPeerClosedState);
+        }
+    }
+
+    private void ThrowIfClosed()
+    {
+        if (_closed)
+        {
+            ThrowClosed();
+        }
+    }
+
+    [DoesNotReturn]
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static void ThrowClosed() => throw new ConnectionAbortedException("the connection was closed");
+
+    /// <summary>Unregisters and closes the descriptor; an operation still waiting fails. Only the owner calls it, once its operations are over.</summary>
+    public void Dispose()
+    {
+        lock (_closeLock)
+        {
+            if (_closed)
+            {
+                return;
+            }
+
+            _closed = true;
+            Worker.Unregister(this);
+            close(Fd);
+        }
+
+        var closed = new ConnectionAbortedException("the connection was closed");
+        _read.Fail(closed);
+        _write.Fail(closed);
+    }
+}

@@ -1,0 +1,317 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Loadwise.AotProxy.EventLoop;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Loadwise.AotProxy.Tests;
+
+/// <summary>
+/// The proxy's own event loop (Linux): the readiness counter that makes lost wake-ups impossible, sockets on the loop
+/// (receive, send with back-pressure, cancellation, abort, connect errors), the listener Kestrel binds through, and the
+/// pipe reader the fast path reads with.
+/// </summary>
+public sealed class EventLoopTests : IDisposable
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
+    private readonly EventLoopGroup _group = new(2, NullLogger.Instance);
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public void Dispose() => _group.Dispose();
+
+    [Fact]
+    public async Task An_edge_before_the_wait_completes_it_at_once_and_a_later_edge_wakes_a_waiter()
+    {
+        var readiness = new Readiness();
+        int seen = readiness.Sequence;
+        readiness.Signal();
+        Assert.True(readiness.WaitAsync(seen, Ct).IsCompletedSuccessfully);
+
+        seen = readiness.Sequence;
+        ValueTask waiting = readiness.WaitAsync(seen, Ct);
+        Assert.False(waiting.IsCompleted);
+        readiness.Signal();
+        Assert.True(waiting.IsCompletedSuccessfully);
+        await waiting;
+    }
+
+    [Fact]
+    public async Task A_cancelled_wait_throws_and_the_next_wait_still_works()
+    {
+        var readiness = new Readiness();
+        using var cancel = new CancellationTokenSource();
+        ValueTask waiting = readiness.WaitAsync(readiness.Sequence, cancel.Token);
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await waiting);
+
+        ValueTask next = readiness.WaitAsync(readiness.Sequence, Ct);
+        readiness.Signal();
+        await next;
+    }
+
+    [Fact]
+    public async Task A_receive_gets_the_last_bytes_and_then_the_end_even_when_both_came_with_one_edge()
+    {
+        (LoopSocket socket, Socket peer) = await ConnectPairAsync();
+        using (peer)
+        {
+            try
+            {
+                var buffer = new byte[4096];
+                for (int round = 0; round < 20; round++)
+                {
+                    // Bytes and the close back to back: often one edge for both, then a short read and no further edge.
+                    if (round == 19)
+                    {
+                        peer.Send("last"u8);
+                        peer.Shutdown(SocketShutdown.Send);
+                        // Let the loop take that edge first: the receive then sees it already counted.
+                        await Task.Delay(50, Ct);
+                    }
+                    else
+                    {
+                        peer.Send("more"u8);
+                    }
+
+                    int read = await socket.ReceiveAsync(buffer, Ct).AsTask().WaitAsync(Patience, Ct);
+                    Assert.Equal(4, read);
+                }
+
+                Assert.Equal(0, await socket.ReceiveAsync(buffer, Ct).AsTask().WaitAsync(Patience, Ct));
+            }
+            finally
+            {
+                socket.Dispose();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_send_larger_than_the_kernel_buffers_waits_for_room_and_delivers_every_byte()
+    {
+        (LoopSocket socket, Socket peer) = await ConnectPairAsync();
+        using (peer)
+        {
+            try
+            {
+                byte[] data = new byte[16 * 1024 * 1024];
+                new Random(7).NextBytes(data);
+                ValueTask sending = socket.SendAsync(data, Ct);
+                Assert.False(sending.IsCompleted, "16 MiB cannot fit in the socket buffers before the peer reads");
+
+                var received = new MemoryStream();
+                var chunk = new byte[65536];
+                while (received.Length < data.Length)
+                {
+                    int read = await peer.ReceiveAsync(chunk, Ct);
+                    Assert.True(read > 0);
+                    received.Write(chunk, 0, read);
+                }
+
+                await sending.AsTask().WaitAsync(Patience, Ct);
+                Assert.True(data.AsSpan().SequenceEqual(received.ToArray()));
+            }
+            finally
+            {
+                socket.Dispose();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_cancelled_receive_throws_and_the_socket_still_receives_afterwards()
+    {
+        (LoopSocket socket, Socket peer) = await ConnectPairAsync();
+        using (peer)
+        {
+            try
+            {
+                var buffer = new byte[64];
+                using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
+                await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await socket.ReceiveAsync(buffer, cancel.Token));
+
+                peer.Send("after"u8);
+                int read = await socket.ReceiveAsync(buffer, Ct).AsTask().WaitAsync(Patience, Ct);
+                Assert.Equal("after", Encoding.ASCII.GetString(buffer, 0, read));
+            }
+            finally
+            {
+                socket.Dispose();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Abort_from_another_thread_ends_a_waiting_receive_and_the_peer_sees_the_close()
+    {
+        (LoopSocket socket, Socket peer) = await ConnectPairAsync();
+        using (peer)
+        {
+            try
+            {
+                Task<int> receiving = socket.ReceiveAsync(new byte[64], Ct).AsTask();
+                await Task.Delay(50, Ct);
+                Assert.False(receiving.IsCompleted);
+                await Task.Run(socket.Abort, Ct);
+                Assert.Equal(0, await receiving.WaitAsync(Patience, Ct));
+                Assert.Equal(0, await peer.ReceiveAsync(new byte[64], Ct).AsTask().WaitAsync(Patience, Ct));
+            }
+            finally
+            {
+                socket.Dispose();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_connect_to_a_port_nobody_listens_on_fails_with_connection_refused()
+    {
+        int port;
+        using (var probe = new TcpListener(IPAddress.Loopback, 0))
+        {
+            probe.Start();
+            port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        }
+
+        SocketException error = await Assert.ThrowsAsync<SocketException>(async () =>
+            await LoopSocket.ConnectAsync(_group.Next(), new IPEndPoint(IPAddress.Loopback, port), Ct));
+        Assert.Equal(SocketError.ConnectionRefused, error.SocketErrorCode);
+        Assert.Contains("connect to 127.0.0.1:" + port, error.Message);
+        Assert.All(_group.Workers, worker => Assert.Equal(0, worker.Registered));
+    }
+
+    [Fact]
+    public async Task A_listener_on_port_0_gets_one_port_for_every_worker_and_hands_over_each_connection_with_its_peer()
+    {
+        await using var listener = new LoopListener(_group, new IPEndPoint(IPAddress.Loopback, 0), waitForDataBeforeAllocatingBuffer: false);
+        int port = ((IPEndPoint)listener.EndPoint).Port;
+        Assert.NotEqual(0, port);
+
+        var clients = new List<Socket>();
+        try
+        {
+            for (int i = 0; i < 8; i++)
+            {
+                var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                await client.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), Ct);
+                clients.Add(client);
+            }
+
+            var peers = new HashSet<EndPoint>();
+            for (int i = 0; i < clients.Count; i++)
+            {
+                ConnectionContext? accepted = await listener.AcceptAsync(Ct).AsTask().WaitAsync(Patience, Ct);
+                Assert.NotNull(accepted);
+                peers.Add(accepted.RemoteEndPoint!);
+                Assert.Equal(port, ((IPEndPoint)accepted.LocalEndPoint!).Port);
+                await accepted.DisposeAsync();
+            }
+
+            Assert.Equal(clients.Select(client => client.LocalEndPoint!).ToHashSet(), peers);
+        }
+        finally
+        {
+            clients.ForEach(client => client.Dispose());
+        }
+
+        await listener.UnbindAsync(Ct);
+        Assert.Null(await listener.AcceptAsync(Ct));
+        using var late = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        SocketException refused = await Assert.ThrowsAsync<SocketException>(async () => await late.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), Ct));
+        Assert.Equal(SocketError.ConnectionRefused, refused.SocketErrorCode);
+    }
+
+    [Fact]
+    public async Task A_port_in_use_fails_the_bind_with_the_address_and_what_to_do()
+    {
+        using var other = new TcpListener(IPAddress.Loopback, 0);
+        other.Start();
+        var taken = (IPEndPoint)other.LocalEndpoint;
+        AddressInUseException error = Assert.Throws<AddressInUseException>(() => new LoopListener(_group, taken, waitForDataBeforeAllocatingBuffer: false));
+        Assert.Contains(taken.ToString(), error.Message);
+        Assert.Contains("another port", error.Message);
+        await Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task The_direct_reader_keeps_unconsumed_bytes_cancels_a_pending_read_and_hands_the_rest_to_the_pipes()
+    {
+        await using var listener = new LoopListener(_group, new IPEndPoint(IPAddress.Loopback, 0), waitForDataBeforeAllocatingBuffer: true);
+        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await client.ConnectAsync(listener.EndPoint, Ct);
+        var connection = (LoopConnection)(await listener.AcceptAsync(Ct))!;
+        await using (connection)
+        {
+            client.Send("first|second"u8);
+            ReadResult result = await ReadAtLeastAsync(connection.DirectInput, 12);
+            Assert.Equal("first|second", Encoding.ASCII.GetString(result.Buffer.ToArray()));
+            connection.DirectInput.AdvanceTo(result.Buffer.GetPosition(6), result.Buffer.End);
+
+            // Everything examined: the next read waits for the socket, and CancelPendingRead ends that wait.
+            ValueTask<ReadResult> pending = connection.DirectInput.ReadAsync(Ct);
+            Assert.False(pending.IsCompleted);
+            connection.DirectInput.CancelPendingRead();
+            ReadResult cancelled = await pending.AsTask().WaitAsync(Patience, Ct);
+            Assert.True(cancelled.IsCanceled);
+            Assert.Equal("second", Encoding.ASCII.GetString(cancelled.Buffer.ToArray()));
+            connection.DirectInput.AdvanceTo(cancelled.Buffer.Start, cancelled.Buffer.End);
+
+            // Handed over: the pipe first yields what the direct reader held, then what the socket brings.
+            Assert.False(connection.Pumping);
+            PipeReader input = connection.Transport.Input;
+            Assert.True(connection.Pumping);
+            client.Send("|third"u8);
+            ReadResult piped = await ReadAtLeastAsync(input, 12);
+            Assert.Equal("second|third", Encoding.ASCII.GetString(piped.Buffer.ToArray()));
+            input.AdvanceTo(piped.Buffer.End);
+
+            await connection.Transport.Output.WriteAsync("reply"u8.ToArray(), Ct);
+            var reply = new byte[16];
+            int read = await client.ReceiveAsync(reply, Ct).AsTask().WaitAsync(Patience, Ct);
+            Assert.Equal("reply", Encoding.ASCII.GetString(reply, 0, read));
+
+            // The client's close ends the input and fires the connection's closed token.
+            client.Shutdown(SocketShutdown.Send);
+            ReadResult end = await input.ReadAsync(Ct).AsTask().WaitAsync(Patience, Ct);
+            Assert.True(end.IsCompleted);
+            await WaitUntilAsync(() => connection.ConnectionClosed.IsCancellationRequested);
+        }
+    }
+
+    private static async Task<ReadResult> ReadAtLeastAsync(PipeReader reader, int length)
+    {
+        while (true)
+        {
+            ReadResult result = await reader.ReadAsync(Ct).AsTask().WaitAsync(Patience, Ct);
+            if (result.Buffer.Length >= length || result.IsCompleted)
+            {
+                return result;
+            }
+
+            reader.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+        }
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        DateTime deadline = DateTime.UtcNow + Patience;
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "condition not met in time");
+            await Task.Delay(10, Ct);
+        }
+    }
+
+    private async Task<(LoopSocket Socket, Socket Peer)> ConnectPairAsync()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        Task<Socket> accepting = listener.AcceptSocketAsync(Ct).AsTask();
+        LoopSocket socket = await LoopSocket.ConnectAsync(_group.Next(), (IPEndPoint)listener.LocalEndpoint, Ct);
+        return (socket, await accepting);
+    }
+}
