@@ -91,6 +91,27 @@ public sealed class EventLoopTests : IDisposable
     }
 
     [Fact]
+    public async Task A_connected_socket_does_not_read_as_closed_by_its_peer()
+    {
+        (LoopSocket socket, Socket peer) = await ConnectPairAsync();
+        using (peer)
+        {
+            try
+            {
+                // Registered before its connect began, a socket reports HUP (state CLOSE) at once.
+                await Task.Delay(50, Ct);
+                Assert.False(socket.PeerClosed);
+                peer.Shutdown(SocketShutdown.Send);
+                await WaitUntilAsync(() => socket.PeerClosed);
+            }
+            finally
+            {
+                socket.Dispose();
+            }
+        }
+    }
+
+    [Fact]
     public async Task A_send_larger_than_the_kernel_buffers_waits_for_room_and_delivers_every_byte()
     {
         (LoopSocket socket, Socket peer) = await ConnectPairAsync();

@@ -107,6 +107,19 @@ internal sealed unsafe class EventLoopWorker : IDisposable
         }
     }
 
+    /// <summary>Changes the events <paramref name="handle"/>'s descriptor reports (0: none for now).</summary>
+    public void Modify(LoopHandle handle, uint events)
+    {
+        var registration = new EpollEvent { Events = events, Data = ((ulong)handle.Generation << 32) | (uint)handle.Slot };
+        if (!_stopping)
+        {
+            epoll_ctl(_epoll, EPOLL_CTL_MOD, handle.Fd, &registration);
+        }
+    }
+
+    /// <summary>Gets the logger the worker reports on.</summary>
+    public ILogger Logger => _logger;
+
     /// <summary>Removes <paramref name="handle"/>'s descriptor (still open) from the epoll set.</summary>
     public void Unregister(LoopHandle handle)
     {

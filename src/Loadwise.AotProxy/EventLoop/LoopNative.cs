@@ -45,6 +45,7 @@ internal static unsafe partial class LoopNative
     public const int EPOLL_CLOEXEC = 0x80000;
     public const int EPOLL_CTL_ADD = 1;
     public const int EPOLL_CTL_DEL = 2;
+    public const int EPOLL_CTL_MOD = 3;
     public const uint EPOLLIN = 0x1;
     public const uint EPOLLOUT = 0x4;
     public const uint EPOLLERR = 0x8;
@@ -60,6 +61,10 @@ internal static unsafe partial class LoopNative
     public const int EINTR = 4;
     public const int EAGAIN = 11;
     public const int EINPROGRESS = 115;
+    public const int ENFILE = 23;
+    public const int EMFILE = 24;
+    public const int ENOBUFS = 105;
+    public const int ENOMEM = 12;
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int socket(int domain, int type, int protocol);
@@ -134,7 +139,9 @@ internal static unsafe partial class LoopNative
     {
         9 => SocketError.OperationAborted, // EBADF: closed under us
         11 => SocketError.WouldBlock,
+        12 or 105 => SocketError.NoBufferSpaceAvailable, // ENOMEM, ENOBUFS
         13 => SocketError.AccessDenied,
+        23 or 24 => SocketError.TooManyOpenSockets, // ENFILE, EMFILE
         32 => SocketError.Shutdown, // EPIPE
         98 => SocketError.AddressAlreadyInUse,
         99 => SocketError.AddressNotAvailable,

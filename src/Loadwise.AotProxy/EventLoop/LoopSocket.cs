@@ -90,9 +90,14 @@ internal sealed class LoopSocket : LoopHandle, IDisposable
         }
 
         LoopSocket connection;
+        bool connected;
         try
         {
             SetOption(fd, IPPROTO_TCP, TCP_NODELAY, 1, "TCP_NODELAY");
+            // Registered only once the connect has started: a socket not yet connecting reports HUP (state CLOSE),
+            // which would read as a peer that closed. Adding reports the state the socket is in by then, so a connect
+            // that finished in between is not missed.
+            connected = StartConnect(fd, endPoint);
             connection = new LoopSocket(worker, fd, endPoint);
         }
         catch
@@ -103,10 +108,9 @@ internal sealed class LoopSocket : LoopHandle, IDisposable
 
         try
         {
-            int seen = connection._write.Sequence;
-            if (!connection.StartConnect(endPoint))
+            if (!connected)
             {
-                await connection._write.WaitAsync(seen, cancellationToken).ConfigureAwait(false);
+                await connection._write.WaitAsync(0, cancellationToken).ConfigureAwait(false);
                 connection.ThrowIfConnectFailed();
             }
 
@@ -119,11 +123,11 @@ internal sealed class LoopSocket : LoopHandle, IDisposable
         }
     }
 
-    private unsafe bool StartConnect(IPEndPoint endPoint)
+    private static unsafe bool StartConnect(int fd, IPEndPoint endPoint)
     {
         SocketAddressBuffer address;
         uint length = Write(endPoint, &address);
-        while (connect(Fd, &address, length) != 0)
+        while (connect(fd, &address, length) != 0)
         {
             int errno = Errno;
             if (errno == EINPROGRESS)

@@ -129,13 +129,19 @@ internal sealed class LoopListener : IConnectionListener
     }
 }
 
-/// <summary>A worker's listening socket for one endpoint (level-triggered: each event accepts what is queued, up to a batch).</summary>
+/// <summary>
+/// A worker's listening socket for one endpoint (level-triggered: each event accepts what is queued, up to a batch).
+/// When the process runs out of descriptors or memory, the queued connection cannot be taken and the socket stays
+/// readable; accepting then pauses for a second (as nginx does) instead of spinning the loop.
+/// </summary>
 internal sealed unsafe class LoopListenSocket : LoopHandle, IDisposable
 {
     private const int AcceptBatch = 64;
+    private static readonly TimeSpan AcceptPause = TimeSpan.FromSeconds(1);
     private readonly LoopListener _listener;
     private readonly Lock _closeLock = new();
     private bool _closed;
+    private Timer? _resume;
 
     public LoopListenSocket(EventLoopWorker worker, IPEndPoint endPoint, int backlog, LoopListener listener)
     {
@@ -196,6 +202,7 @@ internal sealed unsafe class LoopListenSocket : LoopHandle, IDisposable
             SocketAddressBuffer address;
             uint length = (uint)sizeof(SocketAddressBuffer);
             int fd;
+            int errno = 0;
             lock (_closeLock)
             {
                 if (_closed)
@@ -204,13 +211,27 @@ internal sealed unsafe class LoopListenSocket : LoopHandle, IDisposable
                 }
 
                 fd = accept4(Fd, &address, &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                if (fd < 0)
+                {
+                    errno = Errno;
+                }
             }
 
             if (fd < 0)
             {
-                // EAGAIN: the queue is empty. Anything else (a connection reset before it was taken, out of
-                // descriptors) is the accepted connection's problem, not the listener's: the next event tries again.
-                return;
+                if (errno is EMFILE or ENFILE or ENOBUFS or ENOMEM)
+                {
+                    Pause(errno);
+                    return;
+                }
+
+                if (errno == EAGAIN)
+                {
+                    return;
+                }
+
+                // A connection reset before it was taken (ECONNABORTED), a signal: the next one may be fine.
+                continue;
             }
 
             LoopSocket socket;
@@ -229,6 +250,29 @@ internal sealed unsafe class LoopListenSocket : LoopHandle, IDisposable
         }
     }
 
+    private void Pause(int errno)
+    {
+        Worker.Modify(this, 0);
+        Worker.Logger.LogWarning(
+            "cannot accept connections on {Endpoint}: {Reason}; accepting again in {Pause} s (raise the open-files limit, ulimit -n or LimitNOFILE, if this repeats)",
+            LocalEndPoint,
+            Failed("accept4", errno).Message,
+            AcceptPause.TotalSeconds);
+        _resume ??= new Timer(static state => ((LoopListenSocket)state!).Resume(), this, Timeout.Infinite, Timeout.Infinite);
+        _resume.Change(AcceptPause, Timeout.InfiniteTimeSpan);
+    }
+
+    private void Resume()
+    {
+        lock (_closeLock)
+        {
+            if (!_closed)
+            {
+                Worker.Modify(this, EPOLLIN);
+            }
+        }
+    }
+
     public void Dispose()
     {
         lock (_closeLock)
@@ -239,6 +283,7 @@ internal sealed unsafe class LoopListenSocket : LoopHandle, IDisposable
             }
 
             _closed = true;
+            _resume?.Dispose();
             Worker.Unregister(this);
             close(Fd);
         }
