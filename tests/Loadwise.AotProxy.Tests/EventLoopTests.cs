@@ -272,22 +272,34 @@ public sealed class EventLoopTests : IDisposable
             Assert.Equal("first|second", Encoding.ASCII.GetString(result.Buffer.ToArray()));
             connection.DirectInput.AdvanceTo(result.Buffer.GetPosition(6), result.Buffer.End);
 
-            // Everything examined: the next read waits for the socket, and CancelPendingRead ends that wait.
-            ValueTask<ReadResult> pending = connection.DirectInput.ReadAsync(Ct);
-            Assert.False(pending.IsCompleted);
-            connection.DirectInput.CancelPendingRead();
-            ReadResult cancelled = await pending.AsTask().WaitAsync(Patience, Ct);
-            Assert.True(cancelled.IsCanceled);
-            Assert.Equal("second", Encoding.ASCII.GetString(cancelled.Buffer.ToArray()));
-            connection.DirectInput.AdvanceTo(cancelled.Buffer.Start, cancelled.Buffer.End);
+            // Everything examined: the next read waits for the socket, and CancelPendingRead ends that wait, both for
+            // the fast path's read (no token: completed by the loop's callback) and for a read with a token.
+            foreach (CancellationToken token in new[] { CancellationToken.None, Ct })
+            {
+                ValueTask<ReadResult> pending = connection.DirectInput.ReadAsync(token);
+                Assert.False(pending.IsCompleted);
+                connection.DirectInput.CancelPendingRead();
+                ReadResult cancelled = await pending.AsTask().WaitAsync(Patience, Ct);
+                Assert.True(cancelled.IsCanceled);
+                Assert.Equal("second", Encoding.ASCII.GetString(cancelled.Buffer.ToArray()));
+                connection.DirectInput.AdvanceTo(cancelled.Buffer.Start, cancelled.Buffer.End);
+            }
+
+            // A waiting read (no token) gets the next bytes when they come.
+            ValueTask<ReadResult> waiting = connection.DirectInput.ReadAsync(CancellationToken.None);
+            Assert.False(waiting.IsCompleted);
+            client.Send("+"u8);
+            ReadResult more = await waiting.AsTask().WaitAsync(Patience, Ct);
+            Assert.Equal("second+", Encoding.ASCII.GetString(more.Buffer.ToArray()));
+            connection.DirectInput.AdvanceTo(more.Buffer.Start, more.Buffer.End);
 
             // Handed over: the pipe first yields what the direct reader held, then what the socket brings.
             Assert.False(connection.Pumping);
             PipeReader input = connection.Transport.Input;
             Assert.True(connection.Pumping);
             client.Send("|third"u8);
-            ReadResult piped = await ReadAtLeastAsync(input, 12);
-            Assert.Equal("second|third", Encoding.ASCII.GetString(piped.Buffer.ToArray()));
+            ReadResult piped = await ReadAtLeastAsync(input, 13);
+            Assert.Equal("second+|third", Encoding.ASCII.GetString(piped.Buffer.ToArray()));
             input.AdvanceTo(piped.Buffer.End);
 
             await connection.Transport.Output.WriteAsync("reply"u8.ToArray(), Ct);

@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
+using System.Threading.Tasks.Sources;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http.Features;
@@ -268,8 +269,10 @@ internal sealed class LoopConnection : ConnectionContext, IConnectionIdFeature, 
 /// ReadResult result = await input.ReadAsync();
 /// input.AdvanceTo(result.Buffer.GetPosition(headLength));
 /// </code></example>
-internal sealed class LoopInput(LoopSocket socket, bool releaseWhileWaiting) : PipeReader
+internal sealed class LoopInput(LoopSocket socket, bool releaseWhileWaiting) : PipeReader, IValueTaskSource<ReadResult>
 {
+    private static readonly Action<object?> OnReadableCallback = static state => ((LoopInput)state!).OnReadable();
+
     private const int InitialSize = 4096;
 
     private byte[]? _buffer;
@@ -278,6 +281,10 @@ internal sealed class LoopInput(LoopSocket socket, bool releaseWhileWaiting) : P
     private int _end;
     private bool _ended;
     private volatile bool _cancelRequested;
+
+    // The read that waits for the socket, without a token (the fast path's): completed by the loop from OnReadable,
+    // one reusable source per connection instead of an async method's box per wait.
+    private ManualResetValueTaskSourceCore<ReadResult> _waiting;
 
     private ReadOnlySequence<byte> Unconsumed => _buffer is null ? default : new ReadOnlySequence<byte>(_buffer, _start, _end - _start);
 
@@ -308,8 +315,66 @@ internal sealed class LoopInput(LoopSocket socket, bool releaseWhileWaiting) : P
             Release();
         }
 
-        return ReadWhenReadableAsync(seen, cancellationToken);
+        if (cancellationToken.CanBeCanceled)
+        {
+            return ReadWhenReadableAsync(seen, cancellationToken);
+        }
+
+        _waiting.Reset();
+        short version = _waiting.Version;
+        if (!socket.WaitReadableThen(seen, OnReadableCallback, this))
+        {
+            // An edge came meanwhile: take it now, as the loop would have.
+            OnReadable();
+        }
+
+        return new ValueTask<ReadResult>(this, version);
     }
+
+    /// <summary>At a read edge (on the loop, inline): completes the waiting read, or waits for the next edge.</summary>
+    private void OnReadable()
+    {
+        while (true)
+        {
+            if (_cancelRequested)
+            {
+                _cancelRequested = false;
+                _waiting.SetResult(new ReadResult(Unconsumed, isCanceled: true, _ended));
+                return;
+            }
+
+            int seen = socket.ReadSequence;
+            int read;
+            try
+            {
+                MakeRoom();
+                read = TryReceive(seen);
+            }
+            catch (Exception e)
+            {
+                _waiting.SetException(e);
+                return;
+            }
+
+            if (read >= 0)
+            {
+                _waiting.SetResult(Received(read));
+                return;
+            }
+
+            if (socket.WaitReadableThen(seen, OnReadableCallback, this))
+            {
+                return;
+            }
+        }
+    }
+
+    ReadResult IValueTaskSource<ReadResult>.GetResult(short token) => _waiting.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource<ReadResult>.GetStatus(short token) => _waiting.GetStatus(token);
+
+    void IValueTaskSource<ReadResult>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _waiting.OnCompleted(continuation, state, token, flags);
 
     [MethodImpl(MethodImplOptions.NoInlining)]
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]

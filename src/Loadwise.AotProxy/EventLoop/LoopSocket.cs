@@ -190,6 +190,12 @@ internal sealed class LoopSocket : LoopHandle, IDisposable
     /// <summary>Completes at the first read edge after <paramref name="seen"/> (<see cref="ReadSequence"/> before the receive that found nothing).</summary>
     public ValueTask WaitReadableAsync(int seen, CancellationToken cancellationToken) => _read.WaitAsync(seen, cancellationToken);
 
+    /// <summary>
+    /// Calls <paramref name="callback"/> on the loop at the first read edge after <paramref name="seen"/>; false when
+    /// one already came (nothing registered: receive again now). See <see cref="Readiness.WaitThen"/>.
+    /// </summary>
+    public bool WaitReadableThen(int seen, Action<object?> callback, object? state) => _read.WaitThen(seen, callback, state);
+
     /// <summary>Wakes a reader waiting in <see cref="WaitReadableAsync"/> as if data had come (it tries again and finds out): a pipe reader's CancelPendingRead.</summary>
     public void WakeReader() => _read.Signal();
 

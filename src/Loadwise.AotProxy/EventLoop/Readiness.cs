@@ -23,7 +23,11 @@ internal sealed class Readiness : IValueTaskSource
     private CancellationTokenRegistration _cancellation;
     private CancellationToken _token;
     private int _sequence;
+
+    // 0: nobody waits; 1: the ValueTask waiter (_core); 2: the callback waiter (_callback).
     private int _waiting;
+    private Action<object?>? _callback;
+    private object? _callbackState;
 
     /// <summary>Gets the count of edges seen so far; read it before the system call whose failure leads to a wait.</summary>
     public int Sequence => Volatile.Read(ref _sequence);
@@ -32,9 +36,36 @@ internal sealed class Readiness : IValueTaskSource
     public void Signal()
     {
         Interlocked.Increment(ref _sequence);
-        if (Interlocked.Exchange(ref _waiting, 0) == 1)
+        Wake(Interlocked.Exchange(ref _waiting, 0));
+    }
+
+    /// <summary>
+    /// Calls <paramref name="callback"/> (inline, on the signalling thread) at the first edge after
+    /// <paramref name="observed"/>; false when one already was (nothing registered: try again now). For a reader
+    /// that completes its own reusable source, without an async method and its box per wait.
+    /// </summary>
+    public bool WaitThen(int observed, Action<object?> callback, object? state)
+    {
+        if (Volatile.Read(ref _sequence) != observed)
+        {
+            return false;
+        }
+
+        _callback = callback;
+        _callbackState = state;
+        Interlocked.Exchange(ref _waiting, 2);
+        return Volatile.Read(ref _sequence) == observed || Interlocked.Exchange(ref _waiting, 0) == 0;
+    }
+
+    private void Wake(int waiter)
+    {
+        if (waiter == 1)
         {
             _core.SetResult(true);
+        }
+        else if (waiter == 2)
+        {
+            _callback!(_callbackState);
         }
     }
 
@@ -48,6 +79,7 @@ internal sealed class Readiness : IValueTaskSource
 
         _core.Reset();
         Interlocked.Exchange(ref _waiting, 1);
+        // Between publishing and the second look: if the loop took the waiter meanwhile, it completes it.
         if (Volatile.Read(ref _sequence) != observed && Interlocked.Exchange(ref _waiting, 0) == 1)
         {
             // An edge came between the first look and publishing the waiter, and the loop did not take the waiter.
@@ -66,9 +98,15 @@ internal sealed class Readiness : IValueTaskSource
     /// <summary>Fails the waiter, if any, with <paramref name="error"/> (a socket closed while its operation waited).</summary>
     public void Fail(Exception error)
     {
-        if (Interlocked.Exchange(ref _waiting, 0) == 1)
+        int waiter = Interlocked.Exchange(ref _waiting, 0);
+        if (waiter == 1)
         {
             _core.SetException(error);
+        }
+        else
+        {
+            // A callback waiter tries its system call again and meets the failure there.
+            Wake(waiter);
         }
     }
 

@@ -148,6 +148,10 @@ internal sealed class Http1FastPathConnection : IDisposable
     private readonly string _peerText;
     private readonly UInt128 _peerKey;
     private readonly CancellationTokenRegistration _closeRequest;
+
+    // The connection's closed token, read once: it is fixed for the connection's life, and the transport's getter is a
+    // virtual call (a CancellationTokenSource's Token on the event loop) made several times per request otherwise.
+    private readonly CancellationToken _clientClosed;
     private readonly Http1RequestHead _head = new();
     private HttpOutputBuffer _output;
 
@@ -185,6 +189,7 @@ internal sealed class Http1FastPathConnection : IDisposable
     {
         _owner = owner;
         _context = context;
+        _clientClosed = context.ConnectionClosed;
         _input = input;
         _peer = (context.RemoteEndPoint as IPEndPoint)?.Address;
         _peerTrusted = owner.Forwarded.IsTrusted(_peer);
@@ -196,9 +201,9 @@ internal sealed class Http1FastPathConnection : IDisposable
 
     public string Method => _head.Method;
 
-    public CancellationToken ClientAborted => _context.ConnectionClosed;
+    public CancellationToken ClientAborted => _clientClosed;
 
-    public bool ClientGone => _clientGone || _context.ConnectionClosed.IsCancellationRequested;
+    public bool ClientGone => _clientGone || _clientClosed.IsCancellationRequested;
 
     public IPAddress? Peer => _peer;
 
@@ -321,7 +326,7 @@ internal sealed class Http1FastPathConnection : IDisposable
                 // path, a client that has its whole response finds it in the metrics.
                 if (!_clientGone)
                 {
-                    await FlushAsync(_context.ConnectionClosed).ConfigureAwait(false);
+                    await FlushAsync(_clientClosed).ConfigureAwait(false);
                 }
 
                 // Parked while the connection waits for its next request: a busy connection rents no buffer per
@@ -345,7 +350,7 @@ internal sealed class Http1FastPathConnection : IDisposable
     /// Starts an attempt on the connection's one <see cref="AttemptTimeout"/>, made by its first attempt
     /// (<paramref name="timeout"/> is read only then; the forwarder's is fixed): no timer armed or reset per request.
     /// </summary>
-    public CancellationToken BeginAttempt(TimeSpan timeout, long now) => (_attemptTimeout ??= new AttemptTimeout(_context.ConnectionClosed, timeout)).Begin(now);
+    public CancellationToken BeginAttempt(TimeSpan timeout, long now) => (_attemptTimeout ??= new AttemptTimeout(_clientClosed, timeout)).Begin(now);
 
     public void EndAttempt() => _attemptTimeout?.End();
 
