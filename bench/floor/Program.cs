@@ -57,7 +57,7 @@ internal static class Program
         for (int i = 0; i < workers; i++)
         {
             // Each worker binds its own SO_REUSEPORT listener here, so a bind error stops startup.
-            var worker = new Worker(Native.Address(listenIp, listenPort), Native.Address(backendIp, backendPort), hostLine);
+            var worker = new Worker(EndPoint(listenIp, listenPort), EndPoint(backendIp, backendPort), hostLine);
             threads[i] = new Thread(worker.Run) { IsBackground = true, Name = $"floor-worker-{i}" };
         }
         foreach (Thread t in threads)
@@ -73,6 +73,10 @@ internal static class Program
     }
 
     /// <summary>http://A.B.C.D:PORT (also localhost, * and +); the authority is what the Host header gets.</summary>
+    /// <summary>An IPv4 address in host byte order and a port as an endpoint.</summary>
+    private static System.Net.IPEndPoint EndPoint(uint hostOrderIp, int port) =>
+        new(new System.Net.IPAddress(System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(hostOrderIp)), port);
+
     private static bool TryParseEndpoint(string url, out uint ip, out int port, out string authority)
     {
         ip = 0; port = 0; authority = "";

@@ -1,6 +1,8 @@
 using System.Runtime.InteropServices;
 using System.Text;
-using static FloorProxy.Native;
+using System.Net;
+using Loadwise.AotProxy.EventLoop;
+using static Loadwise.AotProxy.EventLoop.LoopNative;
 
 namespace FloorProxy;
 
@@ -60,6 +62,7 @@ internal sealed class Listener
 /// </summary>
 internal sealed unsafe class Worker
 {
+    private const int MsgPeek = 0x2; // MSG_PEEK
     private const int BlockSize = 17 * 1024;
     private const int InCap = 16 * 1024;          // largest request head
     private const int HeadRoom = 64;              // room to grow a response head in place ("Connection: close")
@@ -95,7 +98,7 @@ internal sealed unsafe class Worker
 
     private readonly int _ep;
     private readonly Listener _listener;
-    private readonly SockAddrIn _backend;
+    private readonly IPEndPoint _backend;
     private readonly byte[] _hostLine;
     private readonly List<Upstream> _idle = [];
     private readonly Stack<nint> _blocks = new();
@@ -107,7 +110,7 @@ internal sealed unsafe class Worker
     private int[] _free = new int[256];
     private int _freeCount, _slotHigh;
 
-    public Worker(SockAddrIn listen, SockAddrIn backend, byte[] hostLine)
+    public Worker(IPEndPoint listen, IPEndPoint backend, byte[] hostLine)
     {
         _backend = backend;
         _hostLine = hostLine;
@@ -122,13 +125,14 @@ internal sealed unsafe class Worker
         {
             throw new InvalidOperationException($"socket failed: errno {Errno}");
         }
-        SetInt(fd, SOL_SOCKET, SO_REUSEADDR, 1);
-        SetInt(fd, SOL_SOCKET, SO_REUSEPORT, 1);
-        if (bind(fd, &listen, (uint)sizeof(SockAddrIn)) != 0)
+        SetOption(fd, SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR");
+        SetOption(fd, SOL_SOCKET, SO_REUSEPORT, 1, "SO_REUSEPORT");
+        SocketAddressBuffer listenAddress;
+        if (bind(fd, &listenAddress, Write(listen, &listenAddress)) != 0)
         {
             throw new InvalidOperationException($"bind failed: errno {Errno} (port in use?)");
         }
-        if (Native.listen(fd, 4096) != 0)
+        if (LoopNative.listen(fd, 4096) != 0)
         {
             throw new InvalidOperationException($"listen failed: errno {Errno}");
         }
@@ -207,7 +211,7 @@ internal sealed unsafe class Worker
             return;
         }
         byte b;
-        if (recv(u.Fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && Errno == EAGAIN)
+        if (recv(u.Fd, &b, 1, MsgPeek | MSG_DONTWAIT) < 0 && Errno == EAGAIN)
         {
             u.ReadReady = false; // a stale event for bytes already read
             return;
@@ -219,8 +223,8 @@ internal sealed unsafe class Worker
     {
         while (true)
         {
-            SockAddrIn addr;
-            uint len = (uint)sizeof(SockAddrIn);
+            SocketAddressBuffer addr;
+            uint len = (uint)sizeof(SocketAddressBuffer);
             int fd = accept4(_listener.Fd, &addr, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
             if (fd < 0)
             {
@@ -231,12 +235,11 @@ internal sealed unsafe class Worker
                 }
                 return; // EAGAIN, or EMFILE and friends: try again on the next event
             }
-            SetInt(fd, IPPROTO_TCP, TCP_NODELAY, 1);
-            uint ip = System.Buffers.Binary.BinaryPrimitives.ReverseEndianness(addr.AddrBE);
+            SetOption(fd, IPPROTO_TCP, TCP_NODELAY, 1, "TCP_NODELAY");
             var c = new Client
             {
                 Fd = fd,
-                Ip = Encoding.ASCII.GetBytes($"{ip >> 24}.{(ip >> 16) & 0xFF}.{(ip >> 8) & 0xFF}.{ip & 0xFF}"),
+                Ip = Encoding.ASCII.GetBytes(Read(&addr)?.Address.ToString() ?? ""),
                 In = RentBlock(),
                 Req = RentBlock(),
             };
@@ -491,9 +494,9 @@ internal sealed unsafe class Worker
         {
             return null;
         }
-        SetInt(fd, IPPROTO_TCP, TCP_NODELAY, 1);
-        SockAddrIn addr = _backend;
-        int r = connect(fd, &addr, (uint)sizeof(SockAddrIn));
+        SetOption(fd, IPPROTO_TCP, TCP_NODELAY, 1, "TCP_NODELAY");
+        SocketAddressBuffer addr;
+        int r = connect(fd, &addr, Write(_backend, &addr));
         if (r != 0 && Errno != EINPROGRESS)
         {
             close(fd);
