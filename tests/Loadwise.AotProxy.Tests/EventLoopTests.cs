@@ -56,136 +56,91 @@ public sealed class EventLoopTests : IDisposable
     [Fact]
     public async Task A_receive_gets_the_last_bytes_and_then_the_end_even_when_both_came_with_one_edge()
     {
-        (LoopSocket socket, Socket peer) = await ConnectPairAsync();
-        using (peer)
+        using SocketPair pair = await ConnectPairAsync();
+        (LoopSocket socket, Socket peer) = (pair.Socket, pair.Peer);
+        var buffer = new byte[4096];
+        for (int round = 0; round < 20; round++)
         {
-            try
+            // Bytes and the close back to back: often one edge for both, then a short read and no further edge.
+            if (round == 19)
             {
-                var buffer = new byte[4096];
-                for (int round = 0; round < 20; round++)
-                {
-                    // Bytes and the close back to back: often one edge for both, then a short read and no further edge.
-                    if (round == 19)
-                    {
-                        peer.Send("last"u8);
-                        peer.Shutdown(SocketShutdown.Send);
-                        // Let the loop take that edge first: the receive then sees it already counted.
-                        await Task.Delay(50, Ct);
-                    }
-                    else
-                    {
-                        peer.Send("more"u8);
-                    }
-
-                    int read = await socket.ReceiveAsync(buffer, Ct).AsTask().WaitAsync(Patience, Ct);
-                    Assert.Equal(4, read);
-                }
-
-                Assert.Equal(0, await socket.ReceiveAsync(buffer, Ct).AsTask().WaitAsync(Patience, Ct));
+                peer.Send("last"u8);
+                peer.Shutdown(SocketShutdown.Send);
+                // Let the loop take that edge first: the receive then sees it already counted.
+                await Task.Delay(50, Ct);
             }
-            finally
+            else
             {
-                socket.Dispose();
+                peer.Send("more"u8);
             }
+
+            int read = await socket.ReceiveAsync(buffer, Ct).AsTask().WaitAsync(Patience, Ct);
+            Assert.Equal(4, read);
         }
+
+        Assert.Equal(0, await socket.ReceiveAsync(buffer, Ct).AsTask().WaitAsync(Patience, Ct));
     }
 
     [Fact]
     public async Task A_connected_socket_does_not_read_as_closed_by_its_peer()
     {
-        (LoopSocket socket, Socket peer) = await ConnectPairAsync();
-        using (peer)
-        {
-            try
-            {
-                // Registered before its connect began, a socket reports HUP (state CLOSE) at once.
-                await Task.Delay(50, Ct);
-                Assert.False(socket.PeerClosed);
-                peer.Shutdown(SocketShutdown.Send);
-                await WaitUntilAsync(() => socket.PeerClosed);
-            }
-            finally
-            {
-                socket.Dispose();
-            }
-        }
+        using SocketPair pair = await ConnectPairAsync();
+        (LoopSocket socket, Socket peer) = (pair.Socket, pair.Peer);
+        // Registered before its connect began, a socket reports HUP (state CLOSE) at once.
+        await Task.Delay(50, Ct);
+        Assert.False(socket.PeerClosed);
+        peer.Shutdown(SocketShutdown.Send);
+        await WaitUntilAsync(() => socket.PeerClosed);
     }
 
     [Fact]
     public async Task A_send_larger_than_the_kernel_buffers_waits_for_room_and_delivers_every_byte()
     {
-        (LoopSocket socket, Socket peer) = await ConnectPairAsync();
-        using (peer)
+        using SocketPair pair = await ConnectPairAsync();
+        (LoopSocket socket, Socket peer) = (pair.Socket, pair.Peer);
+        byte[] data = new byte[16 * 1024 * 1024];
+        new Random(7).NextBytes(data);
+        ValueTask sending = socket.SendAsync(data, Ct);
+        Assert.False(sending.IsCompleted, "16 MiB cannot fit in the socket buffers before the peer reads");
+
+        var received = new MemoryStream();
+        var chunk = new byte[65536];
+        while (received.Length < data.Length)
         {
-            try
-            {
-                byte[] data = new byte[16 * 1024 * 1024];
-                new Random(7).NextBytes(data);
-                ValueTask sending = socket.SendAsync(data, Ct);
-                Assert.False(sending.IsCompleted, "16 MiB cannot fit in the socket buffers before the peer reads");
-
-                var received = new MemoryStream();
-                var chunk = new byte[65536];
-                while (received.Length < data.Length)
-                {
-                    int read = await peer.ReceiveAsync(chunk, Ct);
-                    Assert.True(read > 0);
-                    received.Write(chunk, 0, read);
-                }
-
-                await sending.AsTask().WaitAsync(Patience, Ct);
-                Assert.True(data.AsSpan().SequenceEqual(received.ToArray()));
-            }
-            finally
-            {
-                socket.Dispose();
-            }
+            int read = await peer.ReceiveAsync(chunk, Ct);
+            Assert.True(read > 0);
+            received.Write(chunk, 0, read);
         }
+
+        await sending.AsTask().WaitAsync(Patience, Ct);
+        Assert.True(data.AsSpan().SequenceEqual(received.ToArray()));
     }
 
     [Fact]
     public async Task A_cancelled_receive_throws_and_the_socket_still_receives_afterwards()
     {
-        (LoopSocket socket, Socket peer) = await ConnectPairAsync();
-        using (peer)
-        {
-            try
-            {
-                var buffer = new byte[64];
-                using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
-                await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await socket.ReceiveAsync(buffer, cancel.Token));
+        using SocketPair pair = await ConnectPairAsync();
+        (LoopSocket socket, Socket peer) = (pair.Socket, pair.Peer);
+        var buffer = new byte[64];
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await socket.ReceiveAsync(buffer, cancel.Token));
 
-                peer.Send("after"u8);
-                int read = await socket.ReceiveAsync(buffer, Ct).AsTask().WaitAsync(Patience, Ct);
-                Assert.Equal("after", Encoding.ASCII.GetString(buffer, 0, read));
-            }
-            finally
-            {
-                socket.Dispose();
-            }
-        }
+        peer.Send("after"u8);
+        int read = await socket.ReceiveAsync(buffer, Ct).AsTask().WaitAsync(Patience, Ct);
+        Assert.Equal("after", Encoding.ASCII.GetString(buffer, 0, read));
     }
 
     [Fact]
     public async Task Abort_from_another_thread_ends_a_waiting_receive_and_the_peer_sees_the_close()
     {
-        (LoopSocket socket, Socket peer) = await ConnectPairAsync();
-        using (peer)
-        {
-            try
-            {
-                Task<int> receiving = socket.ReceiveAsync(new byte[64], Ct).AsTask();
-                await Task.Delay(50, Ct);
-                Assert.False(receiving.IsCompleted);
-                await Task.Run(socket.Abort, Ct);
-                Assert.Equal(0, await receiving.WaitAsync(Patience, Ct));
-                Assert.Equal(0, await peer.ReceiveAsync(new byte[64], Ct).AsTask().WaitAsync(Patience, Ct));
-            }
-            finally
-            {
-                socket.Dispose();
-            }
-        }
+        using SocketPair pair = await ConnectPairAsync();
+        (LoopSocket socket, Socket peer) = (pair.Socket, pair.Peer);
+        Task<int> receiving = socket.ReceiveAsync(new byte[64], Ct).AsTask();
+        await Task.Delay(50, Ct);
+        Assert.False(receiving.IsCompleted);
+        await Task.Run(socket.Abort, Ct);
+        Assert.Equal(0, await receiving.WaitAsync(Patience, Ct));
+        Assert.Equal(0, await peer.ReceiveAsync(new byte[64], Ct).AsTask().WaitAsync(Patience, Ct));
     }
 
     [Fact]
@@ -339,12 +294,22 @@ public sealed class EventLoopTests : IDisposable
         }
     }
 
-    private async Task<(LoopSocket Socket, Socket Peer)> ConnectPairAsync()
+    private async Task<SocketPair> ConnectPairAsync()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         Task<Socket> accepting = listener.AcceptSocketAsync(Ct).AsTask();
         LoopSocket socket = await LoopSocket.ConnectAsync(_group.Next(), (IPEndPoint)listener.LocalEndpoint, Ct);
-        return (socket, await accepting);
+        return new SocketPair(socket, await accepting);
+    }
+
+    /// <summary>A socket on the loop and its peer (a runtime socket), closed together.</summary>
+    private sealed record SocketPair(LoopSocket Socket, Socket Peer) : IDisposable
+    {
+        public void Dispose()
+        {
+            Socket.Dispose();
+            Peer.Dispose();
+        }
     }
 }
