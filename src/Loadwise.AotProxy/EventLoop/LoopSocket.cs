@@ -51,7 +51,7 @@ internal sealed class LoopSocket : LoopHandle, IDisposable
     private object? _onPeerClosedState;
     private int _peerClosed;
 
-    /// <summary>Takes ownership of connected descriptor <paramref name="fd"/> and registers it with <paramref name="worker"/>.</summary>
+    /// <summary>Takes ownership of descriptor <paramref name="fd"/> (connected, or its connect started) and registers it with <paramref name="worker"/>.</summary>
     public LoopSocket(EventLoopWorker worker, int fd, IPEndPoint? remote)
     {
         Fd = fd;

@@ -6,8 +6,9 @@ namespace Loadwise.AotProxy.EventLoop;
 /// One direction (read or write) of a descriptor on an edge-triggered epoll: counts the edges the loop saw, and lets
 /// one waiter at a time wait for the next edge after the count it observed before its system call. Taking the count
 /// before the call and waiting only while it is unchanged is what makes a lost wake-up impossible: an edge between the
-/// call and the wait has already moved the count. The waiter is a reusable <see cref="IValueTaskSource"/>; its
-/// continuation runs inline on the thread that signals (the loop's), as the runtime's own inline socket completions do.
+/// call and the wait has already moved the count. The waiter is either this reusable <see cref="IValueTaskSource"/>
+/// (<see cref="WaitAsync"/>) or a callback (<see cref="WaitThen"/>); either runs inline on the thread that signals
+/// (the loop's), as the runtime's own inline socket completions do, and must take a spurious wake-up in its stride.
 /// </summary>
 /// <example><code>
 /// int seen = readiness.Sequence;
