@@ -123,7 +123,9 @@ public sealed class EventLoopTests : IDisposable
         (LoopSocket socket, Socket peer) = (pair.Socket, pair.Peer);
         var buffer = new byte[64];
         using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await socket.ReceiveAsync(buffer, cancel.Token));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await socket.ReceiveAsync(buffer, cancel.Token).AsTask().WaitAsync(Patience, Ct));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+            await socket.ReceiveAsync(buffer, new CancellationToken(canceled: true)).AsTask().WaitAsync(Patience, Ct));
 
         peer.Send("after"u8);
         int read = await socket.ReceiveAsync(buffer, Ct).AsTask().WaitAsync(Patience, Ct);

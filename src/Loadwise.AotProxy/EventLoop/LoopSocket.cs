@@ -2,6 +2,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
+using System.Threading.Tasks.Sources;
 using Microsoft.AspNetCore.Connections;
 using static Loadwise.AotProxy.EventLoop.LoopNative;
 
@@ -40,8 +41,10 @@ internal abstract class LoopHandle
 /// int read = await socket.ReceiveAsync(buffer, token); // 0: the peer closed
 /// socket.Dispose();
 /// </code></example>
-internal sealed class LoopSocket : LoopHandle, IDisposable
+internal sealed class LoopSocket : LoopHandle, IDisposable, IValueTaskSource<int>
 {
+    private static readonly Action<object?> OnReceivableCallback = static state => ((LoopSocket)state!).OnReceivable();
+
     private readonly Readiness _read = new();
     private readonly Readiness _write = new();
     private readonly Lock _closeLock = new();
@@ -50,6 +53,10 @@ internal sealed class LoopSocket : LoopHandle, IDisposable
     private Action<object?>? _onPeerClosed;
     private object? _onPeerClosedState;
     private int _peerClosed;
+    private ManualResetValueTaskSourceCore<int> _receiving;
+    private Memory<byte> _receiveBuffer;
+    private CancellationToken _receiveToken;
+    private CancellationTokenRegistration _receiveCancellation;
 
     /// <summary>Takes ownership of descriptor <paramref name="fd"/> (connected, or its connect started) and registers it with <paramref name="worker"/>.</summary>
     public LoopSocket(EventLoopWorker worker, int fd, IPEndPoint? remote)
@@ -171,21 +178,90 @@ internal sealed class LoopSocket : LoopHandle, IDisposable
         return read >= 0 ? new ValueTask<int>(read) : ReceiveWhenReadableAsync(buffer, seen, cancellationToken);
     }
 
+    /// <summary>
+    /// The receive that waits: one reusable source per socket (<see cref="IValueTaskSource{TResult}"/>) completed by the
+    /// loop's read callback, instead of an async method and its box per wait. A cancellation completes it only if it
+    /// takes the callback back from <see cref="Readiness"/> first, so it never races a recv into the same buffer.
+    /// </summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private async ValueTask<int> ReceiveWhenReadableAsync(Memory<byte> buffer, int seen, CancellationToken cancellationToken)
+    private ValueTask<int> ReceiveWhenReadableAsync(Memory<byte> buffer, int seen, CancellationToken cancellationToken)
+    {
+        _receiving.Reset();
+        short version = _receiving.Version;
+        _receiveBuffer = buffer;
+        _receiveToken = cancellationToken;
+        if (!_read.WaitThen(seen, OnReceivableCallback, this))
+        {
+            OnReceivable();
+        }
+
+        // Registered once the callback waits (a token cancelled already cancels at once). GetResult, which comes only
+        // after this method returned, unregisters it.
+        if (cancellationToken.CanBeCanceled && _receiving.GetStatus(version) == ValueTaskSourceStatus.Pending)
+        {
+            _receiveCancellation = cancellationToken.UnsafeRegister(static state => ((LoopSocket)state!).CancelReceive(), this);
+        }
+
+        return new ValueTask<int>(this, version);
+    }
+
+    /// <summary>At a read edge (on the loop, inline), or at once when one came meanwhile: receives, or waits again.</summary>
+    private void OnReceivable()
     {
         while (true)
         {
-            await _read.WaitAsync(seen, cancellationToken).ConfigureAwait(false);
-            seen = _read.Sequence;
-            int read = TryReceive(buffer.Span, seen);
+            int seen = _read.Sequence;
+            int read;
+            try
+            {
+                read = TryReceive(_receiveBuffer.Span, seen);
+            }
+            catch (Exception e)
+            {
+                _receiving.SetException(e);
+                return;
+            }
+
             if (read >= 0)
             {
-                return read;
+                _receiving.SetResult(read);
+                return;
+            }
+
+            if (_read.WaitThen(seen, OnReceivableCallback, this))
+            {
+                // Cancelled while this thread had the callback: CancelReceive found nothing to take, so take it here.
+                if (_receiveToken.IsCancellationRequested)
+                {
+                    CancelReceive();
+                }
+
+                return;
             }
         }
     }
+
+    private void CancelReceive()
+    {
+        if (_read.TakeCallback())
+        {
+            _receiving.SetException(new OperationCanceledException(_receiveToken));
+        }
+    }
+
+    int IValueTaskSource<int>.GetResult(short token)
+    {
+        _receiveCancellation.Unregister();
+        _receiveCancellation = default;
+        _receiveBuffer = default;
+        _receiveToken = default;
+        return _receiving.GetResult(token);
+    }
+
+    ValueTaskSourceStatus IValueTaskSource<int>.GetStatus(short token) => _receiving.GetStatus(token);
+
+    void IValueTaskSource<int>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _receiving.OnCompleted(continuation, state, token, flags);
 
     /// <summary>Completes at the first read edge after <paramref name="seen"/> (<see cref="ReadSequence"/> before the receive that found nothing).</summary>
     public ValueTask WaitReadableAsync(int seen, CancellationToken cancellationToken) => _read.WaitAsync(seen, cancellationToken);

@@ -58,6 +58,9 @@ internal sealed class Readiness : IValueTaskSource
         return Volatile.Read(ref _sequence) == observed || Interlocked.Exchange(ref _waiting, 0) == 0;
     }
 
+    /// <summary>Takes back a callback registered by <see cref="WaitThen"/> that no edge has called yet; false when there is none.</summary>
+    public bool TakeCallback() => Interlocked.CompareExchange(ref _waiting, 0, 2) == 2;
+
     private void Wake(int waiter)
     {
         if (waiter == 1)
