@@ -251,7 +251,9 @@ internal sealed class LoopSocket : LoopHandle, IDisposable, IValueTaskSource<int
 
     int IValueTaskSource<int>.GetResult(short token)
     {
-        _receiveCancellation.Unregister();
+        // Dispose, not Unregister: a cancellation callback still running on another thread is waited for, so it cannot
+        // take the callback of this socket's next receive.
+        _receiveCancellation.Dispose();
         _receiveCancellation = default;
         _receiveBuffer = default;
         _receiveToken = default;

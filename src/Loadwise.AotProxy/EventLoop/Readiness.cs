@@ -118,7 +118,9 @@ internal sealed class Readiness : IValueTaskSource
 
     void IValueTaskSource.GetResult(short token)
     {
-        _cancellation.Unregister();
+        // Dispose, not Unregister: a cancellation still running on another thread is waited for, so it cannot fail the
+        // next waiter.
+        _cancellation.Dispose();
         _cancellation = default;
         _token = default;
         _core.GetResult(token);
