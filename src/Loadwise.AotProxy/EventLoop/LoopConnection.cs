@@ -78,7 +78,7 @@ internal sealed class LoopConnection : ConnectionContext, IConnectionIdFeature, 
 
     public override IDictionary<object, object?> Items
     {
-        get => _items ??= new ConnectionItems();
+        get => _items ??= new Dictionary<object, object?>();
         set => _items = value;
     }
 
@@ -254,8 +254,6 @@ internal sealed class LoopConnection : ConnectionContext, IConnectionIdFeature, 
 
         public PipeWriter Output => output;
     }
-
-    private sealed class ConnectionItems : Dictionary<object, object?>;
 }
 
 /// <summary>

@@ -56,7 +56,6 @@ internal static unsafe partial class LoopNative
     public const int EFD_CLOEXEC = 0x80000;
     public const int MSG_DONTWAIT = 0x40;
     public const int MSG_NOSIGNAL = 0x4000;
-    public const int SHUT_WR = 1;
     public const int SHUT_RDWR = 2;
     public const int EINTR = 4;
     public const int EAGAIN = 11;

@@ -375,18 +375,6 @@ internal sealed class LoopSocket : LoopHandle, IDisposable, IValueTaskSource<int
         }
     }
 
-    /// <summary>Stops sending: the peer reads the end of the stream after what was sent (a graceful close).</summary>
-    public void ShutdownSend()
-    {
-        lock (_closeLock)
-        {
-            if (!_closed)
-            {
-                shutdown(Fd, SHUT_WR);
-            }
-        }
-    }
-
     /// <summary>
     /// Breaks the connection from any thread: shuts the socket down both ways (the descriptor stays open until the
     /// owner's <see cref="Dispose"/>), so a waiting receive sees the end and a waiting send an error.

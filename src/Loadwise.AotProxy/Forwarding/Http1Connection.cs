@@ -44,19 +44,18 @@ internal sealed class Http1Connection : IDisposable
     /// <summary>A connection on the runtime's sockets.</summary>
     public Http1Connection(Socket socket)
     {
-        _socket = socket;
+        _socket = new ConnectionSocket(socket);
         Buffer = GC.AllocateUninitializedArray<byte>(BufferSize);
     }
 
     /// <summary>A connection on the proxy's event loop (its receives complete on the loop thread that owns it).</summary>
     public Http1Connection(LoopSocket socket)
     {
-        _loopSocket = socket;
+        _socket = new ConnectionSocket(socket);
         Buffer = GC.AllocateUninitializedArray<byte>(BufferSize);
     }
 
-    private readonly Socket? _socket;
-    private readonly LoopSocket? _loopSocket;
+    private readonly ConnectionSocket _socket;
 
     public byte[] Buffer { get; }
 
@@ -116,9 +115,7 @@ internal sealed class Http1Connection : IDisposable
             return true;
         }
 
-        ValueTask<int> receive = _loopSocket is { } loop
-            ? loop.ReceiveAsync(Buffer.AsMemory(End), cancellationToken)
-            : _socket!.ReceiveAsync(Buffer.AsMemory(End), SocketFlags.None, cancellationToken);
+        ValueTask<int> receive = _socket.ReceiveAsync(Buffer.AsMemory(End), cancellationToken);
         if (receive.IsCompletedSuccessfully)
         {
             more = TakeIn(receive.Result);
@@ -171,14 +168,9 @@ internal sealed class Http1Connection : IDisposable
 
     /// <summary>Sends all of <paramref name="data"/> to the backend; completes at once when the kernel took it all.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
-        _loopSocket is { } loop ? loop.SendAsync(data, cancellationToken) : SocketSends.SendAsync(_socket!, data, cancellationToken);
+    public ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken) => _socket.SendAsync(data, cancellationToken);
 
-    public void Dispose()
-    {
-        _socket?.Dispose();
-        _loopSocket?.Dispose();
-    }
+    public void Dispose() => _socket.Dispose();
 }
 
 /// <summary>

@@ -141,8 +141,7 @@ internal sealed class Http1FastPathConnection : IDisposable
     private readonly Http1FastPath _owner;
     private readonly ConnectionContext _context;
     private readonly PipeReader _input;
-    private readonly Socket? _socket;
-    private readonly LoopSocket? _loopSocket;
+    private readonly ConnectionSocket _socket;
     private readonly IPAddress? _peer;
     private readonly bool _peerTrusted;
     private readonly string _peerText;
@@ -179,11 +178,11 @@ internal sealed class Http1FastPathConnection : IDisposable
 
     /// <summary>A connection on Kestrel's socket transport: reads from its pipe, sends on its socket.</summary>
     public Http1FastPathConnection(Http1FastPath owner, ConnectionContext context, PipeReader input, Socket socket, IConnectionHeartbeatFeature heartbeat, IConnectionLifetimeNotificationFeature lifetime)
-        : this(owner, context, input, heartbeat, lifetime) => _socket = socket;
+        : this(owner, context, input, heartbeat, lifetime) => _socket = new ConnectionSocket(socket);
 
     /// <summary>A connection on the proxy's event loop: reads straight from the socket (<see cref="LoopInput"/>) and sends on it.</summary>
     public Http1FastPathConnection(Http1FastPath owner, ConnectionContext context, LoopInput input, LoopSocket socket, IConnectionHeartbeatFeature heartbeat, IConnectionLifetimeNotificationFeature lifetime)
-        : this(owner, context, input, heartbeat, lifetime) => _loopSocket = socket;
+        : this(owner, context, input, heartbeat, lifetime) => _socket = new ConnectionSocket(socket);
 
     private Http1FastPathConnection(Http1FastPath owner, ConnectionContext context, PipeReader input, IConnectionHeartbeatFeature heartbeat, IConnectionLifetimeNotificationFeature lifetime)
     {
@@ -476,9 +475,7 @@ internal sealed class Http1FastPathConnection : IDisposable
 
         try
         {
-            ValueTask send = _loopSocket is { } loop
-                ? loop.SendAsync(_output.Written, cancellationToken)
-                : SocketSends.SendAsync(_socket!, _output.Written, cancellationToken);
+            ValueTask send = _socket.SendAsync(_output.Written, cancellationToken);
             if (!send.IsCompletedSuccessfully)
             {
                 if (_owner.Settings.MinResponseDataRate is { } rate)
