@@ -204,6 +204,62 @@ public sealed class EventLoopTests : IDisposable
     }
 
     [Fact]
+    public async Task Each_accepted_connection_goes_to_the_worker_with_the_fewest_and_a_closed_one_stops_counting()
+    {
+        await using var listener = new LoopListener(_group, new IPEndPoint(IPAddress.Loopback, 0), waitForDataBeforeAllocatingBuffer: false);
+        var port = ((IPEndPoint)listener.EndPoint).Port;
+        var clients = new List<Socket>();
+        var accepted = new List<LoopConnection>();
+        try
+        {
+            async Task<LoopConnection> ConnectOne()
+            {
+                var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                clients.Add(client);
+                await client.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), Ct);
+                var connection = (LoopConnection)(await listener.AcceptAsync(Ct).AsTask().WaitAsync(Patience, Ct))!;
+                accepted.Add(connection);
+                return connection;
+            }
+
+            // One at a time, so each choice sees the counts the previous one left: whichever listening socket the
+            // kernel's hash picks, the connections alternate.
+            for (int i = 0; i < 10; i++)
+            {
+                await ConnectOne();
+            }
+
+            Assert.All(_group.Workers, worker => Assert.Equal(5, worker.ClientConnections));
+
+            // Three closed on worker 0: the next three all go there.
+            foreach (LoopConnection connection in accepted.Where(connection => connection.Socket.Worker == _group.Workers[0]).Take(3).ToList())
+            {
+                await connection.DisposeAsync();
+                accepted.Remove(connection);
+            }
+
+            Assert.Equal(2, _group.Workers[0].ClientConnections);
+            for (int i = 0; i < 3; i++)
+            {
+                Assert.Same(_group.Workers[0], (await ConnectOne()).Socket.Worker);
+            }
+
+            Assert.All(_group.Workers, worker => Assert.Equal(5, worker.ClientConnections));
+        }
+        finally
+        {
+            foreach (LoopConnection connection in accepted)
+            {
+                await connection.DisposeAsync();
+            }
+
+            clients.ForEach(client => client.Dispose());
+        }
+
+        Assert.All(_group.Workers, worker => Assert.Equal(0, worker.ClientConnections));
+    }
+
+    [Fact]
     public async Task A_port_in_use_fails_the_bind_with_the_address_and_what_to_do()
     {
         using var other = new TcpListener(IPAddress.Loopback, 0);

@@ -25,6 +25,7 @@ internal sealed unsafe class EventLoopWorker : IDisposable
     private LoopHandle?[] _table = new LoopHandle?[64];
     private readonly Stack<int> _free = new();
     private int _used;
+    private int _clientConnections;
     private uint _generation;
     private volatile bool _stopping;
 
@@ -72,6 +73,13 @@ internal sealed unsafe class EventLoopWorker : IDisposable
             }
         }
     }
+
+    /// <summary>Gets the accepted (client) connections open on this worker now: what a new one is balanced on.</summary>
+    public int ClientConnections => Volatile.Read(ref _clientConnections);
+
+    internal void ClientConnectionOpened() => Interlocked.Increment(ref _clientConnections);
+
+    internal void ClientConnectionClosed() => Interlocked.Decrement(ref _clientConnections);
 
     /// <summary>Adds <paramref name="handle"/>'s descriptor to the epoll set for <paramref name="events"/>.</summary>
     public void Register(LoopHandle handle, uint events)
@@ -238,6 +246,29 @@ internal sealed class EventLoopGroup : IDisposable
 
     /// <summary>Gets the calling thread's worker when it is one of this group's, else the next in turn.</summary>
     public EventLoopWorker CurrentOrNext() => EventLoopWorker.Current is { } current && Array.IndexOf(_workers, current) >= 0 ? current : Next();
+
+    /// <summary>
+    /// Gets the worker with the fewest client connections, <paramref name="preferred"/> on a tie (it accepted the
+    /// connection, so its caches are warm). The kernel's SO_REUSEPORT hash splits connections unevenly (64 of them
+    /// over 2 workers came out 25 and 39), and a worker with more connections than its share queues their requests
+    /// behind each other while the other idles: that is a tail latency no single request explains.
+    /// </summary>
+    public EventLoopWorker FewestClientConnections(EventLoopWorker preferred)
+    {
+        EventLoopWorker fewest = preferred;
+        int least = preferred.ClientConnections;
+        foreach (EventLoopWorker worker in _workers)
+        {
+            int connections = worker.ClientConnections;
+            if (connections < least)
+            {
+                fewest = worker;
+                least = connections;
+            }
+        }
+
+        return fewest;
+    }
 
     /// <summary>Gets the next worker in turn.</summary>
     public EventLoopWorker Next() => _workers[(int)((uint)Interlocked.Increment(ref _next) % (uint)_workers.Length)];

@@ -48,6 +48,7 @@ internal sealed class LoopSocket : LoopHandle, IDisposable, IValueTaskSource<int
     private readonly Readiness _read = new();
     private readonly Readiness _write = new();
     private readonly Lock _closeLock = new();
+    private readonly bool _accepted;
     private int _drainedAt = -1;
     private volatile bool _closed;
     private Action<object?>? _onPeerClosed;
@@ -58,13 +59,22 @@ internal sealed class LoopSocket : LoopHandle, IDisposable, IValueTaskSource<int
     private CancellationToken _receiveToken;
     private CancellationTokenRegistration _receiveCancellation;
 
-    /// <summary>Takes ownership of descriptor <paramref name="fd"/> (connected, or its connect started) and registers it with <paramref name="worker"/>.</summary>
-    public LoopSocket(EventLoopWorker worker, int fd, IPEndPoint? remote)
+    /// <summary>
+    /// Takes ownership of descriptor <paramref name="fd"/> (connected, or its connect started) and registers it with
+    /// <paramref name="worker"/>; an <paramref name="accepted"/> one counts in the worker's
+    /// <see cref="EventLoopWorker.ClientConnections"/> until it is disposed.
+    /// </summary>
+    public LoopSocket(EventLoopWorker worker, int fd, IPEndPoint? remote, bool accepted = false)
     {
         Fd = fd;
         Worker = worker;
         RemoteEndPoint = remote;
         worker.Register(this, EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET);
+        if (accepted)
+        {
+            _accepted = true;
+            worker.ClientConnectionOpened();
+        }
     }
 
     /// <summary>Gets the peer's address (null when the kernel gave none).</summary>
@@ -441,6 +451,10 @@ internal sealed class LoopSocket : LoopHandle, IDisposable, IValueTaskSource<int
             _closed = true;
             Worker.Unregister(this);
             close(Fd);
+            if (_accepted)
+            {
+                Worker.ClientConnectionClosed();
+            }
         }
 
         var closed = new ConnectionAbortedException("the connection was closed");

@@ -8,8 +8,8 @@ namespace Loadwise.AotProxy.EventLoop;
 
 /// <summary>
 /// Kestrel's transport for IP endpoints on the proxy's own event loop (Linux): each worker of <see cref="Group"/> has
-/// its own SO_REUSEPORT listening socket per endpoint, so the kernel spreads connections over the workers and a
-/// connection stays on the worker that accepted it. Registered after Kestrel's socket transport it takes the IP
+/// its own SO_REUSEPORT listening socket per endpoint, so accepting is spread over the workers; each accepted connection
+/// goes to the worker with the fewest client connections and stays there. Registered after Kestrel's socket transport it takes the IP
 /// endpoints (<see cref="CanBind"/>); anything else stays with the socket transport.
 /// </summary>
 /// <example><code>
@@ -60,7 +60,7 @@ internal sealed class LoopListener : IConnectionListener
             foreach (EventLoopWorker worker in group.Workers)
             {
                 // The first socket learns the port (for port 0); the others share it through SO_REUSEPORT.
-                var socket = new LoopListenSocket(worker, endPoint, Backlog, this);
+                var socket = new LoopListenSocket(worker, group, endPoint, Backlog, this);
                 endPoint = socket.LocalEndPoint;
                 _sockets.Add(socket);
             }
@@ -139,13 +139,15 @@ internal sealed unsafe class LoopListenSocket : LoopHandle, IDisposable
     private const int AcceptBatch = 64;
     private static readonly TimeSpan AcceptPause = TimeSpan.FromSeconds(1);
     private readonly LoopListener _listener;
+    private readonly EventLoopGroup _group;
     private readonly Lock _closeLock = new();
     private bool _closed;
     private Timer? _resume;
 
-    public LoopListenSocket(EventLoopWorker worker, IPEndPoint endPoint, int backlog, LoopListener listener)
+    public LoopListenSocket(EventLoopWorker worker, EventLoopGroup group, IPEndPoint endPoint, int backlog, LoopListener listener)
     {
         _listener = listener;
+        _group = group;
         Worker = worker;
         bool v6 = endPoint.AddressFamily == AddressFamily.InterNetworkV6;
         int fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
@@ -238,7 +240,7 @@ internal sealed unsafe class LoopListenSocket : LoopHandle, IDisposable
             try
             {
                 SetOption(fd, IPPROTO_TCP, TCP_NODELAY, 1, "TCP_NODELAY");
-                socket = new LoopSocket(Worker, fd, Read(&address));
+                socket = new LoopSocket(_group.FewestClientConnections(Worker), fd, Read(&address), accepted: true);
             }
             catch (SocketException)
             {
