@@ -250,7 +250,7 @@ internal sealed class EventLoopGroup : IDisposable
     /// <summary>
     /// Gets the worker with the fewest client connections, <paramref name="preferred"/> on a tie (it accepted the
     /// connection, so its caches are warm). The kernel's SO_REUSEPORT hash splits connections unevenly (64 of them
-    /// over 2 workers came out 25 and 39), and a worker with more connections than its share queues their requests
+    /// over 2 workers came out 29 and 35), and a worker with more connections than its share queues their requests
     /// behind each other while the other idles: that is a tail latency no single request explains.
     /// </summary>
     public EventLoopWorker FewestClientConnections(EventLoopWorker preferred)
