@@ -88,7 +88,9 @@ echo "e2e-aot: 100 requests all 200 across ${#seen[@]} backends (${!seen[*]})"
 metrics=$(curl -s --max-time 5 "$proxy/metrics") || fail "scrape failed"
 echo "$metrics" | promtool check metrics || fail "promtool check metrics rejected the scrape"
 for name in loadwise_requests_total loadwise_requests_dropped_total loadwise_active_requests \
-  loadwise_request_duration_seconds loadwise_backend_health loadwise_selections_total; do
+  loadwise_request_duration_seconds loadwise_backend_health loadwise_selections_total \
+  dotnet_gc_collections_total dotnet_gc_pause_time_seconds_total dotnet_process_cpu_time_seconds_total \
+  dotnet_process_memory_working_set_bytes; do
   echo "$metrics" | grep -q "^# TYPE $name " || fail "metric $name missing"
 done
 selections=$(echo "$metrics" | awk '/^loadwise_selections_total\{strategy="RoundRobin"\}/ {print $2}')

@@ -107,6 +107,18 @@ public sealed class StrategyRoutingTests
     }
 
     [Fact]
+    public async Task The_runtime_meter_comes_along_with_collections_by_generation_and_cpu_time()
+    {
+        await using TestProxy proxy = await TestProxy.StartAsync(backendCount: 1);
+        GC.Collect(0);
+        string metrics = proxy.Scrape();
+        Assert.Matches("(?m)^dotnet_gc_collections_total\\{gc_heap_generation=\"gen0\"\\} [1-9][0-9]*$", metrics);
+        Assert.Contains("# TYPE dotnet_gc_pause_time_seconds_total counter\n", metrics, StringComparison.Ordinal);
+        Assert.Matches("(?m)^dotnet_process_cpu_time_seconds_total\\{cpu_mode=\"user\"\\} [0-9.eE+-]+$", metrics);
+        Assert.Contains("# TYPE dotnet_process_memory_working_set_bytes gauge\n", metrics, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Active_requests_count_a_request_while_it_is_in_flight()
     {
         await using TestProxy proxy = await TestProxy.StartAsync(backendCount: 1);

@@ -21,6 +21,9 @@ namespace Loadwise.AotProxy.Hosting;
 /// </summary>
 internal sealed class ProxyServer : IAsyncDisposable
 {
+    /// <summary>The runtime's built-in meter (.NET 9 and later): <c>dotnet.gc.collections</c>, <c>dotnet.process.cpu.time</c> and the like.</summary>
+    private const string RuntimeMeterName = "System.Runtime";
+
     private readonly WebApplication _app;
     private readonly ProxyForwarder _forwarder;
     private readonly ProxyMetrics _metrics;
@@ -121,13 +124,14 @@ internal sealed class ProxyServer : IAsyncDisposable
         _logger = _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Loadwise.Proxy");
 
         // Meters are scoped to this instance (the proxy's own, and Core's "Loadwise" meter through this app's meter
-        // factory), so several proxies in one process each export only their own numbers.
+        // factory), so several proxies in one process each export only their own numbers. The runtime's own meter
+        // (GC collections and pauses, CPU time, working set, thread pool) is the process's, and comes along.
         var meterFactory = _app.Services.GetRequiredService<IMeterFactory>();
         _metrics = new ProxyMetrics(this, backends);
         _coreMetrics = new DiagnosticsMetricsCollector(meterFactory);
         _exporter = new PrometheusExporter(meter => ReferenceEquals(meter.Scope, this)
             || ReferenceEquals(meter.Scope, meterFactory)
-            || (meter.Scope is null && meter.Name == ProxyMetrics.MeterName));
+            || (meter.Scope is null && meter.Name is ProxyMetrics.MeterName or RuntimeMeterName));
 
         Health = new BackendHealth(backends, options.HealthChecks, _coreMetrics, _logger);
         _coreMetrics.ObserveNodes(Health.Tracker);
