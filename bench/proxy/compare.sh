@@ -5,16 +5,17 @@
 #
 #   bash bench/proxy/compare.sh 5 artifacts/aot-before/loadwise-proxy artifacts/aot/loadwise-proxy
 #   bash bench/proxy/compare.sh 5 artifacts/aot/loadwise-proxy nginx      # "nginx": nginx as the proxy, 2 workers
+#   bash bench/proxy/compare.sh 5 artifacts/aot/loadwise-proxy haproxy    # "haproxy": HAProxy, 2 threads, http-reuse
 #
 # A proxy binary is started with --config <a config listening on 127.0.0.1:9281>. Each wrk run stops by itself.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-[ $# -eq 3 ] || { echo "usage: bash bench/proxy/compare.sh RUNS PROXY_A PROXY_B  (a loadwise-proxy binary, or nginx)" >&2; exit 2; }
+[ $# -eq 3 ] || { echo "usage: bash bench/proxy/compare.sh RUNS PROXY_A PROXY_B  (a loadwise-proxy binary, nginx or haproxy)" >&2; exit 2; }
 runs=$1; a=$2; b=$3
 [[ "$runs" =~ ^[1-9][0-9]?$ ]] || { echo "RUNS: got '$runs', expected 1-99" >&2; exit 2; }
 for tool in nginx wrk curl; do command -v "$tool" >/dev/null || { echo "missing $tool: bash scripts/install-tools.sh --bench" >&2; exit 1; }; done
 for proxy in "$a" "$b"; do
-  [ "$proxy" = nginx ] || [ -x "$proxy" ] || { echo "$proxy: not an executable; publish it first (see README, Publish the native binary)" >&2; exit 1; }
+  [ "$proxy" = nginx ] || [ "$proxy" = haproxy ] || [ -x "$proxy" ] || { echo "$proxy: not an executable; publish it first (see README, Publish the native binary)" >&2; exit 1; }
 done
 
 BACKEND=9280; PROXY=9281; CORES=$(nproc); DURATION=${DURATION:-8s}
@@ -35,6 +36,9 @@ nginx_conf() { # file listen pid-file extra-http-lines
 nginx_conf "$work/backend.conf" "$BACKEND" "$work/backend.pid" "  server { listen 127.0.0.1:$BACKEND; root $work/www; location / { index index.html; } }"
 nginx_conf "$work/proxy.conf" "$PROXY" "$work/proxy.pid" "  upstream backend { server 127.0.0.1:$BACKEND; keepalive 128; }
   server { listen 127.0.0.1:$PROXY; location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
+# The same HAProxy setup as bench/proxy/run.sh's row.
+printf 'global\n  nbthread %s\n  maxconn 4000\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n  http-reuse always\nfrontend fe\n  bind 127.0.0.1:%s\n  default_backend be\nbackend be\n  server s1 127.0.0.1:%s\n' \
+  "$CORES" "$PROXY" "$BACKEND" > "$work/haproxy.cfg"
 source bench/proxy/loadwise.sh # the same proxy config as bench/proxy/run.sh
 loadwise_config "$work/loadwise.json" "$PROXY" "$BACKEND"
 nginx -c "$work/backend.conf" -p "$work"
@@ -43,6 +47,7 @@ one_run() { # label proxy
   # setsid: the proxy gets its own session, so with the kernel's autogroup scheduling it competes for CPU as its own
   # group, as the backend does, rather than sharing wrk's (bench/proxy/run.sh runs every proxy row that way).
   if [ "$2" = nginx ]; then setsid nginx -c "$work/proxy.conf" -p "$work" -g 'daemon off;' > /dev/null 2>&1 &
+  elif [ "$2" = haproxy ]; then setsid haproxy -f "$work/haproxy.cfg" -db > "$work/logs/haproxy.log" 2>&1 &
   else setsid "$2" --config "$work/loadwise.json" > "$work/logs/proxy.log" 2>&1 & fi
   proxy_pid=$!
   local deadline=$((SECONDS + 30))
