@@ -141,7 +141,7 @@ jit_idle_rss=$(rss_kb "$jit_pid")
 
 # --- the run -------------------------------------------------------------------------------------------------------
 # Each measured run appends "round rps p50 p99 errors cpu" to $work/rows/<name>.
-mkdir -p "$work/rows"
+mkdir -p "$work/rows" "$work/gc"
 # CPU time (user + system, clock ticks) of a process and its children (nginx's workers).
 cpu_ticks() { # pid
   local total=0 p
@@ -150,15 +150,29 @@ cpu_ticks() { # pid
   done
   echo "$total"
 }
+# A loadwise row's runtime figures from its /metrics: bytes allocated, gen0 collections, GC pause seconds.
+gc_figures() { # port
+  curl -fsS "http://127.0.0.1:$1/metrics" | awk '/^dotnet_gc_heap_total_allocated_bytes_total / {a = $2}
+    /^dotnet_gc_collections_total\{gc_heap_generation="gen0"\} / {g = $2} /^dotnet_gc_pause_time_seconds_total / {p = $2}
+    END {print a + 0, g + 0, p + 0}'
+}
 run_row() { # round name port pid (whose CPU per request is reported)
   local round=$1 name=$2 port=$3 pid=$4 file="$work/wrk-$2-$1.txt" before after requests
   log "round $round/$ROUNDS, $name: wrk -t$THREADS -c$CONNECTIONS -d$DURATION"
   # A short warm-up so the JIT row is measured at tier 1 and pools are filled.
   wrk -t"$THREADS" -c"$CONNECTIONS" -d2s "http://127.0.0.1:$port/" > /dev/null
+  [[ $name == loadwise-* ]] && gc_before=$(gc_figures "$port")
   before=$(cpu_ticks "$pid")
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "http://127.0.0.1:$port/" > "$file"
   after=$(cpu_ticks "$pid")
   requests=$(awk '/requests in/ {print $1}' "$file")
+  if [[ $name == loadwise-* ]]; then
+    # Managed bytes allocated per request, gen0 collections and GC pause (ms) over the measured run, from the
+    # proxy's own /metrics (the runtime's meter); the two scrapes add a few hundred bytes, not one per request.
+    gc_after=$(gc_figures "$port")
+    awk -v r="$round" -v n="$requests" -v a="$gc_before" -v b="$gc_after" 'BEGIN { split(a, x, " "); split(b, y, " ");
+      printf "%s %.1f %d %.1f\n", r, (y[1] - x[1]) / n, y[2] - x[2], (y[3] - x[3]) * 1000 }' >> "$work/gc/$name"
+  fi
   local non2xx sock
   non2xx=$(awk '/Non-2xx/ {print $NF}' "$file"); sock=$(awk -F'[ ,]+' '/Socket errors/ {print $4+$6+$8+$10}' "$file")
   printf '%s %s %s %s %s %s\n' "$round" \
@@ -232,6 +246,10 @@ binary_bytes=$(stat -c %s "$LOADWISE_AOT")
   echo "| RSS under load (largest mid-run sample of the rounds) | $((aot_load_rss / 1024)) MiB |"
   echo "| binary size | $(awk -v b="$binary_bytes" 'BEGIN { printf "%.1f MiB (%.2f MB, %d bytes)", b / 1048576, b / 1e6, b }') |"
   echo "| JIT idle RSS | $((jit_idle_rss / 1024)) MiB |"
+  for name in loadwise-aot loadwise-jit; do
+    echo "| $name: managed bytes allocated per request (median of the rounds) | $(awk '{print $2}' "$work/gc/$name" | median) B |"
+    echo "| $name: gen0 collections per measured run (median) / GC pause per run (median) | $(awk '{print $3}' "$work/gc/$name" | median) / $(awk '{print $4}' "$work/gc/$name" | median) ms |"
+  done
   echo
   echo "The rounds (rps, p99 ms, CPU us per request):"
   echo

@@ -140,7 +140,7 @@ internal sealed class ProxyForwarder : IDisposable
     /// Forwards one request from either front end: rate limit, pick, attempt, retry on another backend while allowed,
     /// and record the outcome.
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(ThreadPooledValueTaskMethodBuilder))]
     public async ValueTask ForwardAsync<TExchange>(TExchange exchange)
         where TExchange : IForwardingExchange
     {

@@ -1,0 +1,147 @@
+using System.Runtime.CompilerServices;
+using System.Threading.Tasks.Sources;
+using Loadwise.AotProxy.Threading;
+
+namespace Loadwise.AotProxy.Tests;
+
+/// <summary>
+/// The builder <c>ForwardAsync</c> runs on: results and exceptions, synchronous or not; boxes reused with nothing
+/// allocated once a thread has enough of them; the execution context flowing into a resumption and not out of a method.
+/// </summary>
+public sealed class ThreadPooledValueTaskMethodBuilderTests
+{
+    private static readonly AsyncLocal<string?> Ambient = new();
+
+    [Fact]
+    public async Task A_method_that_never_waits_completes_at_once_and_its_exception_reaches_the_awaiter()
+    {
+        ValueTask completed = Run(gate: null, fail: false);
+        Assert.True(completed.IsCompletedSuccessfully);
+        await completed;
+
+        ValueTask failed = Run(gate: null, fail: true);
+        Assert.True(failed.IsFaulted);
+        InvalidOperationException error = await Assert.ThrowsAsync<InvalidOperationException>(async () => await failed);
+        Assert.Equal("failed as asked", error.Message);
+    }
+
+    [Fact]
+    public async Task A_method_that_waits_completes_when_its_wait_does_and_an_exception_after_the_wait_reaches_the_awaiter()
+    {
+        var gate = new Gate();
+        ValueTask pending = Run(gate, fail: false);
+        Assert.False(pending.IsCompleted);
+        gate.Open();
+        await pending;
+
+        var failingGate = new Gate();
+        ValueTask failing = Run(failingGate, fail: true);
+        failingGate.Open();
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await failing);
+    }
+
+    [Fact]
+    public void Boxes_are_reused_so_a_hundred_waiting_methods_allocate_nothing_once_the_thread_has_enough()
+    {
+        var gates = new Gate[100];
+        for (int i = 0; i < gates.Length; i++)
+        {
+            gates[i] = new Gate();
+        }
+
+        var tasks = new ValueTask[gates.Length];
+        RunAll(gates, tasks); // the first round fills the thread's free list
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int round = 0; round < 10; round++)
+        {
+            RunAll(gates, tasks);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public async Task A_resumption_on_another_thread_sees_the_callers_context_and_the_methods_own_settings_do_not_leak_out()
+    {
+        Ambient.Value = "caller";
+        var gate = new Gate();
+        var seen = new TaskCompletionSource<string?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        ValueTask pending = ReadAmbientAfterWait(gate, seen);
+        Assert.Equal("caller", Ambient.Value); // the method set "method" before its wait: not visible here
+
+        await Task.Run(gate.Open, TestContext.Current.CancellationToken);
+        await pending;
+        Assert.Equal("method", await seen.Task);
+    }
+
+    [Fact]
+    public async Task Awaiting_a_finished_task_a_second_time_fails_instead_of_reading_the_next_methods_result()
+    {
+        var gate = new Gate();
+        ValueTask pending = Run(gate, fail: false);
+        gate.Open();
+        await pending;
+        Assert.Throws<InvalidOperationException>(() => pending.GetAwaiter().GetResult());
+    }
+
+    private static void RunAll(Gate[] gates, ValueTask[] tasks)
+    {
+        for (int i = 0; i < gates.Length; i++)
+        {
+            tasks[i] = Run(gates[i], fail: false);
+        }
+
+        foreach (Gate gate in gates)
+        {
+            gate.Open();
+        }
+
+        for (int i = 0; i < tasks.Length; i++)
+        {
+            tasks[i].GetAwaiter().GetResult();
+        }
+    }
+
+    [AsyncMethodBuilder(typeof(ThreadPooledValueTaskMethodBuilder))]
+    private static async ValueTask Run(Gate? gate, bool fail)
+    {
+        if (gate is not null)
+        {
+            await gate.WaitAsync();
+        }
+
+        if (fail)
+        {
+            throw new InvalidOperationException("failed as asked");
+        }
+    }
+
+    [AsyncMethodBuilder(typeof(ThreadPooledValueTaskMethodBuilder))]
+    private static async ValueTask ReadAmbientAfterWait(Gate gate, TaskCompletionSource<string?> seen)
+    {
+        Ambient.Value = "method";
+        await gate.WaitAsync();
+        seen.SetResult(Ambient.Value);
+    }
+
+    /// <summary>A reusable wait that completes its waiter inline when opened, as the event loop does.</summary>
+    private sealed class Gate : IValueTaskSource
+    {
+        private ManualResetValueTaskSourceCore<bool> _core;
+
+        public ValueTask WaitAsync() => new(this, _core.Version);
+
+        public void Open() => _core.SetResult(true);
+
+        public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+        public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+            _core.OnCompleted(continuation, state, token, flags);
+
+        public void GetResult(short token)
+        {
+            _core.GetResult(token);
+            _core.Reset();
+        }
+    }
+}
