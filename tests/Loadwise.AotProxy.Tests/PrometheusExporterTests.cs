@@ -15,6 +15,10 @@ public sealed class PrometheusExporterTests
     [InlineData("loadwise.body.size", "By", "Histogram", "loadwise_body_size_bytes")]
     [InlineData("already_total", null, "Counter", "already_total")]
     [InlineData("9-lives", "{item}", "Gauge", "_9_lives")]
+    [InlineData("dotnet.timer.count", "{timer}", "Gauge", "dotnet_timer_count_value")]
+    [InlineData("queue.wait.sum", "s", "Gauge", "queue_wait_sum_seconds")]
+    [InlineData("batch.sum", null, "Gauge", "batch_sum_value")]
+    [InlineData("dotnet.thread_pool.thread.count", "{thread}", "Counter", "dotnet_thread_pool_thread_count_total")]
     public void Names_follow_the_prometheus_conventions(string instrument, string? unit, string kind, string expected) =>
         Assert.Equal(expected, PrometheusExporter.MetricName(instrument, unit, Enum.Parse<MetricKind>(kind)));
 

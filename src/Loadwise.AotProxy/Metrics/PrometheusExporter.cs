@@ -9,7 +9,10 @@ namespace Loadwise.AotProxy.Metrics;
 /// <summary>
 /// Collects <see cref="System.Diagnostics.Metrics"/> instruments through a <see cref="MeterListener"/> and writes them
 /// in the Prometheus text exposition format 0.0.4. Generic over instruments: the name's dots become underscores, a
-/// unit of <c>s</c> adds <c>_seconds</c> (<c>By</c>: <c>_bytes</c>), counters end in <c>_total</c>; counters become
+/// unit of <c>s</c> adds <c>_seconds</c> (<c>By</c>: <c>_bytes</c>), counters end in <c>_total</c>, and a gauge whose
+/// name would end in <c>_count</c>, <c>_sum</c> or <c>_bucket</c> (suffixes Prometheus keeps for a histogram's series;
+/// <c>promtool check metrics</c> rejects them elsewhere) gets <c>_value</c>, as the runtime's <c>dotnet.timer.count</c>
+/// becomes <c>dotnet_timer_count_value</c>; counters become
 /// <c>counter</c>, up-down counters and gauges <c>gauge</c>, histograms <c>histogram</c> with cumulative buckets.
 /// </summary>
 internal sealed class PrometheusExporter : IDisposable
@@ -87,6 +90,12 @@ internal sealed class PrometheusExporter : IDisposable
         };
         AppendSuffix(name, unitSuffix);
         AppendSuffix(name, kind == MetricKind.Counter ? "_total" : null);
+        if (kind == MetricKind.Gauge && name.ToString() is string gauge
+            && (gauge.EndsWith("_count", StringComparison.Ordinal) || gauge.EndsWith("_sum", StringComparison.Ordinal) || gauge.EndsWith("_bucket", StringComparison.Ordinal)))
+        {
+            name.Append("_value");
+        }
+
         return name.ToString();
 
         static void AppendSuffix(StringBuilder name, string? suffix)
