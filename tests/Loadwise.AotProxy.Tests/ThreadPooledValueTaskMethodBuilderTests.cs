@@ -75,13 +75,26 @@ public sealed class ThreadPooledValueTaskMethodBuilderTests
     }
 
     [Fact]
-    public async Task Awaiting_a_finished_task_a_second_time_fails_instead_of_reading_the_next_methods_result()
+    public async Task Awaiting_a_finished_task_a_second_time_fails_and_does_not_hand_its_box_to_two_methods()
     {
         var gate = new Gate();
         ValueTask pending = Run(gate, fail: false);
         gate.Open();
         await pending;
         Assert.Throws<InvalidOperationException>(() => pending.GetAwaiter().GetResult());
+
+        // Had the failed await put the box back a second time, these two would share it: the first gate would resume
+        // the second method's state machine, whose gate is still shut, and the first task would fault.
+        var first = new Gate();
+        var second = new Gate();
+        ValueTask one = Run(first, fail: false);
+        ValueTask two = Run(second, fail: false);
+        first.Open();
+        Assert.True(one.IsCompletedSuccessfully);
+        Assert.False(two.IsCompleted);
+        await one;
+        second.Open();
+        await two;
     }
 
     private static void RunAll(Gate[] gates, ValueTask[] tasks)

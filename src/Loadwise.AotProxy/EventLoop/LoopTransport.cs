@@ -8,9 +8,9 @@ namespace Loadwise.AotProxy.EventLoop;
 
 /// <summary>
 /// Kestrel's transport for IP endpoints on the proxy's own event loop (Linux): each worker of <see cref="Group"/> has
-/// its own SO_REUSEPORT listening socket per endpoint, so accepting is spread over the workers; each accepted connection
-/// goes to the worker with the fewest client connections and stays there. Registered after Kestrel's socket transport it takes the IP
-/// endpoints (<see cref="CanBind"/>); anything else stays with the socket transport.
+/// its own SO_REUSEPORT listening socket per endpoint, so accepting is spread over the workers; each accepted
+/// connection goes to the worker with the fewest client connections and stays there. Registered after Kestrel's socket
+/// transport it takes the IP endpoints (<see cref="CanBind"/>); anything else stays with the socket transport.
 /// </summary>
 /// <example><code>
 /// builder.Services.AddSingleton&lt;IConnectionListenerFactory&gt;(services =&gt; new LoopTransportFactory(Environment.ProcessorCount, false, logger));

@@ -137,6 +137,14 @@ internal abstract class ThreadPooledBox : IValueTaskSource
     /// <summary>Gets the outcome (throws the method's exception) and gives the box back for the thread's next method.</summary>
     public void GetResult(short token)
     {
+        if (token != _core.Version)
+        {
+            // A second await of a finished task: fail it, and leave the box alone (it may be another method's by now;
+            // recycling it again would hand it to two methods at once).
+            _core.GetResult(token);
+            return;
+        }
+
         try
         {
             _core.GetResult(token);
