@@ -61,6 +61,69 @@ public sealed class ThreadPooledValueTaskMethodBuilderTests
     }
 
     [Fact]
+    public void Boxes_finished_on_a_thread_whose_list_is_full_are_shared_with_a_thread_that_has_none()
+    {
+        // 300 methods start on one thread and finish on another: that one keeps 256 and shares the other 44.
+        var gates = new Gate[300];
+        var tasks = new ValueTask[gates.Length];
+        for (int i = 0; i < gates.Length; i++)
+        {
+            gates[i] = new Gate();
+        }
+
+        OnNewThread(() =>
+        {
+            for (int i = 0; i < gates.Length; i++)
+            {
+                tasks[i] = Run(gates[i], fail: false);
+            }
+        });
+        OnNewThread(() =>
+        {
+            for (int i = 0; i < gates.Length; i++)
+            {
+                gates[i].Open();
+                tasks[i].GetAwaiter().GetResult();
+            }
+        });
+
+        // A third thread, with no boxes of its own, starts 44 methods on the shared ones.
+        var waiting = new Gate[44];
+        var started = new ValueTask[waiting.Length];
+        for (int i = 0; i < waiting.Length; i++)
+        {
+            waiting[i] = new Gate();
+        }
+
+        long allocated = -1;
+        var warm = new Gate();
+        OnNewThread(() =>
+        {
+            // One method through first: a thread's first touch of its thread-statics allocates their storage. Its box
+            // (a shared one) comes back to this thread's list, so the 44 below take that one and 43 shared ones.
+            ValueTask first = Run(warm, fail: false);
+            warm.Open();
+            first.GetAwaiter().GetResult();
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < waiting.Length; i++)
+            {
+                started[i] = Run(waiting[i], fail: false);
+            }
+
+            allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        });
+        Assert.Equal(0, allocated);
+        Assert.All(started, task => Assert.False(task.IsCompleted));
+
+        static void OnNewThread(Action action)
+        {
+            var thread = new Thread(() => action());
+            thread.Start();
+            thread.Join();
+        }
+    }
+
+    [Fact]
     public async Task A_resumption_on_another_thread_sees_the_callers_context_and_the_methods_own_settings_do_not_leak_out()
     {
         Ambient.Value = "caller";

@@ -6,7 +6,8 @@ namespace Loadwise.AotProxy.Threading;
 
 /// <summary>
 /// An async method builder for <see cref="ValueTask"/> methods that keeps each thread's finished state-machine boxes in
-/// a free list of up to <see cref="ThreadPooledBox{TStateMachine}.MaxPerThread"/>. The runtime's
+/// a free list of up to <see cref="ThreadPooledBox{TStateMachine}.MaxPerThread"/>, with a shared list behind them for
+/// boxes that finish on another thread than they started on. The runtime's
 /// <see cref="PoolingAsyncValueTaskMethodBuilder"/> keeps one box per thread and one per core. An event-loop thread
 /// has dozens of requests waiting at once, and one epoll batch completes many of them before the next starts, so most
 /// of its rents missed: about 250 bytes allocated per proxied request, and a gen0 collection (a pause of every
@@ -158,13 +159,24 @@ internal abstract class ThreadPooledBox : IValueTaskSource
     private protected abstract void Recycle();
 }
 
-/// <summary>The box of one state-machine type, with each thread's free list of them.</summary>
+/// <summary>
+/// The box of one state-machine type, with each thread's free list of them, and a shared list behind those for a
+/// thread that finishes more methods than it starts (a request can start on one loop thread and end on the one that
+/// owns its backend connection).
+/// </summary>
 /// <typeparam name="TStateMachine">The compiler's state machine of the async method.</typeparam>
 internal sealed class ThreadPooledBox<TStateMachine> : ThreadPooledBox
     where TStateMachine : IAsyncStateMachine
 {
     /// <summary>Boxes kept per thread: a loop thread's requests in flight, with room (about 300 bytes each).</summary>
     public const int MaxPerThread = 256;
+
+    /// <summary>Boxes kept in the shared list.</summary>
+    public const int MaxShared = 256;
+
+    private static readonly Lock SharedLock = new();
+    private static readonly ThreadPooledBox<TStateMachine>?[] Shared = new ThreadPooledBox<TStateMachine>?[MaxShared];
+    private static int s_sharedCount;
 
     private static readonly ContextCallback MoveNextInContext = static state => ((ThreadPooledBox<TStateMachine>)state!).StateMachine.MoveNext();
 
@@ -195,13 +207,29 @@ internal sealed class ThreadPooledBox<TStateMachine> : ThreadPooledBox
         ThreadPooledBox<TStateMachine>? box = t_free;
         if (box is null)
         {
-            return new ThreadPooledBox<TStateMachine>();
+            return RentShared();
         }
 
         t_free = box._nextFree;
         box._nextFree = null;
         t_freeCount--;
         return box;
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static ThreadPooledBox<TStateMachine> RentShared()
+    {
+        lock (SharedLock)
+        {
+            if (s_sharedCount > 0)
+            {
+                ThreadPooledBox<TStateMachine> box = Shared[--s_sharedCount]!;
+                Shared[s_sharedCount] = null;
+                return box;
+            }
+        }
+
+        return new ThreadPooledBox<TStateMachine>();
     }
 
     private protected override void Recycle()
@@ -214,6 +242,22 @@ internal sealed class ThreadPooledBox<TStateMachine> : ThreadPooledBox
             _nextFree = t_free;
             t_free = this;
             t_freeCount++;
+        }
+        else
+        {
+            ReturnShared();
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void ReturnShared()
+    {
+        lock (SharedLock)
+        {
+            if (s_sharedCount < MaxShared)
+            {
+                Shared[s_sharedCount++] = this;
+            }
         }
     }
 
