@@ -20,12 +20,6 @@ namespace Loadwise.AotProxy.Forwarding;
 /// </code></example>
 internal static partial class SocketSends
 {
-    // Linux values: do not wait for room; no SIGPIPE for a peer that has gone (EPIPE is returned instead).
-    private const int DontWait = 0x40;
-    private const int NoSignal = 0x4000;
-    private const int WouldBlock = 11; // EAGAIN, also EWOULDBLOCK on Linux
-    private const int Interrupted = 4; // EINTR
-
     private static readonly bool DirectSends = OperatingSystem.IsLinux();
 
     /// <summary>Sends all of <paramref name="data"/>; completes synchronously when one direct send took it all.</summary>
@@ -49,7 +43,8 @@ internal static partial class SocketSends
             nint sent;
             fixed (byte* bytes = data)
             {
-                sent = Send(socket.SafeHandle, bytes, (nuint)data.Length, DontWait | NoSignal);
+                // Do not wait for room; no SIGPIPE for a peer that has gone (EPIPE is returned instead).
+                sent = Send(socket.SafeHandle, bytes, (nuint)data.Length, LoopNative.MSG_DONTWAIT | LoopNative.MSG_NOSIGNAL);
             }
 
             if (sent >= 0)
@@ -57,13 +52,13 @@ internal static partial class SocketSends
                 return (int)sent;
             }
 
-            int errno = Marshal.GetLastPInvokeError();
-            if (errno == WouldBlock)
+            int errno = LoopNative.Errno;
+            if (errno == LoopNative.EAGAIN)
             {
                 return 0;
             }
 
-            if (errno != Interrupted)
+            if (errno != LoopNative.EINTR)
             {
                 ThrowSendFailed(errno);
             }
@@ -81,6 +76,8 @@ internal static partial class SocketSends
         // The same exception a failed Socket.SendAsync gives (connection reset, broken pipe), so callers handle both alike.
         throw new SocketException((int)LoopNative.ToSocketError(errno));
 
+    // LoopNative.send takes a bare descriptor; this one takes the runtime socket's handle, which stays referenced (not
+    // closed under the call) while it runs.
     [LibraryImport("libc", EntryPoint = "send", SetLastError = true)]
     private static unsafe partial nint Send(SafeHandle socket, byte* buffer, nuint length, int flags);
 }
