@@ -5,7 +5,6 @@
 #   -> binary size.
 # Every wait is bounded; the proxy is killed on any exit. Exits non-zero on the first failure.
 # Usage: bash scripts/e2e-aot.sh [--no-publish]
-# Env:   LOADWISE_AOT_TARGET_FRAMEWORK (default: the LoadwiseAotTargetFramework property, net9.0 on this machine)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,11 +30,10 @@ command -v curl >/dev/null || fail "curl is required"
 command -v promtool >/dev/null || fail "promtool is required (apt-get install -y --no-install-recommends prometheus)"
 
 if [ "${1:-}" != "--no-publish" ]; then
-  tfm="${LOADWISE_AOT_TARGET_FRAMEWORK:-$(dotnet msbuild src/Loadwise.AotProxy/Loadwise.AotProxy.csproj -getProperty:LoadwiseAotTargetFramework)}"
-  echo "e2e-aot: publishing the native binary for $tfm"
+  echo "e2e-aot: publishing the native binary"
   rm -rf "$out"
-  timeout 900 dotnet publish src/Loadwise.AotProxy/Loadwise.AotProxy.csproj -c Release -r linux-x64 -f "$tfm" \
-    -p:LoadwiseAotTargetFramework="$tfm" -o "$out" --nologo -v minimal || fail "publish failed"
+  timeout 900 dotnet publish src/Loadwise.AotProxy/Loadwise.AotProxy.csproj -c Release -r linux-x64 \
+    -o "$out" --nologo -v minimal || fail "publish failed"
 fi
 [ -x "$bin" ] || fail "$bin not found"
 

@@ -1,16 +1,14 @@
 # Sourced by bench/proxy/run.sh and compare.sh: builds loadwise-proxy (native AOT and JIT), writes its benchmark
 # config, and the two scripts' shared arithmetic on wrk's figures.
 
-# Publishes the native binary (LoadwiseAotTargetFramework, net9.0 on the reference machine) and builds the JIT one.
+# Publishes the native binary and builds the JIT one.
 loadwise_build() { # workdir
-  local tfm
-  tfm=$(dotnet msbuild src/Loadwise.AotProxy/Loadwise.AotProxy.csproj -getProperty:LoadwiseAotTargetFramework)
   if [ ! -x artifacts/aot/loadwise-proxy ] || [ "${REBUILD:-0}" = 1 ]; then
-    log "publishing the native binary ($tfm)"
-    dotnet publish src/Loadwise.AotProxy/Loadwise.AotProxy.csproj -c Release -r linux-x64 -f "$tfm" -o artifacts/aot --nologo -v quiet >&2
+    log "publishing the native binary"
+    dotnet publish src/Loadwise.AotProxy/Loadwise.AotProxy.csproj -c Release -r linux-x64 -o artifacts/aot --nologo -v quiet >&2
   fi
-  log "building the JIT proxy (net10.0)"
-  dotnet publish src/Loadwise.AotProxy/Loadwise.AotProxy.csproj -c Release -f net10.0 -p:PublishAot=false -o artifacts/jit --nologo -v quiet >&2
+  log "building the JIT proxy"
+  dotnet publish src/Loadwise.AotProxy/Loadwise.AotProxy.csproj -c Release -p:PublishAot=false -o artifacts/jit --nologo -v quiet >&2
   LOADWISE_AOT=$root/artifacts/aot/loadwise-proxy
   LOADWISE_JIT=$root/artifacts/jit/loadwise-proxy.dll
 }
