@@ -54,6 +54,7 @@ internal static unsafe partial class LoopNative
     public const uint EPOLLET = 1u << 31;
     public const int EFD_NONBLOCK = 0x800;
     public const int EFD_CLOEXEC = 0x80000;
+    public const int MSG_PEEK = 0x2;
     public const int MSG_DONTWAIT = 0x40;
     public const int MSG_NOSIGNAL = 0x4000;
     public const int SHUT_RDWR = 2;

@@ -334,6 +334,35 @@ internal sealed class LoopSocket : LoopHandle, IDisposable, IValueTaskSource<int
         }
     }
 
+    /// <summary>
+    /// Returns true when the socket has bytes to read, or the peer closed it, or it broke: what an idle pooled
+    /// connection must not have before it carries another request. Known from the loop's state without a system call
+    /// when the last receive drained the socket and no edge came since; otherwise one non-blocking peek.
+    /// </summary>
+    public unsafe bool HasInputOrEnded()
+    {
+        if (_closed || PeerClosed)
+        {
+            return true;
+        }
+
+        int seen = _read.Sequence;
+        if (seen == _drainedAt)
+        {
+            return false;
+        }
+
+        byte probe;
+        nint read = recv(Fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (read < 0 && Errno == EAGAIN)
+        {
+            _drainedAt = seen;
+            return false;
+        }
+
+        return true;
+    }
+
     /// <summary>Sends all of <paramref name="data"/>; completes at once when the kernel took it all in one call.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)

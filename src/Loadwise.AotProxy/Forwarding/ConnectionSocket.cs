@@ -32,6 +32,27 @@ internal readonly struct ConnectionSocket
     public ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
         _loop is { } loop ? loop.ReceiveAsync(buffer, cancellationToken) : _socket!.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
 
+    /// <summary>
+    /// Returns true when the socket has bytes to read, or the peer closed it, or it broke (checked on an idle pooled
+    /// connection: any of these means it cannot carry another request).
+    /// </summary>
+    public bool HasInputOrEnded()
+    {
+        if (_loop is { } loop)
+        {
+            return loop.HasInputOrEnded();
+        }
+
+        try
+        {
+            return _socket!.Poll(0, SelectMode.SelectRead);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            return true;
+        }
+    }
+
     /// <summary>Closes the socket.</summary>
     public void Dispose()
     {

@@ -87,11 +87,23 @@ internal sealed class Http1Connection : IDisposable
     /// <summary>Gets the bytes received from the backend over the current exchange.</summary>
     public long Received { get; private set; }
 
+    /// <summary>
+    /// Gets whether the connection may carry another exchange once this one ends cleanly: false after any framing
+    /// anomaly (<see cref="MarkNotReusable"/>), until the next <see cref="BeginExchange"/> on a new connection.
+    /// </summary>
+    public bool Reusable { get; private set; } = true;
+
     /// <summary>Forgets the consumed bytes, so the next exchange fills the buffer from its start.</summary>
     public void Clear() => Start = End = 0;
 
     /// <summary>Starts a new exchange: nothing received yet.</summary>
     public void BeginExchange() => Received = 0;
+
+    /// <summary>Marks the connection as not to be reused: it carried something odd, so its next bytes cannot be trusted.</summary>
+    public void MarkNotReusable() => Reusable = false;
+
+    /// <summary>Returns true when the idle connection has bytes waiting, or ended: it must not carry another request.</summary>
+    public bool HasInputOrEnded() => _socket.HasInputOrEnded();
 
     /// <summary>
     /// Receives more bytes after the unconsumed ones, moving those to the front first when the buffer's tail is full.
@@ -256,7 +268,9 @@ internal sealed class Http1ConnectionPool : IDisposable
             ConcurrentQueue<Http1Connection> queue = _idle[(home + i) % _idle.Length];
             while (queue.TryDequeue(out Http1Connection? idle))
             {
-                if (now - idle.IdleSince < _idleTimeoutMilliseconds)
+                // Idle past the timeout, or readable while idle (bytes no request asked for, or the backend's close):
+                // closed, never reused, as nginx and HAProxy close an idle upstream connection that becomes readable.
+                if (now - idle.IdleSince < _idleTimeoutMilliseconds && !idle.HasInputOrEnded())
                 {
                     connection = idle;
                     return true;
@@ -321,9 +335,10 @@ internal sealed class Http1ConnectionPool : IDisposable
     public void Return(Http1Connection connection, long attemptStarted)
     {
         ConcurrentQueue<Http1Connection> queue = _idle[connection.HomeSlot >= 0 ? connection.HomeSlot : CurrentSlot()];
-        if (_disposed || queue.Count >= _maxIdlePerSlot || connection.Start != connection.End)
+        if (_disposed || queue.Count >= _maxIdlePerSlot || connection.Start != connection.End || !connection.Reusable)
         {
-            // Bytes beyond the response: the backend is out of step with us, so the connection cannot be trusted.
+            // Bytes beyond the response, or a framing anomaly: the backend is out of step with us, so the connection
+            // cannot be trusted with another request.
             connection.Dispose();
             return;
         }

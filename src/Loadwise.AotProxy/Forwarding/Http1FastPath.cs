@@ -130,6 +130,8 @@ internal readonly struct FastPathExchange(Http1FastPathConnection connection) : 
 
     public ValueTask WriteErrorAsync(int status, string text, int retryAfterSeconds = -1) => connection.WriteErrorAsync(status, text, retryAfterSeconds);
 
+    public bool TryDiscardResponse() => connection.TryDiscardResponse();
+
     public void Abort() => connection.Abort();
 }
 
@@ -175,6 +177,9 @@ internal sealed class Http1FastPathConnection : IDisposable
     private volatile bool _handedOff;
     private volatile bool _closeRequested;
     private bool _clientGone;
+
+    // Whether any byte of the current response has gone to the client (until then an error can replace it).
+    private bool _responseStarted;
 
     /// <summary>A connection on Kestrel's socket transport: reads from its pipe, sends on its socket.</summary>
     public Http1FastPathConnection(Http1FastPath owner, ConnectionContext context, PipeReader input, Socket socket, IConnectionHeartbeatFeature heartbeat, IConnectionLifetimeNotificationFeature lifetime)
@@ -310,6 +315,7 @@ internal sealed class Http1FastPathConnection : IDisposable
                 }
 
                 _request = bytes[.._head.Length];
+                _responseStarted = false;
                 _owner.OnServed();
                 try
                 {
@@ -445,6 +451,17 @@ internal sealed class Http1FastPathConnection : IDisposable
         return ValueTask.CompletedTask;
     }
 
+    public bool TryDiscardResponse()
+    {
+        if (_responseStarted)
+        {
+            return false;
+        }
+
+        _output.Clear();
+        return true;
+    }
+
     public void Abort()
     {
         _clientGone = true;
@@ -475,6 +492,7 @@ internal sealed class Http1FastPathConnection : IDisposable
 
         try
         {
+            _responseStarted = true;
             ValueTask send = _socket.SendAsync(_output.Written, cancellationToken);
             if (!send.IsCompletedSuccessfully)
             {
@@ -605,7 +623,6 @@ internal sealed class Http1FastPathConnection : IDisposable
     private void WriteResponseHead(ref HttpOutputBuffer writer, ReadOnlySpan<byte> source, Http1ResponseHead head, bool chunked)
     {
         writer.Append(ResponseHeadBytes.StatusLine(head.Status));
-        bool lengthWritten = false;
         string? connectionNames = head.ConnectionNames;
         // Consecutive kept lines already written "Name: value" are copied as one block: a typical head is two or three
         // copies instead of four appends per field.
@@ -614,20 +631,12 @@ internal sealed class Http1FastPathConnection : IDisposable
         foreach (HeaderField field in head.Fields)
         {
             ReadOnlySpan<byte> name = field.Name(source);
-            if (HeaderRules.IsHopByHop(name, connectionNames))
+            // Content-Length is written below from the parsed length: the proxy frames every response itself, so a
+            // Connection header that names it, or a repeat, cannot leave a body unframed or framed twice. (A skipped
+            // line ends the run of copied lines: the next one does not start where the run ends.)
+            if (HeaderRules.IsHopByHop(name, connectionNames) || (name.Length == 14 && Ascii.EqualsIgnoreCase(name, "Content-Length"u8)))
             {
                 continue;
-            }
-
-            if (name.Length == 14 && Ascii.EqualsIgnoreCase(name, "Content-Length"u8))
-            {
-                // Only where the parser says it belongs, and once.
-                if (lengthWritten || !head.RelaysContentLength)
-                {
-                    continue;
-                }
-
-                lengthWritten = true;
             }
 
             bool canonical = field.IsCanonical(source);
@@ -637,11 +646,7 @@ internal sealed class Http1FastPathConnection : IDisposable
                 continue;
             }
 
-            if (runEnd >= 0)
-            {
-                writer.Append(source[runStart..runEnd]);
-            }
-
+            FlushRun(ref writer, source, runStart, runEnd);
             if (canonical)
             {
                 runStart = field.NameStart;
@@ -654,17 +659,38 @@ internal sealed class Http1FastPathConnection : IDisposable
             }
         }
 
+        FlushRun(ref writer, source, runStart, runEnd);
+        if (head.RelaysContentLength)
+        {
+            writer.Append("Content-Length: "u8);
+            writer.Append(head.ContentLength);
+            writer.Append("\r\n"u8);
+        }
+        else if (chunked)
+        {
+            writer.Append("Transfer-Encoding: "u8);
+            if (head.OtherCodings is { } codings)
+            {
+                // gzip and the like stay on the body; only the chunked framing is the proxy's own.
+                writer.Append(codings);
+                writer.Append(", "u8);
+            }
+
+            writer.Append("chunked\r\n"u8);
+        }
+
+        WriteTrailingHeadLines(ref writer, head.HasDate);
+    }
+
+    /// <summary>Writes the run of kept lines copied as they came, if one is open; returns -1 (no run open).</summary>
+    private static int FlushRun(ref HttpOutputBuffer writer, ReadOnlySpan<byte> source, int runStart, int runEnd)
+    {
         if (runEnd >= 0)
         {
             writer.Append(source[runStart..runEnd]);
         }
 
-        if (chunked)
-        {
-            writer.Append("Transfer-Encoding: chunked\r\n"u8);
-        }
-
-        WriteTrailingHeadLines(ref writer, head.HasDate);
+        return -1;
     }
 
     /// <summary>Date when the response has none (as Kestrel adds), Connection: close when this is the last response, and the blank line.</summary>

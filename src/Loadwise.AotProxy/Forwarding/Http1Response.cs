@@ -50,6 +50,12 @@ internal sealed class Http1ResponseHead
     /// </summary>
     public string? ConnectionNames { get; private set; }
 
+    /// <summary>
+    /// Gets the transfer codings other than <c>chunked</c> (for example <c>gzip</c>), as received, or null: they stay on
+    /// the body the client gets, which the proxy frames itself.
+    /// </summary>
+    public string? OtherCodings { get; private set; }
+
     /// <summary>Gets the Retry-After header's value, or null.</summary>
     public string? RetryAfter { get; private set; }
 
@@ -80,6 +86,7 @@ internal sealed class Http1ResponseHead
     }
 
     private const string KeepAliveToken = "keep-alive";
+    private const string ChunkedToken = "chunked";
     private const string CloseToken = "close";
 
     /// <summary>Control characters refused anywhere in a response head: all but horizontal tab, CR and LF (those two only as a line's CRLF end), and DEL.</summary>
@@ -90,8 +97,11 @@ internal sealed class Http1ResponseHead
     /// <summary>
     /// Parses one response head from <paramref name="data"/>. Returns <see cref="OperationStatus.NeedMoreData"/> until
     /// the blank line has arrived and <see cref="OperationStatus.InvalidData"/> (with <paramref name="error"/>) for
-    /// anything that is not a well-formed HTTP/1.0 or 1.1 head; obsolete line folding and whitespace before a colon are
-    /// refused, as RFC 9112 requires of a proxy.
+    /// anything that is not a well-formed HTTP/1.0 or 1.1 head: a header name that is not a token, obsolete line
+    /// folding, whitespace before a colon (RFC 9112 section 5), a Content-Length that is not <c>1*DIGIT</c> or that
+    /// conflicts with another (RFC 9110 section 8.6), and a Transfer-Encoding where <c>chunked</c> is not the final coding,
+    /// or comes twice. A head that is valid but odd (a length or coding on a 1xx or 204, both framings at once, a
+    /// repeated length) marks the connection not reusable (<see cref="KeepAlive"/> false), as HAProxy does.
     /// </summary>
     public OperationStatus TryParse(ReadOnlySpan<byte> data, bool requestWasHead, out int consumed, out string? error)
     {
@@ -107,6 +117,7 @@ internal sealed class Http1ResponseHead
         HasDate = false;
         Connection = null;
         RetryAfter = null;
+        OtherCodings = null;
         ReadOnlySpan<byte> head = data[..(end + 2)];
         // Whole-head vectorised passes rather than several per line: no control byte but the line ends here, and after
         // the lines, as many CRs as lines (each line's LF is checked to follow a CR, so no CR or LF is bare). A bare CR
@@ -126,6 +137,7 @@ internal sealed class Http1ResponseHead
         }
 
         long contentLength = -1;
+        bool odd = false;
         string? transferEncoding = null;
         int lineStart = lineEnd + 2;
         int lines = 1;
@@ -151,6 +163,12 @@ internal sealed class Http1ResponseHead
             }
 
             ReadOnlySpan<byte> nameBytes = line[..colon];
+            if (!HttpSyntax.IsToken(nameBytes))
+            {
+                error = "header name that is not a token";
+                return OperationStatus.InvalidData;
+            }
+
             int valueStart = colon + 1;
             int valueEnd = line.Length;
             while (valueStart < valueEnd && line[valueStart] is (byte)' ' or (byte)'\t')
@@ -186,17 +204,17 @@ internal sealed class Http1ResponseHead
                     RetryAfter = Encoding.Latin1.GetString(valueBytes);
                     break;
                 case 14 when Ascii.EqualsIgnoreCase(nameBytes, "Content-Length"u8):
-                    if (!Utf8Parser.TryParse(valueBytes, out long length, out int used) || used != valueBytes.Length || length < 0
-                        || (contentLength >= 0 && contentLength != length))
+                    if (!HttpSyntax.TryParseDecimal(valueBytes, out long length) || (contentLength >= 0 && contentLength != length))
                     {
                         error = "invalid or conflicting Content-Length";
                         return OperationStatus.InvalidData;
                     }
 
+                    odd |= contentLength >= 0;
                     contentLength = length;
                     break;
                 case 17 when Ascii.EqualsIgnoreCase(nameBytes, "Transfer-Encoding"u8):
-                    string value = Encoding.Latin1.GetString(valueBytes);
+                    string value = Ascii.EqualsIgnoreCase(valueBytes, "chunked"u8) ? ChunkedToken : Encoding.Latin1.GetString(valueBytes);
                     transferEncoding = transferEncoding is null ? value : transferEncoding + ", " + value;
                     break;
             }
@@ -205,6 +223,14 @@ internal sealed class Http1ResponseHead
         if (wholeHead.Count((byte)'\r') != lines)
         {
             error = "control character in the response head";
+            return OperationStatus.InvalidData;
+        }
+
+        bool chunked = false;
+        string? otherCodings = null;
+        if (transferEncoding is not null && !TryParseCodings(transferEncoding, out chunked, out otherCodings))
+        {
+            error = "invalid Transfer-Encoding: chunked must be the final coding, once";
             return OperationStatus.InvalidData;
         }
 
@@ -219,17 +245,24 @@ internal sealed class Http1ResponseHead
             CloseToken => false,
             _ => !HeaderRules.ListContains(Connection, "close") && (http11 || HeaderRules.ListContains(Connection, "keep-alive")),
         };
+
+        // RFC 9110 sections 8.6 and 9112 6.1: no length or coding on a 1xx or 204; RFC 9112 6.3: both framings at once
+        // "ought to be handled as an error". Relayed, but the connection is not trusted with another request.
+        odd |= (status < 200 || status == 204) && (contentLength >= 0 || transferEncoding is not null);
+        odd |= contentLength >= 0 && transferEncoding is not null;
+        KeepAlive &= !odd;
         ContentLength = contentLength;
         if (requestWasHead || status is 204 or 304 || status < 200)
         {
+            // These end at the blank line, whatever their headers say (RFC 9112 section 6.3).
             Framing = BodyFraming.None;
         }
         else if (transferEncoding is not null)
         {
-            // Chunked must be the last coding; anything else is delimited by close. A Content-Length beside it is a
-            // framing conflict, so the connection is not reused after this response.
-            Framing = transferEncoding.AsSpan().TrimEnd(" \t").EndsWith("chunked", StringComparison.OrdinalIgnoreCase) ? BodyFraming.Chunked : BodyFraming.UntilClose;
-            KeepAlive &= Framing == BodyFraming.Chunked && contentLength < 0;
+            // Any other final coding is delimited by close (RFC 9112 section 6.3), and the codings go on to the client.
+            Framing = chunked ? BodyFraming.Chunked : BodyFraming.UntilClose;
+            OtherCodings = otherCodings;
+            KeepAlive &= chunked;
         }
         else if (contentLength >= 0)
         {
@@ -241,9 +274,59 @@ internal sealed class Http1ResponseHead
             KeepAlive = false;
         }
 
-        RelaysContentLength = contentLength >= 0 && (Framing == BodyFraming.ContentLength || (requestWasHead && status is not (204 or 304)));
+        RelaysContentLength = contentLength >= 0 && (Framing == BodyFraming.ContentLength || (requestWasHead && status is not (204 or 304) && status >= 200));
         consumed = end + HeadEnd.Length;
         return OperationStatus.Done;
+    }
+
+    /// <summary>
+    /// Reads a Transfer-Encoding list: <paramref name="chunked"/> when <c>chunked</c> is the final coding, and the codings
+    /// before it (or all of them) in <paramref name="others"/>, as received. False when <c>chunked</c> comes anywhere but
+    /// last or more than once (a proxy cannot re-frame such a body without applying chunked twice), or a coding is not a
+    /// token, or the list is empty.
+    /// </summary>
+    internal static bool TryParseCodings(string value, out bool chunked, out string? others)
+    {
+        chunked = false;
+        others = null;
+        if (ReferenceEquals(value, ChunkedToken))
+        {
+            chunked = true;
+            return true;
+        }
+
+        bool any = false;
+        foreach (Range range in value.AsSpan().Split(','))
+        {
+            ReadOnlySpan<char> coding = value.AsSpan()[range].Trim(" \t");
+            if (coding.IsEmpty)
+            {
+                continue;
+            }
+
+            int semicolon = coding.IndexOf(';');
+            ReadOnlySpan<char> name = (semicolon < 0 ? coding : coding[..semicolon]).TrimEnd(" \t");
+            if (chunked || !HttpSyntax.IsToken(name))
+            {
+                return false;
+            }
+
+            any = true;
+            if (name.Equals("chunked", StringComparison.OrdinalIgnoreCase))
+            {
+                if (semicolon >= 0)
+                {
+                    return false;
+                }
+
+                chunked = true;
+                continue;
+            }
+
+            others = others is null ? coding.ToString() : string.Concat(others, ", ", coding);
+        }
+
+        return any;
     }
 
     /// <summary>The Connection value as a string; the usual two without allocating.</summary>
@@ -341,8 +424,19 @@ internal static class Http1Response
 
                 if (head.Status >= 200)
                 {
+                    if (!head.KeepAlive)
+                    {
+                        connection.MarkNotReusable();
+                    }
+
                     pending = default;
                     return true;
+                }
+
+                if (!head.KeepAlive)
+                {
+                    // An interim response that announced a body or a close: the final one may follow, but nothing after it.
+                    connection.MarkNotReusable();
                 }
 
                 continue; // 100 Continue, 103 Early Hints: the final response follows.

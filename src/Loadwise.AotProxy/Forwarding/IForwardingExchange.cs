@@ -50,6 +50,12 @@ internal interface IForwardingExchange : IHashKeyRequest
     /// <summary>Answers the client with a short plain-text error; <paramref name="retryAfterSeconds"/> below 0 sends no Retry-After.</summary>
     ValueTask WriteErrorAsync(int status, string text, int retryAfterSeconds = -1);
 
+    /// <summary>
+    /// Drops what was written of the response so far, if none of it has reached the client yet, so that an error can
+    /// take its place; false once any byte is out.
+    /// </summary>
+    bool TryDiscardResponse();
+
     /// <summary>Cuts the client connection: the only honest signal once a response has started and then failed.</summary>
     void Abort();
 }
@@ -156,17 +162,23 @@ internal readonly struct KestrelExchange(HttpContext context) : IForwardingExcha
 
             if (string.Equals(header.Key, "Content-Length", StringComparison.OrdinalIgnoreCase))
             {
-                // Kestrel frames the body from this.
-                if (head.RelaysContentLength)
-                {
-                    downstream.ContentLength = head.ContentLength;
-                }
-
+                // Set below from the parsed length, whatever a Connection header named.
                 continue;
             }
 
             StringValues existing = target[header.Key];
             target[header.Key] = existing.Count == 0 ? new StringValues(header.Value) : StringValues.Concat(existing, header.Value);
+        }
+
+        // Kestrel frames the body: by this length, else chunked; with other codings it sends them and ends the body by
+        // closing the connection (RFC 9112 section 6.3), as it must not apply chunked itself then.
+        if (head.RelaysContentLength)
+        {
+            downstream.ContentLength = head.ContentLength;
+        }
+        else if (head.OtherCodings is { } codings && head.Framing != BodyFraming.None)
+        {
+            target.TransferEncoding = codings;
         }
 
         await Http1Response.CopyBodyAsync(connection, head, downstream.Body, cancellationToken).ConfigureAwait(false);
@@ -201,6 +213,18 @@ internal readonly struct KestrelExchange(HttpContext context) : IForwardingExcha
         {
             // The client left while we were telling it; nothing more to do.
         }
+    }
+
+    public bool TryDiscardResponse()
+    {
+        HttpResponse response = context.Response;
+        if (response.HasStarted)
+        {
+            return false;
+        }
+
+        response.Clear();
+        return true;
     }
 
     public void Abort() => context.Abort();

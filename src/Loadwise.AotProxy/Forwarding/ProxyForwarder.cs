@@ -247,8 +247,10 @@ internal sealed class ProxyForwarder : IDisposable
                                     }
                                 }
                             }
-                            catch (Exception e) when (e is OperationCanceledException or UpstreamException or SocketException)
+                            catch (Exception e)
                             {
+                                // Whatever failed, the connection is disposed below (DirectAttemptFailedAsync): an
+                                // ownership rule, not a list of exception types, so that none can leak it.
                                 failure = e;
                             }
                             finally
@@ -256,7 +258,17 @@ internal sealed class ProxyForwarder : IDisposable
                                 requestHead.Dispose();
                             }
 
-                            status = failure is null ? await RelayDirectAsync(exchange, backend, pool, connection!, attemptStarted).ConfigureAwait(false) : 0;
+                            if (failure is null)
+                            {
+                                // From here RelayDirectAsync owns the connection: it returns it to the pool or disposes it.
+                                Http1Connection relayed = connection!;
+                                connection = null;
+                                status = await RelayDirectAsync(exchange, backend, pool, relayed, attemptStarted).ConfigureAwait(false);
+                            }
+                            else
+                            {
+                                status = 0;
+                            }
                         }
                         finally
                         {
@@ -327,10 +339,12 @@ internal sealed class ProxyForwarder : IDisposable
     }
 
     /// <summary>
-    /// A response failed after it started: a client that went away is a drop; otherwise the backend failed, and as the
-    /// status line may be out already, the only honest signal left is to cut the client's connection.
+    /// A response failed after its head arrived: a client that went away is a drop; otherwise the backend failed. When
+    /// no byte of the response has reached the client yet (a bad first chunk size, a header Kestrel refuses), what was
+    /// buffered is dropped and the client gets a 502; once bytes are out, the only honest signal left is to cut the
+    /// client's connection.
     /// </summary>
-    private int ResponseBrokeOff<TExchange>(TExchange exchange, Backend backend, Exception e)
+    private async ValueTask<int> ResponseBrokeOffAsync<TExchange>(TExchange exchange, Backend backend, Exception e)
         where TExchange : IForwardingExchange
     {
         if (exchange.ClientGone)
@@ -341,6 +355,12 @@ internal sealed class ProxyForwarder : IDisposable
 
         _health.ReportPassive(backend, Outcome.Failure);
         Log.UpstreamFailed(_logger, backend.Id, e.Message);
+        if (exchange.TryDiscardResponse())
+        {
+            await exchange.WriteErrorAsync(StatusCodes.Status502BadGateway, "502 invalid response from the backend\n").ConfigureAwait(false);
+            return StatusCodes.Status502BadGateway;
+        }
+
         exchange.Abort();
         return StatusCodes.Status502BadGateway;
     }
@@ -453,19 +473,20 @@ internal sealed class ProxyForwarder : IDisposable
             }
 
             HttpResponse downstream = context.Response;
-            downstream.StatusCode = status;
-            CopyResponseHeaders(response, downstream.Headers);
             try
             {
+                downstream.StatusCode = status;
+                CopyResponseHeaders(response, downstream.Headers, bodiless: status is 204 or 304);
                 Stream body = await response.Content.ReadAsStreamAsync(cancellation.Token).ConfigureAwait(false);
                 await using (body.ConfigureAwait(false))
                 {
                     await BodyCopy.CopyAsync(body, downstream.Body, cancellation.Token).ConfigureAwait(false);
                 }
             }
-            catch (Exception e) when (e is OperationCanceledException or HttpRequestException or IOException)
+            catch (Exception e)
             {
-                return ResponseBrokeOff(new KestrelExchange(context), backend, e);
+                // Also what Kestrel refuses to relay (an InvalidOperationException for a header it will not write).
+                return await ResponseBrokeOffAsync(new KestrelExchange(context), backend, e).ConfigureAwait(false);
             }
 
             if (outcome.Kind != OutcomeKind.RateLimited)
@@ -480,7 +501,7 @@ internal sealed class ProxyForwarder : IDisposable
     /// <summary>
     /// The response of a direct attempt whose head arrived in time: classify it, relay it through the exchange (the body
     /// may take as long as it takes; only the client can cancel it), and put the connection back. Returns the status
-    /// sent, or what <see cref="ResponseBrokeOff"/> decides when the relay fails. A method of its own, yet no extra
+    /// sent, or what <see cref="ResponseBrokeOffAsync"/> decides when the relay fails. A method of its own, yet no extra
     /// state machine on a small response: it completes without waiting when the body came with the head.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
@@ -499,10 +520,11 @@ internal sealed class ProxyForwarder : IDisposable
         {
             await exchange.RelayResponseAsync(connection, head, exchange.ClientAborted).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is OperationCanceledException or UpstreamException or SocketException or IOException)
+        catch (Exception e)
         {
+            // Any exception: the connection is in an unknown state, so it is closed, never pooled.
             connection.Dispose();
-            return ResponseBrokeOff(exchange, backend, e);
+            return await ResponseBrokeOffAsync(exchange, backend, e).ConfigureAwait(false);
         }
 
         if (head.KeepAlive)
@@ -543,6 +565,14 @@ internal sealed class ProxyForwarder : IDisposable
             Log.UpstreamTimeout(_logger, backend.Id);
             await exchange.WriteErrorAsync(StatusCodes.Status504GatewayTimeout, "504 backend did not answer in time\n").ConfigureAwait(false);
             return StatusCodes.Status504GatewayTimeout;
+        }
+
+        if (e is not (UpstreamException or SocketException))
+        {
+            // Not a network failure (a bug, or a request the proxy cannot write): never retried, always answered.
+            Log.UpstreamFailed(_logger, backend.Id, e.GetType().Name + ": " + e.Message);
+            await exchange.WriteErrorAsync(StatusCodes.Status502BadGateway, "502 backend unreachable\n").ConfigureAwait(false);
+            return StatusCodes.Status502BadGateway;
         }
 
         UpstreamError error = e is UpstreamException upstream ? upstream.Error : connection?.Received > 0 ? UpstreamError.InvalidResponse : UpstreamError.NoResponse;
@@ -677,7 +707,11 @@ internal sealed class ProxyForwarder : IDisposable
             out host);
     }
 
-    private static void CopyResponseHeaders(HttpResponseMessage response, IHeaderDictionary target)
+    /// <summary>
+    /// Copies the end-to-end headers. Kestrel frames the body itself: the length goes on only where a body follows
+    /// (never on 204 or 304, where Kestrel refuses it), and never because a Connection header named it.
+    /// </summary>
+    private static void CopyResponseHeaders(HttpResponseMessage response, IHeaderDictionary target, bool bodiless)
     {
         string? connection = response.Headers.NonValidated.TryGetValues("Connection", out HeaderStringValues values) ? values.ToString() : null;
         foreach (KeyValuePair<string, HeaderStringValues> header in response.Headers.NonValidated)
@@ -690,10 +724,20 @@ internal sealed class ProxyForwarder : IDisposable
 
         foreach (KeyValuePair<string, HeaderStringValues> header in response.Content.Headers.NonValidated)
         {
+            if (string.Equals(header.Key, "Content-Length", StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+
             if (!HeaderRules.IsHopByHop(header.Key, connection))
             {
                 target[header.Key] = ToStringValues(header.Value);
             }
+        }
+
+        if (!bodiless && response.Content.Headers.ContentLength is long length)
+        {
+            target.ContentLength = length;
         }
     }
 
