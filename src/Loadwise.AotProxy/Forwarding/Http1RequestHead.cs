@@ -41,8 +41,11 @@ internal sealed class Http1RequestHead
     /// <summary>Request-target characters taken here: visible ASCII.</summary>
     private static readonly SearchValues<byte> TargetBytes = SearchValues.Create(CreateRange(0x21, 0x7E));
 
-    /// <summary>Host characters taken here: a DNS name, an IPv4 address or a bracketed IPv6 address, and a port.</summary>
-    private static readonly SearchValues<byte> HostBytes = SearchValues.Create("-.0123456789:ABCDEFGHIJKLMNOPQRSTUVWXYZ[]_abcdefghijklmnopqrstuvwxyz"u8);
+    /// <summary>Host name characters taken here: a DNS name or an IPv4 address.</summary>
+    private static readonly SearchValues<byte> HostNameBytes = SearchValues.Create("-.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"u8);
+
+    /// <summary>Characters inside the brackets of an IPv6 host.</summary>
+    private static readonly SearchValues<byte> Ipv6Bytes = SearchValues.Create(".0123456789:ABCDEFabcdef"u8);
 
     private HeaderField[] _fields = new HeaderField[16];
 
@@ -85,7 +88,8 @@ internal sealed class Http1RequestHead
         int end = data.IndexOf("\r\n\r\n"u8);
         if (end < 0)
         {
-            return data.Length > limits.MaxRequestLineBytes + limits.MaxHeaderBytes ? RequestHeadParse.HandOff : RequestHeadParse.NeedMoreData;
+            // A line ended by a bare LF would never complete the head here: Kestrel answers it at once instead.
+            return data.Length > limits.MaxRequestLineBytes + limits.MaxHeaderBytes || HasBareLineFeed(data) ? RequestHeadParse.HandOff : RequestHeadParse.NeedMoreData;
         }
 
         Length = end + 4;
@@ -140,7 +144,7 @@ internal sealed class Http1RequestHead
 
             if (name.Length == 4 && Ascii.EqualsIgnoreCase(name, "Host"u8))
             {
-                if (HostField >= 0 || value.IsEmpty || value.IndexOfAnyExcept(HostBytes) >= 0)
+                if (HostField >= 0 || !IsHostValid(value))
                 {
                     return RequestHeadParse.HandOff;
                 }
@@ -153,6 +157,62 @@ internal sealed class Http1RequestHead
         }
 
         return HostField < 0 ? RequestHeadParse.HandOff : RequestHeadParse.Simple;
+    }
+
+    /// <summary>
+    /// A subset of the Host values Kestrel takes (its <c>HttpUtilities.IsHostHeaderValid</c>): a name of letters,
+    /// digits, <c>-</c>, <c>.</c> and <c>_</c>, or a bracketed IPv6 address of at least three characters, then an
+    /// optional port of one to five digits. Anything else (<c>a:b:c</c>, <c>[::1</c>, <c>:80</c>, an empty value) is
+    /// left to Kestrel, which refuses it.
+    /// </summary>
+    internal static bool IsHostValid(ReadOnlySpan<byte> host)
+    {
+        int portStart;
+        if (!host.IsEmpty && host[0] == (byte)'[')
+        {
+            int close = host.IndexOf((byte)']');
+            if (close < 4 || host[1..close].ContainsAnyExcept(Ipv6Bytes))
+            {
+                return false;
+            }
+
+            portStart = close + 1;
+        }
+        else
+        {
+            int colon = host.IndexOf((byte)':');
+            ReadOnlySpan<byte> name = colon < 0 ? host : host[..colon];
+            if (name.IsEmpty || name.ContainsAnyExcept(HostNameBytes))
+            {
+                return false;
+            }
+
+            portStart = name.Length;
+        }
+
+        ReadOnlySpan<byte> port = host[portStart..];
+        return port.IsEmpty || (port[0] == (byte)':' && port.Length is >= 2 and <= 6 && !port[1..].ContainsAnyExceptInRange((byte)'0', (byte)'9'));
+    }
+
+    /// <summary>Returns true when a line feed in <paramref name="data"/> does not follow a carriage return.</summary>
+    private static bool HasBareLineFeed(ReadOnlySpan<byte> data)
+    {
+        for (int offset = 0; ;)
+        {
+            int lf = data[offset..].IndexOf((byte)'\n');
+            if (lf < 0)
+            {
+                return false;
+            }
+
+            lf += offset;
+            if (lf == 0 || data[lf - 1] != (byte)'\r')
+            {
+                return true;
+            }
+
+            offset = lf + 1;
+        }
     }
 
     /// <summary>Finds a header's value; empty when absent.</summary>

@@ -13,6 +13,12 @@ internal static class HttpSyntax
 
     private static readonly SearchValues<char> TokenChars = SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
 
+    /// <summary>The control characters a field value may not hold (RFC 9110 section 5.5): all but horizontal tab, and DEL.</summary>
+    private static readonly SearchValues<char> ControlChars = SearchValues.Create([.. Enumerable.Range(0, 32).Where(static c => c != '\t').Select(static c => (char)c), (char)127]);
+
+    /// <summary>Returns true when a field value holds a control character other than horizontal tab.</summary>
+    public static bool HasControlBytes(ReadOnlySpan<char> value) => value.ContainsAny(ControlChars);
+
     /// <summary>Returns true for a non-empty token.</summary>
     public static bool IsToken(ReadOnlySpan<byte> text) => !text.IsEmpty && !text.ContainsAnyExcept(TokenBytes);
 

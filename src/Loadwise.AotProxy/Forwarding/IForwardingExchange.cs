@@ -104,8 +104,13 @@ internal readonly struct KestrelExchange(HttpContext context) : IForwardingExcha
         HttpRequest request = context.Request;
         writer.Append(request.Method);
         writer.Append(" "u8);
-        writer.Append(basePath);
-        writer.Append(ProxyForwarder.RequestTarget(context));
+        string target = ProxyForwarder.RequestTarget(context);
+        if (target != "*")
+        {
+            writer.Append(basePath);
+        }
+
+        writer.Append(target);
         writer.Append(" HTTP/1.1\r\n"u8);
         writer.AppendHeader("Host", settings.PreserveHost && request.Host.HasValue ? request.Host.Value : backend.Authority);
 

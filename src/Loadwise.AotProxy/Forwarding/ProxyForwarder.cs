@@ -123,6 +123,8 @@ internal sealed class ProxyForwarder : IDisposable
         ActivityHeadersPropagator = null,
         ConnectTimeout = settings.ConnectTimeout,
         PooledConnectionIdleTimeout = settings.IdleTimeout,
+        // A response disposed unread (a refused one) closes its connection instead of being drained for reuse.
+        MaxResponseDrainSize = 0,
         EnableMultipleHttp2Connections = true,
     };
 
@@ -132,9 +134,21 @@ internal sealed class ProxyForwarder : IDisposable
     /// <summary>Gets whether every backend is reached over the proxy's own HTTP/1.1 pools (what the fast path needs).</summary>
     public bool AllBackendsDirect => Array.TrueForAll(_pools, static pool => pool is not null);
 
-    /// <summary>Forwards a request that came through Kestrel's HTTP layer.</summary>
-    public Task ForwardAsync(HttpContext context) =>
-        HasAmbiguousFraming(context.Request) ? RejectAmbiguousFramingAsync(context) : ForwardAsync(new KestrelExchange(context)).AsTask();
+    /// <summary>Forwards a request that came through Kestrel's HTTP layer, unless the request rules refuse it.</summary>
+    public Task ForwardAsync(HttpContext context)
+    {
+        if (HasAmbiguousFraming(context.Request))
+        {
+            return RefuseAsync(context, new RequestRefusal(StatusCodes.Status400BadRequest, "400 request has both Content-Length and Transfer-Encoding\n"), ProxyMetrics.BadFraming);
+        }
+
+        if (RequestRules.Check(context, asteriskFormSupported: AllBackendsDirect) is { } refusal)
+        {
+            return RefuseAsync(context, refusal, ProxyMetrics.BadRequest);
+        }
+
+        return ForwardAsync(new KestrelExchange(context)).AsTask();
+    }
 
     /// <summary>
     /// Forwards one request from either front end: rate limit, pick, attempt, retry on another backend while allowed,
@@ -366,18 +380,23 @@ internal sealed class ProxyForwarder : IDisposable
     }
 
     /// <summary>
-    /// Kestrel accepts Content-Length with Transfer-Encoding (chunked wins, RFC 9112 section 6.3) and renames the length
-    /// to X-Content-Length; a server behind may frame it the other way, the classic smuggling gap. Refuse it and close
-    /// the connection.
+    /// Answers a request the proxy will not forward and closes the connection. Kestrel accepts Content-Length with
+    /// Transfer-Encoding (chunked wins, RFC 9112 section 6.3) and renames the length to X-Content-Length; a server behind
+    /// may frame it the other way, the classic smuggling gap; the request rules (<see cref="RequestRules"/>) refuse the rest.
     /// </summary>
-    private async Task RejectAmbiguousFramingAsync(HttpContext context)
+    private async Task RefuseAsync(HttpContext context, RequestRefusal refusal, KeyValuePair<string, object?> reason)
     {
         _metrics.RequestStarted();
         try
         {
-            _metrics.Dropped(ProxyMetrics.BadFraming);
+            _metrics.Dropped(reason);
             context.Response.Headers.Connection = "close";
-            await new KestrelExchange(context).WriteErrorAsync(StatusCodes.Status400BadRequest, "400 request has both Content-Length and Transfer-Encoding\n").ConfigureAwait(false);
+            if (refusal.Status == StatusCodes.Status405MethodNotAllowed)
+            {
+                context.Response.Headers.Allow = RequestRules.AllowedMethods;
+            }
+
+            await new KestrelExchange(context).WriteErrorAsync(refusal.Status, refusal.Reason).ConfigureAwait(false);
         }
         finally
         {
@@ -464,6 +483,16 @@ internal sealed class ProxyForwarder : IDisposable
         {
             // The headers arrived in time; the body may take as long as it takes (only the client can cancel it).
             cancellation.CancelAfter(Timeout.InfiniteTimeSpan);
+            if (FramingProblem(response) is { } problem)
+            {
+                // The same framing rules as the proxy's own parser; disposing the unread response closes the connection
+                // (MaxResponseDrainSize is 0), so it never carries another request.
+                _health.ReportPassive(backend, Outcome.Failure);
+                Log.UpstreamFailed(_logger, backend.Id, problem);
+                await new KestrelExchange(context).WriteErrorAsync(StatusCodes.Status502BadGateway, "502 invalid response from the backend\n").ConfigureAwait(false);
+                return StatusCodes.Status502BadGateway;
+            }
+
             int status = (int)response.StatusCode;
             Outcome outcome = _health.Classify(status, response.Headers);
             if (outcome.Kind == OutcomeKind.RateLimited)
@@ -708,6 +737,35 @@ internal sealed class ProxyForwarder : IDisposable
     }
 
     /// <summary>
+    /// What HttpClient accepted but the proxy's own parser (<see cref="Http1ResponseHead.TryParse"/>) refuses: a
+    /// Content-Length that is not <c>1*DIGIT</c> (RFC 9110 section 8.6), or <c>chunked</c> anywhere but last and once.
+    /// </summary>
+    private static string? FramingProblem(HttpResponseMessage response)
+    {
+        if (response.Content.Headers.NonValidated.TryGetValues("Content-Length", out HeaderStringValues lengths))
+        {
+            string? first = null;
+            foreach (string length in lengths)
+            {
+                if (!HttpSyntax.TryParseDecimal(System.Text.Encoding.Latin1.GetBytes(length.Trim(' ', '\t')), out _) || (first is not null && first != length))
+                {
+                    return "invalid or conflicting Content-Length";
+                }
+
+                first = length;
+            }
+        }
+
+        if (response.Headers.NonValidated.TryGetValues("Transfer-Encoding", out HeaderStringValues codings)
+            && !Http1ResponseHead.TryParseCodings(string.Join(", ", codings), out _, out _))
+        {
+            return "invalid Transfer-Encoding: chunked must be the final coding, once";
+        }
+
+        return null;
+    }
+
+    /// <summary>
     /// Copies the end-to-end headers. Kestrel frames the body itself: the length goes on only where a body follows
     /// (never on 204 or 304, where Kestrel refuses it), and never because a Connection header named it.
     /// </summary>
@@ -739,6 +797,12 @@ internal sealed class ProxyForwarder : IDisposable
         {
             target.ContentLength = length;
         }
+        else if (!bodiless && response.Headers.NonValidated.TryGetValues("Transfer-Encoding", out HeaderStringValues codings)
+            && Http1ResponseHead.TryParseCodings(codings.ToString(), out _, out string? others) && others is not null)
+        {
+            // gzip and the like stay on the body; Kestrel then ends it by closing the connection.
+            target.TransferEncoding = others;
+        }
     }
 
     private static StringValues ToStringValues(HeaderStringValues values)
@@ -762,8 +826,9 @@ internal sealed class ProxyForwarder : IDisposable
     internal static string RequestTarget(HttpContext context)
     {
         string? raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget;
-        if (!string.IsNullOrEmpty(raw) && raw[0] == '/')
+        if (!string.IsNullOrEmpty(raw) && (raw[0] == '/' || raw == "*"))
         {
+            // "*" is OPTIONS's asterisk form: forwarded as it is (the origin form would be empty, which no server takes).
             return raw;
         }
 

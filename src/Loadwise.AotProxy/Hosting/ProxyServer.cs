@@ -92,6 +92,9 @@ internal sealed class ProxyServer : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
+            // Backend header values with bytes above 0x7F (obs-text, RFC 9110 section 5.5) pass as they came, as on the
+            // proxy's own path, nginx and HAProxy; without this Kestrel refuses them.
+            kestrel.ResponseHeaderEncodingSelector = static _ => System.Text.Encoding.Latin1;
             kestrel.Limits.MaxRequestBodySize = options.Limits.MaxRequestBodyBytes;
             kestrel.Limits.MaxRequestHeadersTotalSize = options.Limits.MaxRequestHeadersTotalBytes;
             kestrel.Limits.MaxConcurrentConnections = options.Limits.MaxConcurrentConnections > 0 ? options.Limits.MaxConcurrentConnections : null;

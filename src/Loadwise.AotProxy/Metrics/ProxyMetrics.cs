@@ -50,6 +50,8 @@ internal sealed class ProxyMetrics : IDisposable
 
     public static readonly KeyValuePair<string, object?> BadFraming = DropReason("bad_framing");
 
+    public static readonly KeyValuePair<string, object?> BadRequest = DropReason("bad_request");
+
     public static readonly KeyValuePair<string, object?> Retried = new("result", "retried");
 
     public static readonly KeyValuePair<string, object?> BudgetExhausted = new("result", "budget_exhausted");
