@@ -27,7 +27,7 @@ public sealed class SnapshotTests
             """
         },
         {
-            "Struct_IssueExample",
+            "Struct_Backend",
             Usings + """
             namespace Demo;
 
@@ -335,7 +335,7 @@ public sealed class DocumentationExcerptTests
         string testsDirectory = RepositoryPaths.TestProject;
         string root = RepositoryPaths.Root;
         string docs = File.ReadAllText(Path.Combine(root, "README.md"));
-        string snapshot = File.ReadAllText(Path.Combine(testsDirectory, "Snapshots/Struct_IssueExample.verified.cs"));
+        string snapshot = File.ReadAllText(Path.Combine(testsDirectory, "Snapshots/Struct_Backend.verified.cs"));
         string[] snapshotLines = [.. snapshot.Split('\n').Select(l => l.Trim())];
 
         int start = docs.IndexOf("```csharp\npartial struct Backend", StringComparison.Ordinal);
