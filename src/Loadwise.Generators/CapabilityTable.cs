@@ -279,7 +279,7 @@ internal sealed class StrategyInfo
 /// <summary>A factory's optional parameter, passed on to the strategy's constructor.</summary>
 internal sealed class StrategyParameter
 {
-    /// <summary>The seed of the randomised strategies.</summary>
+    /// <summary>The randomised strategies' <c>seed</c> parameter.</summary>
     public static readonly StrategyParameter Seed = new("ulong?", "seed", "null", "A seed for reproducible picks, or null for a random seed.");
 
     public StrategyParameter(string type, string name, string defaultValue, string documentation)
