@@ -1,13 +1,8 @@
 namespace Loadwise.Generators;
 
-/// <summary>Metadata names the generator and analyzers look for, and names they emit.</summary>
+/// <summary>Names the generator emits besides the capability names (those are in <see cref="CapabilityTable"/>).</summary>
 internal static class KnownNames
 {
-    public const string NodeAttribute = "Loadwise.NodeAttribute";
-    public const string WeightedAttribute = "Loadwise.WeightedAttribute";
-    public const string LoadMetricAttribute = "Loadwise.LoadMetricAttribute";
-    public const string RemainingCapacityAttribute = "Loadwise.RemainingCapacityAttribute";
-
     /// <summary>The nested accessor struct the generator adds to each node type.</summary>
     public const string AccessorTypeName = "LoadwiseAccessor";
 
@@ -21,18 +16,16 @@ internal static class KnownNames
 /// <summary>Tracking names of the incremental pipeline steps, for tests that assert caching.</summary>
 internal static class TrackingNames
 {
-    public const string IdentityMembers = nameof(IdentityMembers);
-    public const string WeightMembers = nameof(WeightMembers);
-    public const string LoadMembers = nameof(LoadMembers);
-    public const string RemainingCapacityMembers = nameof(RemainingCapacityMembers);
-    public const string IdentityAndWeight = nameof(IdentityAndWeight);
-    public const string LoadAndCapacity = nameof(LoadAndCapacity);
+    /// <summary>Each capability's members combined with those of the capabilities before it (one step per fold).</summary>
     public const string AllCollected = nameof(AllCollected);
+
+    /// <summary>The members of every capability so far, as one list.</summary>
     public const string AllMembers = nameof(AllMembers);
+
+    /// <summary>The node type models the emitter renders.</summary>
     public const string NodeTypes = nameof(NodeTypes);
 
+    /// <summary>Every tracked name: each capability's members step (from <see cref="CapabilityTable"/>), then the steps above.</summary>
     public static readonly string[] All =
-    [
-        IdentityMembers, WeightMembers, LoadMembers, RemainingCapacityMembers, IdentityAndWeight, LoadAndCapacity, AllCollected, AllMembers, NodeTypes,
-    ];
+        [.. System.Linq.Enumerable.Select(CapabilityTable.All, static c => c.TrackingName), AllCollected, AllMembers, NodeTypes];
 }

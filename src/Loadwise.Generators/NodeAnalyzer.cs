@@ -24,7 +24,7 @@ public sealed class NodeAnalyzer : DiagnosticAnalyzer
         context.RegisterCompilationStartAction(static start =>
         {
             // Nothing to check in a compilation that cannot see the attributes (no Loadwise reference).
-            if (start.Compilation.GetTypeByMetadataName(KnownNames.NodeAttribute) is not null)
+            if (start.Compilation.GetTypeByMetadataName(CapabilityTable.Of(Capability.Identity).AttributeMetadataName) is not null)
             {
                 start.RegisterSymbolAction(AnalyzeType, SymbolKind.NamedType);
             }
@@ -34,7 +34,7 @@ public sealed class NodeAnalyzer : DiagnosticAnalyzer
     private static void AnalyzeType(SymbolAnalysisContext context)
     {
         var type = (INamedTypeSymbol)context.Symbol;
-        List<(ISymbol Member, Capability Capability, AttributeData Attribute)>? marked = null;
+        List<(ISymbol Member, CapabilityInfo Capability, AttributeData Attribute)>? marked = null;
         foreach (ISymbol member in type.GetMembers())
         {
             if (member is not IPropertySymbol && member is not IFieldSymbol)
@@ -62,15 +62,15 @@ public sealed class NodeAnalyzer : DiagnosticAnalyzer
         }
 
         var firstByCapability = new Dictionary<Capability, ISymbol>();
-        foreach ((ISymbol member, Capability capability, AttributeData attribute) in marked)
+        foreach ((ISymbol member, CapabilityInfo capability, AttributeData attribute) in marked)
         {
             Location? location = attribute.ApplicationSyntaxReference?.GetSyntax(context.CancellationToken).GetLocation();
-            if (NodeRules.CheckMember(member, capability, location, context.Compilation).Violation is { } memberViolation)
+            if (NodeRules.CheckMember(member, capability.Kind, location, context.Compilation).Violation is { } memberViolation)
             {
                 Report(context, memberViolation);
             }
 
-            if (firstByCapability.TryGetValue(capability, out ISymbol? first))
+            if (firstByCapability.TryGetValue(capability.Kind, out ISymbol? first))
             {
                 if (!SymbolEqualityComparer.Default.Equals(first, member))
                 {
@@ -80,13 +80,13 @@ public sealed class NodeAnalyzer : DiagnosticAnalyzer
                         type.Name,
                         first.Name,
                         member.Name,
-                        NodeRules.AttributeName(capability),
-                        NodeRules.CapabilityNoun(capability)));
+                        capability.Attribute,
+                        capability.Noun));
                 }
             }
             else
             {
-                firstByCapability.Add(capability, member);
+                firstByCapability.Add(capability.Kind, member);
             }
         }
     }

@@ -15,33 +15,35 @@ public sealed class NodeGenerator : IIncrementalGenerator
     /// <inheritdoc/>
     public void Initialize(IncrementalGeneratorInitializationContext context)
     {
-        IncrementalValuesProvider<MemberCapture?> identity = Members(context, KnownNames.NodeAttribute, Capability.Identity, TrackingNames.IdentityMembers);
-        IncrementalValuesProvider<MemberCapture?> weight = Members(context, KnownNames.WeightedAttribute, Capability.Weight, TrackingNames.WeightMembers);
-        IncrementalValuesProvider<MemberCapture?> load = Members(context, KnownNames.LoadMetricAttribute, Capability.Load, TrackingNames.LoadMembers);
-        IncrementalValuesProvider<MemberCapture?> remaining = Members(context, KnownNames.RemainingCapacityAttribute, Capability.RemainingCapacity, TrackingNames.RemainingCapacityMembers);
+        // One attribute-driven step per capability, folded into one list in table order: the output order of types and
+        // members (and so each hint name's suffix) stays the same whatever the number of capabilities.
+        IncrementalValueProvider<EquatableArray<MemberCapture>>? collected = null;
+        foreach (CapabilityInfo capability in CapabilityTable.All)
+        {
+            IncrementalValueProvider<ImmutableArray<MemberCapture?>> members = Members(context, capability).Collect();
+            collected = collected is { } before
+                ? before.Combine(members)
+                    .WithTrackingName(TrackingNames.AllCollected)
+                    .Select(static (pair, _) => Parser.Append(pair.Left, pair.Right))
+                    .WithTrackingName(TrackingNames.AllMembers)
+                : members.Select(static (first, _) => Parser.Append(EquatableArray<MemberCapture>.Empty, first));
+        }
 
-        IncrementalValueProvider<(ImmutableArray<MemberCapture?> Identity, ImmutableArray<MemberCapture?> Weight)> first = identity.Collect()
-            .Combine(weight.Collect())
-            .WithTrackingName(TrackingNames.IdentityAndWeight);
-        IncrementalValueProvider<(ImmutableArray<MemberCapture?> Load, ImmutableArray<MemberCapture?> Remaining)> second = load.Collect()
-            .Combine(remaining.Collect())
-            .WithTrackingName(TrackingNames.LoadAndCapacity);
-
-        IncrementalValuesProvider<NodeTypeModel> nodeTypes = first.Combine(second)
-            .WithTrackingName(TrackingNames.AllCollected)
-            .Select(static (all, _) => Parser.Merge(all))
-            .WithTrackingName(TrackingNames.AllMembers)
+        IncrementalValuesProvider<NodeTypeModel> nodeTypes = collected!.Value
             .SelectMany(static (captures, cancellationToken) => Parser.Group(captures, cancellationToken))
             .WithTrackingName(TrackingNames.NodeTypes);
 
         context.RegisterSourceOutput(nodeTypes, static (production, model) => Emitter.Emit(production, model));
     }
 
-    private static IncrementalValuesProvider<MemberCapture?> Members(IncrementalGeneratorInitializationContext context, string attribute, Capability capability, string trackingName) =>
-        context.SyntaxProvider
+    private static IncrementalValuesProvider<MemberCapture?> Members(IncrementalGeneratorInitializationContext context, CapabilityInfo capability)
+    {
+        Capability kind = capability.Kind;
+        return context.SyntaxProvider
             .ForAttributeWithMetadataName(
-                attribute,
+                capability.AttributeMetadataName,
                 static (node, cancellationToken) => Parser.IsCandidate(node, cancellationToken),
-                (attributeContext, cancellationToken) => Parser.Capture(attributeContext, capability, cancellationToken))
-            .WithTrackingName(trackingName);
+                (attributeContext, cancellationToken) => Parser.Capture(attributeContext, kind, cancellationToken))
+            .WithTrackingName(capability.TrackingName);
+    }
 }

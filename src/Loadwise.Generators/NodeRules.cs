@@ -52,41 +52,11 @@ internal readonly struct MemberVerdict
 /// </summary>
 internal static class NodeRules
 {
-    /// <summary>Maps an attribute's metadata name to its capability.</summary>
-    public static Capability? CapabilityOf(INamedTypeSymbol? attributeClass)
-    {
-        if (attributeClass is null || attributeClass.ContainingNamespace is not { Name: "Loadwise", ContainingNamespace.IsGlobalNamespace: true })
-        {
-            return null;
-        }
-
-        return attributeClass.Name switch
-        {
-            "NodeAttribute" => Capability.Identity,
-            "WeightedAttribute" => Capability.Weight,
-            "LoadMetricAttribute" => Capability.Load,
-            "RemainingCapacityAttribute" => Capability.RemainingCapacity,
-            _ => null,
-        };
-    }
-
-    /// <summary>The attribute's short name as a user writes it.</summary>
-    public static string AttributeName(Capability capability) => capability switch
-    {
-        Capability.Identity => "Node",
-        Capability.Weight => "Weighted",
-        Capability.Load => "LoadMetric",
-        _ => "RemainingCapacity",
-    };
-
-    /// <summary>What a capability means in a message ("identity", "weight"...).</summary>
-    public static string CapabilityNoun(Capability capability) => capability switch
-    {
-        Capability.Identity => "identity",
-        Capability.Weight => "weight",
-        Capability.Load => "load metric",
-        _ => "remaining capacity",
-    };
+    /// <summary>The capability an attribute class marks, or null for any other attribute.</summary>
+    public static CapabilityInfo? CapabilityOf(INamedTypeSymbol? attributeClass) =>
+        attributeClass is { ContainingNamespace: { Name: "Loadwise", ContainingNamespace.IsGlobalNamespace: true } }
+            ? CapabilityTable.ByAttributeClassName(attributeClass.Name)
+            : null;
 
     /// <summary>Checks the node type's shape and partial modifiers; null when the generator can extend it.</summary>
     public static RuleViolation? CheckType(INamedTypeSymbol type)
@@ -139,7 +109,8 @@ internal static class NodeRules
     /// <summary>Checks one member marked with a capability attribute.</summary>
     public static MemberVerdict CheckMember(ISymbol member, Capability capability, Location? attributeLocation, Compilation compilation)
     {
-        string attribute = AttributeName(capability);
+        CapabilityInfo info = CapabilityTable.Of(capability);
+        string attribute = info.Attribute;
         if (member is IPropertySymbol && member.DeclaringSyntaxReferences.Any(static r => r.GetSyntax() is ParameterSyntax))
         {
             return Fail(new RuleViolation(DiagnosticDescriptors.PrimaryConstructorParameter, attributeLocation, member.Name, attribute), null);
@@ -189,9 +160,9 @@ internal static class NodeRules
             return Fail(new RuleViolation(DiagnosticDescriptors.MemberTypeLessAccessible, attributeLocation, member.Name, Display(valueType), member.ContainingType.Name), valueType);
         }
 
-        switch (capability)
+        switch (info.Rule)
         {
-            case Capability.Identity:
+            case ValueRule.Equatable:
                 if (valueType.IsReferenceType && valueType.NullableAnnotation == NullableAnnotation.Annotated)
                 {
                     return Fail(new RuleViolation(DiagnosticDescriptors.IdentityNullable, attributeLocation, member.Name, Display(valueType)), valueType);
@@ -199,15 +170,15 @@ internal static class NodeRules
 
                 return IsSelfEquatable(valueType)
                     ? Pass(valueType, ValueConversion.None)
-                    : Fail(new RuleViolation(DiagnosticDescriptors.IdentityNotEquatable, attributeLocation, member.Name, Display(valueType)), valueType);
-            case Capability.Weight:
-                return IntegerConversion(valueType) is { } weight
-                    ? Pass(valueType, weight)
-                    : Fail(new RuleViolation(DiagnosticDescriptors.WeightNotInteger, attributeLocation, member.Name, Display(valueType)), valueType);
+                    : Fail(new RuleViolation(info.WrongType, attributeLocation, member.Name, Display(valueType)), valueType);
+            case ValueRule.Integer:
+                return IntegerConversion(valueType) is { } integer
+                    ? Pass(valueType, integer)
+                    : Fail(new RuleViolation(info.WrongType, attributeLocation, member.Name, Display(valueType)), valueType);
             default:
-                return NumericConversion(valueType) is { } load
-                    ? Pass(valueType, load)
-                    : Fail(new RuleViolation(capability == Capability.Load ? DiagnosticDescriptors.LoadNotNumeric : DiagnosticDescriptors.RemainingCapacityNotNumeric, attributeLocation, member.Name, Display(valueType)), valueType);
+                return NumericConversion(valueType) is { } number
+                    ? Pass(valueType, number)
+                    : Fail(new RuleViolation(info.WrongType, attributeLocation, member.Name, Display(valueType)), valueType);
         }
     }
 

@@ -44,20 +44,16 @@ internal static class Parser
             verdict.IsUsable);
     }
 
-    /// <summary>Flattens the four per-attribute collections into one, in a stable order, dropping non-members (null).</summary>
-    public static EquatableArray<MemberCapture> Merge(
-        ((ImmutableArray<MemberCapture?> Identity, ImmutableArray<MemberCapture?> Weight) First,
-         (ImmutableArray<MemberCapture?> Load, ImmutableArray<MemberCapture?> Remaining) Second) all)
+    /// <summary>Appends one attribute's captures to those collected so far, dropping non-members (null).</summary>
+    public static EquatableArray<MemberCapture> Append(EquatableArray<MemberCapture> collected, ImmutableArray<MemberCapture?> captures)
     {
-        var merged = new List<MemberCapture>(all.First.Identity.Length + all.First.Weight.Length + all.Second.Load.Length + all.Second.Remaining.Length);
-        foreach (ImmutableArray<MemberCapture?> captures in new[] { all.First.Identity, all.First.Weight, all.Second.Load, all.Second.Remaining })
+        var merged = new List<MemberCapture>(collected.Count + captures.Length);
+        merged.AddRange(collected);
+        foreach (MemberCapture? capture in captures)
         {
-            foreach (MemberCapture? capture in captures)
+            if (capture is not null)
             {
-                if (capture is not null)
-                {
-                    merged.Add(capture);
-                }
+                merged.Add(capture);
             }
         }
 
@@ -96,9 +92,10 @@ internal static class Parser
                 continue;
             }
 
-            var capabilities = new List<CapabilityModel>(4);
-            foreach (Capability capability in new[] { Capability.Identity, Capability.Weight, Capability.Load, Capability.RemainingCapacity })
+            var capabilities = new List<CapabilityModel>(CapabilityTable.All.Length);
+            foreach (CapabilityInfo info in CapabilityTable.All)
             {
+                Capability capability = info.Kind;
                 MemberCapture? chosen = null;
                 bool usable = true;
                 foreach (MemberCapture member in members)
@@ -166,7 +163,7 @@ internal static class Parser
         foreach (INamedTypeSymbol candidate in type.AllInterfaces)
         {
             if (candidate.ContainingNamespace is { Name: "Loadwise", ContainingNamespace.IsGlobalNamespace: true }
-                && candidate.Name is "INode" or "IWeighted" or "ILoadMetric" or "IRemainingCapacity")
+                && CapabilityTable.IsCapabilityInterface(candidate.Name))
             {
                 implemented.Add(candidate.ToDisplayString(TypeNameFormat));
             }

@@ -32,6 +32,26 @@ internal static class GeneratorHarness
         return (driver.GetRunResult(), output);
     }
 
+    /// <summary>
+    /// Runs the generator over one source that declares one node type; requires exactly one generated file, no generator
+    /// error, no significant compiler diagnostic and no LW diagnostic in the result; returns the generated text.
+    /// </summary>
+    public static string GenerateAndCompileCleanly(string source)
+    {
+        var (result, output) = Run(Compile(source));
+
+        Assert.All(result.Results, r => Assert.Null(r.Exception));
+        Assert.Empty(result.Diagnostics);
+        GeneratedSourceResult generated = Assert.Single(Assert.Single(result.Results).GeneratedSources);
+        Diagnostic[] significant = [.. Significant(output.GetDiagnostics(TestContext.Current.CancellationToken))];
+        Assert.True(significant.Length == 0, Format(significant));
+        Assert.Empty(Analyze(output).Where(d => d.Id.StartsWith("LW", StringComparison.Ordinal)));
+        return generated.SourceText.ToString();
+    }
+
+    /// <summary>The lines of generated text, trimmed, for assertions on whole lines.</summary>
+    public static string[] Lines(string generated) => [.. generated.Split('\n').Select(line => line.Trim())];
+
     /// <summary>Runs the analyzer over a compilation (normally the generator's output, as a real build does).</summary>
     public static ImmutableArray<Diagnostic> Analyze(Compilation compilation) =>
         compilation.WithAnalyzers([new NodeAnalyzer()], new AnalyzerOptions([])).GetAllDiagnosticsAsync().GetAwaiter().GetResult();

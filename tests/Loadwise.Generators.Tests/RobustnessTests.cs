@@ -22,7 +22,7 @@ public sealed class RobustnessTests
     [Fact]
     public void Mutated_and_truncated_inputs_never_crash_the_generator_or_the_analyzer()
     {
-        string[] valid = [.. SnapshotTests.Shapes.Select(row => (string)row.Data.Item2)];
+        string[] valid = [.. SnapshotTests.AllSources];
         var random = new System.Random(Seed);
         int runs = 0;
         int generatedSomething = 0;
