@@ -45,9 +45,10 @@ public sealed class ErrorPathTests
     public async Task Client_abort_cancels_the_upstream_request_and_counts_as_client_abort()
     {
         await using TestProxy proxy = await TestProxy.StartAsync(backendCount: 1);
+        using var resetting = new HttpClient(TestProxy.NewHandler(resetOnClose: true)) { BaseAddress = proxy.BaseUri };
         using (var abort = CancellationTokenSource.CreateLinkedTokenSource(Ct))
         {
-            Task<HttpResponseMessage> pending = proxy.Client.GetAsync("/delay/20000", abort.Token);
+            Task<HttpResponseMessage> pending = resetting.GetAsync("/delay/20000", abort.Token);
             await StrategyRoutingTests.WaitUntilAsync(() => proxy.Backends[0].Requests == 1);
             await abort.CancelAsync();
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => pending);
@@ -60,6 +61,26 @@ public sealed class ErrorPathTests
         Assert.Contains("loadwise_requests_dropped_total{reason=\"client_abort\"} 1\n", metrics, StringComparison.Ordinal);
         Assert.DoesNotContain("code=\"502\"", metrics, StringComparison.Ordinal);
         Assert.DoesNotContain("code=\"504\"", metrics, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_client_that_closes_while_waiting_is_a_client_abort_once_its_answer_cannot_be_sent()
+    {
+        // A FIN alone may be a half-close (the client still reads), so the request runs on, as in HAProxy; when the
+        // answer comes and the client is gone, that is a client abort, not a backend failure.
+        await using TestProxy proxy = await TestProxy.StartAsync(o => o.HealthChecks.Enabled = false, backendCount: 1);
+        using (var abort = CancellationTokenSource.CreateLinkedTokenSource(Ct))
+        {
+            Task<HttpResponseMessage> pending = proxy.Client.GetAsync("/delay/500", abort.Token);
+            await StrategyRoutingTests.WaitUntilAsync(() => proxy.Backends[0].Requests == 1);
+            await abort.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => pending);
+        }
+
+        await StrategyRoutingTests.WaitUntilAsync(() => proxy.Server.InFlight == 0, timeoutMs: 5_000);
+        Assert.Equal(0, proxy.Backends[0].CancelledDelays);
+        Assert.Equal(new HealthState(HealthStatus.Healthy, 0, 0), proxy.Server.Health.Tracker.GetState("b1"));
+        Assert.DoesNotContain("code=\"502\"", proxy.Scrape(), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -320,10 +320,19 @@ public sealed class EventLoopTests : IDisposable
             int read = await client.ReceiveAsync(reply, Ct).AsTask().WaitAsync(Patience, Ct);
             Assert.Equal("reply", Encoding.ASCII.GetString(reply, 0, read));
 
-            // The client's close ends the input and fires the connection's closed token.
+            // The client's half-close ends the input, but does not fire the closed token: its answer can still go out.
             client.Shutdown(SocketShutdown.Send);
             ReadResult end = await input.ReadAsync(Ct).AsTask().WaitAsync(Patience, Ct);
             Assert.True(end.IsCompleted);
+            await Task.Delay(100, Ct);
+            Assert.False(connection.ConnectionClosed.IsCancellationRequested);
+            await connection.Transport.Output.WriteAsync("after"u8.ToArray(), Ct);
+            read = await client.ReceiveAsync(reply, Ct).AsTask().WaitAsync(Patience, Ct);
+            Assert.Equal("after", Encoding.ASCII.GetString(reply, 0, read));
+
+            // A reset breaks the connection and fires it.
+            client.LingerState = new LingerOption(true, 0);
+            client.Close();
             await WaitUntilAsync(() => connection.ConnectionClosed.IsCancellationRequested);
         }
     }

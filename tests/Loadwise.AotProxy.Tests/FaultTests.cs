@@ -198,10 +198,11 @@ public sealed class FaultTests
     public async Task A_client_abort_is_not_a_backend_failure()
     {
         await using TestProxy proxy = await TestProxy.StartAsync(o => o.HealthChecks.Enabled = false, backendCount: 1);
+        using var resetting = new HttpClient(TestProxy.NewHandler(resetOnClose: true)) { BaseAddress = proxy.BaseUri };
         for (int i = 0; i < 3; i++)
         {
             using var abort = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-            Task<HttpResponseMessage> pending = proxy.Client.GetAsync("/delay/20000", abort.Token);
+            Task<HttpResponseMessage> pending = resetting.GetAsync("/delay/20000", abort.Token);
             await StrategyRoutingTests.WaitUntilAsync(() => proxy.Backends[0].Requests == i + 1);
             await abort.CancelAsync();
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => pending);

@@ -84,18 +84,28 @@ internal sealed class TestProxy : IAsyncDisposable
             url,
             route is null ? TestRoutes.HandleAsync : async context => await route(index, context) || await TestRoutes.HandleAsync(context));
 
-    public static SocketsHttpHandler NewHandler(IPAddress? localAddress = null) => new()
+    /// <summary>
+    /// A client handler. <paramref name="localAddress"/> binds its side to another loopback address; with
+    /// <paramref name="resetOnClose"/> a cancelled request resets its connection (RST) instead of closing it (FIN), as a
+    /// crashed client or a browser tab's abort does: the proxy takes a FIN alone for a half-close and still answers.
+    /// </summary>
+    public static SocketsHttpHandler NewHandler(IPAddress? localAddress = null, bool resetOnClose = false) => new()
     {
         UseProxy = false,
         AllowAutoRedirect = false,
         UseCookies = false,
-        ConnectCallback = localAddress is null ? null : async (context, cancellationToken) =>
+        ConnectCallback = localAddress is null && !resetOnClose ? null : async (context, cancellationToken) =>
         {
             // Loopback is a /8: binding the client side to 127.0.0.x gives each simulated client its own address.
             var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             try
             {
-                socket.Bind(new IPEndPoint(localAddress, 0));
+                if (resetOnClose)
+                {
+                    socket.LingerState = new LingerOption(true, 0);
+                }
+
+                socket.Bind(new IPEndPoint(localAddress ?? IPAddress.Loopback, 0));
                 await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
                 return new NetworkStream(socket, ownsSocket: true);
             }

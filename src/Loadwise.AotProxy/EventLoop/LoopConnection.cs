@@ -56,7 +56,7 @@ internal sealed class LoopConnection : ConnectionContext, IConnectionIdFeature, 
         Features.Set<IConnectionEndPointFeature>(this);
         Features.Set<IConnectionLifetimeFeature>(this);
         Features.Set(this);
-        socket.OnPeerClosed(static state => ((LoopConnection)state!).FireClosed(), this);
+        socket.OnBroken(static state => ((LoopConnection)state!).FireClosed(), this);
     }
 
     /// <summary>Gets the connection's socket on the loop.</summary>
@@ -186,7 +186,12 @@ internal sealed class LoopConnection : ConnectionContext, IConnectionIdFeature, 
         finally
         {
             await writer.CompleteAsync(_abortReason ?? error).ConfigureAwait(false);
-            FireClosed();
+            if (error is not null || _abortReason is not null)
+            {
+                // A broken connection aborts what runs on it. A clean end of stream only ends the input: a client that
+                // half-closed after its request still gets the answer (Kestrel's own transport would abort it).
+                FireClosed();
+            }
         }
     }
 

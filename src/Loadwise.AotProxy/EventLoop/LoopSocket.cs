@@ -51,9 +51,10 @@ internal sealed class LoopSocket : LoopHandle, IDisposable, IValueTaskSource<int
     private readonly bool _accepted;
     private int _drainedAt = -1;
     private volatile bool _closed;
-    private Action<object?>? _onPeerClosed;
-    private object? _onPeerClosedState;
+    private Action<object?>? _onBroken;
+    private object? _onBrokenState;
     private int _peerClosed;
+    private int _broken;
     private ManualResetValueTaskSourceCore<int> _receiving;
     private Memory<byte> _receiveBuffer;
     private CancellationToken _receiveToken;
@@ -83,17 +84,21 @@ internal sealed class LoopSocket : LoopHandle, IDisposable, IValueTaskSource<int
     /// <summary>Gets whether the peer closed its side or the connection broke (EPOLLRDHUP, HUP or ERR seen).</summary>
     public bool PeerClosed => Volatile.Read(ref _peerClosed) == 1;
 
+    /// <summary>Gets whether the connection broke: reset by the peer, or shut down both ways (EPOLLHUP or EPOLLERR seen).</summary>
+    public bool Broken => Volatile.Read(ref _broken) == 1;
+
     /// <summary>
-    /// Sets what runs once (on the loop thread) when the peer closes its side or the connection breaks, even while
-    /// nothing is reading: a transport fires its connection-closed token from it, as Kestrel's does on a FIN.
+    /// Sets what runs once (on the loop thread) when the connection breaks (<see cref="Broken"/>), even while nothing
+    /// is reading. A peer that only half-closes (a FIN: it sent its request and waits for the answer) does not break
+    /// it, as HAProxy keeps serving such a client: its end of stream is read as such, and its answer still goes out.
     /// </summary>
-    public void OnPeerClosed(Action<object?> callback, object? state)
+    public void OnBroken(Action<object?> callback, object? state)
     {
-        _onPeerClosedState = state;
-        Volatile.Write(ref _onPeerClosed, callback);
-        if (PeerClosed)
+        _onBrokenState = state;
+        Volatile.Write(ref _onBroken, callback);
+        if (Broken)
         {
-            RaisePeerClosed();
+            RaiseBroken();
         }
     }
 
@@ -431,9 +436,14 @@ internal sealed class LoopSocket : LoopHandle, IDisposable, IValueTaskSource<int
 
     public override void OnEvents(uint events)
     {
-        if ((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0 && Interlocked.Exchange(ref _peerClosed, 1) == 0)
+        if ((events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0)
         {
-            RaisePeerClosed();
+            Volatile.Write(ref _peerClosed, 1);
+        }
+
+        if ((events & (EPOLLHUP | EPOLLERR)) != 0 && Interlocked.Exchange(ref _broken, 1) == 0)
+        {
+            RaiseBroken();
         }
 
         if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0)
@@ -447,11 +457,11 @@ internal sealed class LoopSocket : LoopHandle, IDisposable, IValueTaskSource<int
         }
     }
 
-    private void RaisePeerClosed()
+    private void RaiseBroken()
     {
-        if (Interlocked.Exchange(ref _onPeerClosed, null) is { } callback)
+        if (Interlocked.Exchange(ref _onBroken, null) is { } callback)
         {
-            callback(_onPeerClosedState);
+            callback(_onBrokenState);
         }
     }
 

@@ -181,19 +181,26 @@ internal sealed class Http1FastPathConnection : IDisposable
     // Whether any byte of the current response has gone to the client (until then an error can replace it).
     private bool _responseStarted;
 
-    /// <summary>A connection on Kestrel's socket transport: reads from its pipe, sends on its socket.</summary>
+    /// <summary>
+    /// A connection on Kestrel's socket transport: reads from its pipe, sends on its socket. That transport fires the
+    /// connection-closed token on a half-close too, so it is not used: a client that sent its request and half-closed
+    /// still gets its answer, and one that left is found out when its answer cannot be sent (as HAProxy does).
+    /// </summary>
     public Http1FastPathConnection(Http1FastPath owner, ConnectionContext context, PipeReader input, Socket socket, IConnectionHeartbeatFeature heartbeat, IConnectionLifetimeNotificationFeature lifetime)
-        : this(owner, context, input, heartbeat, lifetime) => _socket = new ConnectionSocket(socket);
+        : this(owner, context, input, CancellationToken.None, heartbeat, lifetime) => _socket = new ConnectionSocket(socket);
 
-    /// <summary>A connection on the proxy's event loop: reads straight from the socket (<see cref="LoopInput"/>) and sends on it.</summary>
+    /// <summary>
+    /// A connection on the proxy's event loop: reads straight from the socket (<see cref="LoopInput"/>) and sends on
+    /// it. Its connection-closed token fires when the connection breaks, not on a half-close.
+    /// </summary>
     public Http1FastPathConnection(Http1FastPath owner, ConnectionContext context, LoopInput input, LoopSocket socket, IConnectionHeartbeatFeature heartbeat, IConnectionLifetimeNotificationFeature lifetime)
-        : this(owner, context, input, heartbeat, lifetime) => _socket = new ConnectionSocket(socket);
+        : this(owner, context, input, context.ConnectionClosed, heartbeat, lifetime) => _socket = new ConnectionSocket(socket);
 
-    private Http1FastPathConnection(Http1FastPath owner, ConnectionContext context, PipeReader input, IConnectionHeartbeatFeature heartbeat, IConnectionLifetimeNotificationFeature lifetime)
+    private Http1FastPathConnection(Http1FastPath owner, ConnectionContext context, PipeReader input, CancellationToken clientClosed, IConnectionHeartbeatFeature heartbeat, IConnectionLifetimeNotificationFeature lifetime)
     {
         _owner = owner;
         _context = context;
-        _clientClosed = context.ConnectionClosed;
+        _clientClosed = clientClosed;
         _input = input;
         _peer = (context.RemoteEndPoint as IPEndPoint)?.Address;
         _peerTrusted = owner.Forwarded.IsTrusted(_peer);

@@ -39,8 +39,15 @@ internal sealed class ProxyServer : IAsyncDisposable
     private readonly ILogger _logger;
     private long _drainStarted;
 
+    /// <summary>Kestrel's switch that refuses a bare LF as a line end (read when its options are made).</summary>
+    private const string RefuseBareLineFeeds = "Microsoft.AspNetCore.Server.Kestrel.DisableHttp1LineFeedTerminators";
+
     private ProxyServer(ProxyOptions options, bool handleSignals, bool consoleLogging)
     {
+        // RFC 9112 section 2.2 lets a recipient take a bare LF as a line end, and Kestrel does by default; nginx-style
+        // front ends that do not could then frame the same bytes differently (a smuggling gap). The proxy takes CRLF
+        // only: a bare LF is a 400, at once.
+        AppContext.SetSwitch(RefuseBareLineFeeds, true);
         _options = options;
         var backends = new Backend[options.Backends.Count];
         for (int i = 0; i < backends.Length; i++)

@@ -14,7 +14,7 @@ public enum ProxyPath
     /// <summary>Kestrel's HTTP layer for every request, with the proxy's own backend connections.</summary>
     Kestrel,
 
-    /// <summary>Kestrel's HTTP layer and HttpClient for the backend.</summary>
+    /// <summary>Kestrel's HTTP layer and HttpClient for the backend (as for https backends), on the event loop.</summary>
     HttpClient,
 }
 
@@ -39,7 +39,7 @@ public abstract class HardeningTestBase
             options.Backends.Add(new BackendOptions { Id = "scripted", Url = backend.Url });
             options.HealthChecks.Enabled = false;
             options.Retries.Count = 0;
-            options.Performance.EventLoop = path is ProxyPath.EventLoop or ProxyPath.Kestrel;
+            options.Performance.EventLoop = path != ProxyPath.SocketTransport;
             options.Performance.FastPath = path is ProxyPath.EventLoop or ProxyPath.SocketTransport;
             options.Performance.DirectHttp1 = path != ProxyPath.HttpClient;
             configure?.Invoke(options);
