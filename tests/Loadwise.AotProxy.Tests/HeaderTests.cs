@@ -120,7 +120,7 @@ public sealed class HeaderTests
             "proxy-x", "Proxy-", "P", "Content-Type", "Content-Length", "Cache-Control", "Cookie", "Date", "Server", "ETag",
             "Accept-Ranges", "Last-Modified", "Trailers", "Upgrade-Insecure-Requests", "Expect-CT", "Tk", "Keep", "X-A", "",
             new string('C', 10), new string('K', 70), "Kee-Alive1", "Host", "host", "Hosts", "X-Forwarded-For", "x-forwarded-proto",
-            "X-Forwarded-Host", "X-Forwarded-Port", "X-Foo",
+            "X-Forwarded-Host", "X-Forwarded-Port", "X-Foo", "X_Forwarded_For", "x_real_ip", "Forwarded", "Forwarde_", "True-Client-IP",
         ];
         foreach (string name in names)
         {
@@ -132,9 +132,12 @@ public sealed class HeaderTests
                     $"IsHopByHop('{name}', '{connection}') differs between the string and byte overloads");
                 foreach (bool forwarded in new[] { true, false })
                 {
-                    Assert.True(
-                        HeaderRules.SkipRequestHeader(name, connection, forwarded) == HeaderRules.SkipRequestHeader(bytes, connection, forwarded),
-                        $"SkipRequestHeader('{name}', '{connection}', {forwarded}) differs between the string and byte overloads");
+                    foreach (HeaderNameSet? untrusted in new[] { null, new ForwardedHeaders([]).Untrusted })
+                    {
+                        Assert.True(
+                            HeaderRules.SkipRequestHeader(name, connection, forwarded, untrusted) == HeaderRules.SkipRequestHeader(bytes, connection, forwarded, untrusted),
+                            $"SkipRequestHeader('{name}', '{connection}', {forwarded}, {untrusted is not null}) differs between the string and byte overloads");
+                    }
                 }
             }
         }

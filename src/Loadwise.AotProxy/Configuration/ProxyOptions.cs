@@ -211,6 +211,14 @@ internal sealed class ForwardingOptions
 
     /// <summary>Gets or sets whether X-Forwarded-For, -Proto and -Host are set.</summary>
     public bool XForwarded { get; set; } = true;
+
+    /// <summary>
+    /// Gets or sets the headers removed from requests of peers outside <see cref="TrustedProxies"/> (matched without
+    /// case, <c>_</c> the same as <c>-</c>), so that a client cannot tell a backend that trusts them where it came
+    /// from; null for <see cref="Forwarding.ForwardedHeaders.DefaultUntrusted"/>. X-Forwarded-For, -Proto and -Host
+    /// from such peers are always removed (and replaced when <see cref="XForwarded"/> is on).
+    /// </summary>
+    public List<string>? UntrustedHeaders { get; set; }
 }
 
 /// <summary>The Prometheus scrape endpoint.</summary>

@@ -58,6 +58,15 @@ internal static class ProxyOptionsValidator
             }
         }
 
+        List<string>? untrusted = options.Forwarding.UntrustedHeaders;
+        for (int i = 0; untrusted is not null && i < untrusted.Count; i++)
+        {
+            if (!HttpSyntax.IsToken(untrusted[i]))
+            {
+                problems.Add($"Forwarding:UntrustedHeaders:{i}: got '{untrusted[i] ?? Missing}', expected a header name such as X-Real-IP");
+            }
+        }
+
         if (Array.FindIndex(HostHeaderPolicies, p => string.Equals(p, options.Forwarding.HostHeader, StringComparison.OrdinalIgnoreCase)) < 0)
         {
             problems.Add($"Forwarding:HostHeader: got '{options.Forwarding.HostHeader ?? Missing}', expected one of {string.Join(", ", HostHeaderPolicies)}");

@@ -14,9 +14,27 @@ internal sealed class ForwardedHeaders
     public const string ForwardedProto = "X-Forwarded-Proto";
     public const string ForwardedHost = "X-Forwarded-Host";
 
+    /// <summary>
+    /// The headers removed by default from untrusted peers' requests: the other forwarding headers backends and
+    /// frameworks read for the client's address, scheme, port or path prefix.
+    /// </summary>
+    public static readonly IReadOnlyList<string> DefaultUntrusted =
+        ["Forwarded", "X-Real-IP", "X-Forwarded-Port", "X-Forwarded-Prefix", "X-Forwarded-Ssl", "X-Forwarded-Scheme", "X-Client-IP", "True-Client-IP"];
+
     private readonly IPNetwork[] _trusted;
 
-    public ForwardedHeaders(IPNetwork[] trusted) => _trusted = trusted;
+    /// <summary>Creates the rules for the <paramref name="trusted"/> networks; <paramref name="untrusted"/> null for <see cref="DefaultUntrusted"/>.</summary>
+    public ForwardedHeaders(IPNetwork[] trusted, IEnumerable<string>? untrusted = null)
+    {
+        _trusted = trusted;
+        Untrusted = new HeaderNameSet([.. untrusted ?? DefaultUntrusted, ForwardedFor, ForwardedProto, ForwardedHost]);
+    }
+
+    /// <summary>
+    /// Gets the headers never forwarded from an untrusted peer: the configured ones and X-Forwarded-For, -Proto and
+    /// -Host, however spelled (<c>X_Forwarded_For</c> too).
+    /// </summary>
+    public HeaderNameSet Untrusted { get; }
 
     /// <summary>Parses a CIDR (<c>10.0.0.0/8</c>) or a single address (<c>10.1.2.3</c>, taken as /32 or /128).</summary>
     public static bool TryParseNetwork(string? text, out IPNetwork network)

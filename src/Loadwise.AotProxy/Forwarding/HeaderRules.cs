@@ -37,15 +37,21 @@ internal static class HeaderRules
     /// <summary>The longest header name checked on the stack; longer ones (rare) are decoded into a string.</summary>
     private const int StackNameLength = 128;
 
-    /// <summary>Returns true when a request header must not be copied upstream as it is.</summary>
-    public static bool SkipRequestHeader(ReadOnlySpan<char> name, string? connectionHeader, bool handleForwarded) =>
+    /// <summary>
+    /// Returns true when a request header must not be copied upstream as it is: hop-by-hop, set by the proxy (Host, and
+    /// X-Forwarded-* when <paramref name="handleForwarded"/>), or in <paramref name="untrusted"/>: the forwarding headers
+    /// an untrusted peer may not send (null for a trusted peer).
+    /// </summary>
+    public static bool SkipRequestHeader(ReadOnlySpan<char> name, string? connectionHeader, bool handleForwarded, HeaderNameSet? untrusted) =>
         IsHopByHop(name, connectionHeader)
-        || (handleForwarded ? SetByProxySpans.Contains(name) : name.Equals("Host", StringComparison.OrdinalIgnoreCase));
+        || (handleForwarded ? SetByProxySpans.Contains(name) : name.Equals("Host", StringComparison.OrdinalIgnoreCase))
+        || (untrusted is not null && untrusted.Contains(name));
 
-    /// <summary>Returns true when a request header name read off the wire (ASCII) must not be copied upstream as it is.</summary>
-    public static bool SkipRequestHeader(ReadOnlySpan<byte> name, string? connectionHeader, bool handleForwarded) =>
+    /// <summary>As <see cref="SkipRequestHeader(ReadOnlySpan{char}, string?, bool, HeaderNameSet?)"/>, for a name read off the wire (ASCII).</summary>
+    public static bool SkipRequestHeader(ReadOnlySpan<byte> name, string? connectionHeader, bool handleForwarded, HeaderNameSet? untrusted) =>
         IsHopByHop(name, connectionHeader)
-        || (handleForwarded ? IsOneOf(name, SetByProxyBytes) : (name.Length == 4 && Ascii.EqualsIgnoreCase(name, "Host"u8)));
+        || (handleForwarded ? IsOneOf(name, SetByProxyBytes) : (name.Length == 4 && Ascii.EqualsIgnoreCase(name, "Host"u8)))
+        || (untrusted is not null && untrusted.Contains(name));
 
     /// <summary>Returns true for a hop-by-hop header: a fixed one, any <c>Proxy-*</c>, or one named by <c>Connection</c>.</summary>
     public static bool IsHopByHop(ReadOnlySpan<char> name, string? connectionHeader) =>

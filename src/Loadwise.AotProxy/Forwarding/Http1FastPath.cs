@@ -388,10 +388,11 @@ internal sealed class Http1FastPathConnection : IDisposable
 
         writer.Append("\r\n"u8);
         bool xForwarded = settings.XForwarded;
+        HeaderNameSet? untrusted = _peerTrusted ? null : settings.Forwarded.Untrusted;
         foreach (HeaderField field in _head.Fields)
         {
             ReadOnlySpan<byte> name = field.Name(request);
-            if (HeaderRules.SkipRequestHeader(name, null, xForwarded))
+            if (HeaderRules.SkipRequestHeader(name, null, xForwarded, untrusted))
             {
                 continue;
             }

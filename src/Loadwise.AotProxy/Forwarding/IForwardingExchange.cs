@@ -117,10 +117,11 @@ internal readonly struct KestrelExchange(HttpContext context) : IForwardingExcha
         IHeaderDictionary headers = request.Headers;
         string? connection = headers.Connection.Count == 0 ? null : headers.Connection.ToString();
         bool xForwarded = settings.XForwarded;
+        HeaderNameSet? untrusted = settings.Forwarded.IsTrusted(context.Connection.RemoteIpAddress) ? null : settings.Forwarded.Untrusted;
         foreach (KeyValuePair<string, StringValues> header in headers)
         {
             // Content-Length (here only ever 0) is written below, by method, as HttpClient does.
-            if (HeaderRules.SkipRequestHeader(header.Key, connection, xForwarded)
+            if (HeaderRules.SkipRequestHeader(header.Key, connection, xForwarded, untrusted)
                 || string.Equals(header.Key, "Content-Length", StringComparison.OrdinalIgnoreCase))
             {
                 continue;

@@ -663,9 +663,10 @@ internal sealed class ProxyForwarder : IDisposable
         IHeaderDictionary headers = request.Headers;
         string? connection = headers.Connection.Count == 0 ? null : headers.Connection.ToString();
         bool xForwarded = _settings.XForwarded;
+        HeaderNameSet? untrusted = _settings.Forwarded.IsTrusted(context.Connection.RemoteIpAddress) ? null : _settings.Forwarded.Untrusted;
         foreach (KeyValuePair<string, StringValues> header in headers)
         {
-            if (HeaderRules.SkipRequestHeader(header.Key, connection, xForwarded))
+            if (HeaderRules.SkipRequestHeader(header.Key, connection, xForwarded, untrusted))
             {
                 continue;
             }

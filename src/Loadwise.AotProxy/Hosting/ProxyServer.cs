@@ -65,7 +65,7 @@ internal sealed class ProxyServer : IAsyncDisposable
             ForwardedHeaders.TryParseNetwork(options.Forwarding.TrustedProxies[i], out trusted[i]);
         }
 
-        var forwarded = new ForwardedHeaders(trusted);
+        var forwarded = new ForwardedHeaders(trusted, options.Forwarding.UntrustedHeaders);
         HashKeySource? hashKey = null;
         if (StrategyName == StrategyFactory.ConsistentHashName)
         {
