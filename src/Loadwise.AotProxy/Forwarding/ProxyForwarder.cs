@@ -131,6 +131,9 @@ internal sealed class ProxyForwarder : IDisposable
     /// <summary>Gets the requests being forwarded right now.</summary>
     public long InFlight => _inFlight.Sum(0);
 
+    /// <summary>Gets the backend connections idle in the proxy's own pools right now.</summary>
+    public int IdleConnections => _pools.Sum(static pool => pool?.IdleCount ?? 0);
+
     /// <summary>Gets whether every backend is reached over the proxy's own HTTP/1.1 pools (what the fast path needs).</summary>
     public bool AllBackendsDirect => Array.TrueForAll(_pools, static pool => pool is not null);
 

@@ -215,6 +215,9 @@ internal sealed class ProxyServer : IAsyncDisposable
 
     public long InFlight => _forwarder.InFlight;
 
+    /// <summary>Gets the backend connections idle in the proxy's own pools right now.</summary>
+    public int IdleBackendConnections => _forwarder.IdleConnections;
+
     /// <summary>Gets the fast path, or null when it is off or the backends rule it out (see <see cref="PerformanceOptions.FastPath"/>).</summary>
     public Http1FastPath? FastPath => _fastPath;
 
