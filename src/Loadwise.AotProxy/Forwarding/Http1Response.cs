@@ -100,8 +100,8 @@ internal sealed class Http1ResponseHead
     /// anything that is not a well-formed HTTP/1.0 or 1.1 head: a header name that is not a token, obsolete line
     /// folding, whitespace before a colon (RFC 9112 section 5), a Content-Length that is not <c>1*DIGIT</c> or that
     /// conflicts with another (RFC 9110 section 8.6), and a Transfer-Encoding where <c>chunked</c> is not the final coding,
-    /// or comes twice. A head that is valid but odd (a length or coding on a 1xx or 204, both framings at once, a
-    /// repeated length) marks the connection not reusable (<see cref="KeepAlive"/> false), as HAProxy does.
+    /// or comes twice, and both a length and a coding (RFC 9112 section 6.3). A head that is valid but odd (a length or
+    /// coding on a 1xx or 204, a repeated length) marks the connection not reusable (<see cref="KeepAlive"/> false), as HAProxy does.
     /// </summary>
     public OperationStatus TryParse(ReadOnlySpan<byte> data, bool requestWasHead, out int consumed, out string? error)
     {
@@ -226,6 +226,14 @@ internal sealed class Http1ResponseHead
             return OperationStatus.InvalidData;
         }
 
+        if (contentLength >= 0 && transferEncoding is not null)
+        {
+            // RFC 9112 section 6.3: such a message "ought to be handled as an error"; it is the classic smuggling shape,
+            // and clients disagree on which header wins (HttpClient takes the length unless the coding is chunked).
+            error = "both Content-Length and Transfer-Encoding";
+            return OperationStatus.InvalidData;
+        }
+
         bool chunked = false;
         string? otherCodings = null;
         if (transferEncoding is not null && !TryParseCodings(transferEncoding, out chunked, out otherCodings))
@@ -249,7 +257,6 @@ internal sealed class Http1ResponseHead
         // RFC 9110 sections 8.6 and 9112 6.1: no length or coding on a 1xx or 204; RFC 9112 6.3: both framings at once
         // "ought to be handled as an error". Relayed, but the connection is not trusted with another request.
         odd |= (status < 200 || status == 204) && (contentLength >= 0 || transferEncoding is not null);
-        odd |= contentLength >= 0 && transferEncoding is not null;
         KeepAlive &= !odd;
         ContentLength = contentLength;
         if (requestWasHead || status is 204 or 304 || status < 200)
@@ -391,6 +398,9 @@ internal static class Http1Response
     /// <summary>The longest chunk-size or trailer line accepted.</summary>
     private const int MaxLineLength = 4096;
 
+    /// <summary>Control characters refused in a trailer line: all but horizontal tab, and DEL.</summary>
+    private static readonly SearchValues<byte> TrailerControlBytes = SearchValues.Create([.. Enumerable.Range(0, 32).Where(static b => b != '\t').Select(static b => (byte)b), (byte)127]);
+
     /// <summary>
     /// Reads what has arrived of the final response head into <paramref name="head"/>, skipping interim 1xx responses
     /// and receiving more while a receive completes at once. Returns true once the head is read; false when a receive
@@ -491,9 +501,16 @@ internal static class Http1Response
                     long size = ParseChunkSize(await ReadLineAsync(connection, cancellationToken).ConfigureAwait(false), connection);
                     if (size == 0)
                     {
-                        // Trailer fields up to the blank line; they are not forwarded.
-                        while (await ReadLineAsync(connection, cancellationToken).ConfigureAwait(false) > 0)
+                        // Trailer fields up to the blank line: checked as fields, not forwarded.
+                        int length;
+                        while ((length = await ReadLineAsync(connection, cancellationToken).ConfigureAwait(false)) > 0)
                         {
+                            ReadOnlySpan<byte> line = connection.Buffer.AsSpan(connection.Start - length - 2, length);
+                            int colon = line.IndexOf((byte)':');
+                            if (colon <= 0 || !HttpSyntax.IsToken(line[..colon]) || line.ContainsAny(TrailerControlBytes))
+                            {
+                                throw new UpstreamException(UpstreamError.Body, "invalid trailer field");
+                            }
                         }
 
                         break;
