@@ -1,5 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using Loadwise.AotProxy.Forwarding;
 using Loadwise.AotProxy.Threading;
 
 namespace Loadwise.Benchmarks;

@@ -1,10 +1,12 @@
 using BenchmarkDotNet.Attributes;
 using Loadwise.AotProxy.Configuration;
-using Loadwise.AotProxy.Forwarding;
 using Loadwise.AotProxy.Health;
-using Loadwise.AotProxy.Routing;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging.Abstractions;
+using Loadwise.AotProxy.Backends;
+using Loadwise.AotProxy.Downstream;
+using Loadwise.AotProxy.Http;
+using Loadwise.AotProxy.Router;
 
 namespace Loadwise.Benchmarks;
 

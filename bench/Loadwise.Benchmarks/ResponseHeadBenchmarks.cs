@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Text;
 using BenchmarkDotNet.Attributes;
-using Loadwise.AotProxy.Forwarding;
+using Loadwise.AotProxy.Http;
 
 namespace Loadwise.Benchmarks;
 
@@ -18,7 +18,7 @@ public class ResponseHeadBenchmarks
         + "Content-Length: 1024\r\nLast-Modified: Sun, 22 Nov 2026 17:00:00 GMT\r\nConnection: keep-alive\r\n"
         + "ETag: \"6740a1b0-400\"\r\nAccept-Ranges: bytes\r\n\r\n");
 
-    private readonly Http1ResponseHead _head = new();
+    private readonly ResponseHead _head = new();
 
     [Benchmark]
     public int ParseNginxHead()

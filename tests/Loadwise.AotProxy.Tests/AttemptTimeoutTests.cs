@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Loadwise.AotProxy.Forwarding;
 using Loadwise.AotProxy.Threading;
 
 namespace Loadwise.AotProxy.Tests;

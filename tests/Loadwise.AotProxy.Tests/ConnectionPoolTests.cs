@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
-using Loadwise.AotProxy.Forwarding;
 using Loadwise.AotProxy.Threading;
+using Loadwise.AotProxy.Upstream;
 
 namespace Loadwise.AotProxy.Tests;
 
@@ -14,16 +14,16 @@ public sealed class ConnectionPoolTests
     public async Task A_connection_homed_on_the_calling_thread_is_rented_before_older_ones_from_other_threads()
     {
         using TcpListener listener = Listen();
-        using Http1ConnectionPool pool = PoolFor(listener, TimeSpan.FromMinutes(1));
+        using ConnectionPool pool = PoolFor(listener, TimeSpan.FromMinutes(1));
 
-        Http1Connection elsewhere = await pool.ConnectAsync(Ct);
-        Http1Connection here = await pool.ConnectAsync(Ct);
+        BackendConnection elsewhere = await pool.ConnectAsync(Ct);
+        BackendConnection here = await pool.ConnectAsync(Ct);
 
         // Synchronous from here, so "the calling thread" is one thread throughout.
         await Task.Run(
             () =>
             {
-                int home = Http1ConnectionPool.CurrentSlot();
+                int home = ConnectionPool.CurrentSlot();
                 elsewhere.HomeSlot = (home + 1) % 8;
                 here.HomeSlot = home;
 
@@ -31,9 +31,9 @@ public sealed class ConnectionPoolTests
                 pool.Return(here, ProxyClock.NowMilliseconds);
                 Assert.Equal(2, pool.IdleCount);
 
-                Assert.True(pool.TryRent(ProxyClock.NowMilliseconds, out Http1Connection first));
+                Assert.True(pool.TryRent(ProxyClock.NowMilliseconds, out BackendConnection first));
                 Assert.Same(here, first);
-                Assert.True(pool.TryRent(ProxyClock.NowMilliseconds, out Http1Connection second)); // none left here: another thread's idle one beats a new connection
+                Assert.True(pool.TryRent(ProxyClock.NowMilliseconds, out BackendConnection second)); // none left here: another thread's idle one beats a new connection
                 Assert.Same(elsewhere, second);
                 Assert.False(pool.TryRent(ProxyClock.NowMilliseconds, out _));
                 first.Dispose();
@@ -46,9 +46,9 @@ public sealed class ConnectionPoolTests
     public async Task A_connection_idle_past_the_idle_timeout_is_closed_instead_of_rented()
     {
         using TcpListener listener = Listen();
-        using Http1ConnectionPool pool = PoolFor(listener, TimeSpan.FromSeconds(1));
-        Http1Connection stale = await pool.ConnectAsync(Ct);
-        Http1Connection fresh = await pool.ConnectAsync(Ct);
+        using ConnectionPool pool = PoolFor(listener, TimeSpan.FromSeconds(1));
+        BackendConnection stale = await pool.ConnectAsync(Ct);
+        BackendConnection fresh = await pool.ConnectAsync(Ct);
         long now = ProxyClock.NowMilliseconds;
 
         // Idle since the start of the attempt that returned it: 1.5 s before now is past the 1 s timeout.
@@ -58,7 +58,7 @@ public sealed class ConnectionPoolTests
         await Assert.ThrowsAsync<ObjectDisposedException>(() => stale.SendAsync(new byte[] { 1 }, Ct).AsTask());
 
         pool.Return(fresh, now - 500);
-        Assert.True(pool.TryRent(now, out Http1Connection rented));
+        Assert.True(pool.TryRent(now, out BackendConnection rented));
         Assert.Same(fresh, rented);
         rented.Dispose();
     }
@@ -66,7 +66,7 @@ public sealed class ConnectionPoolTests
     [Fact]
     public async Task A_thread_keeps_its_slot()
     {
-        int[] slots = await Task.Run(() => new[] { Http1ConnectionPool.CurrentSlot(), Http1ConnectionPool.CurrentSlot() }, Ct);
+        int[] slots = await Task.Run(() => new[] { ConnectionPool.CurrentSlot(), ConnectionPool.CurrentSlot() }, Ct);
         Assert.Equal(slots[0], slots[1]);
         Assert.InRange(slots[0], 0, 63);
     }
@@ -75,8 +75,8 @@ public sealed class ConnectionPoolTests
     public async Task A_connection_that_waited_for_its_response_learns_its_home_thread()
     {
         using TcpListener listener = Listen();
-        using Http1ConnectionPool pool = PoolFor(listener, TimeSpan.FromMinutes(1));
-        using Http1Connection connection = await pool.ConnectAsync(Ct);
+        using ConnectionPool pool = PoolFor(listener, TimeSpan.FromMinutes(1));
+        using BackendConnection connection = await pool.ConnectAsync(Ct);
         using Socket server = await listener.AcceptSocketAsync(Ct);
         Assert.Equal(-1, connection.HomeSlot);
 
@@ -87,14 +87,14 @@ public sealed class ConnectionPoolTests
         Assert.InRange(connection.HomeSlot, 0, 63);
 
         // The response-head reader receives by itself (one state machine fewer): it must learn the home as well.
-        using Http1Connection second = await pool.ConnectAsync(Ct);
+        using BackendConnection second = await pool.ConnectAsync(Ct);
         using Socket secondServer = await listener.AcceptSocketAsync(Ct);
-        Assert.False(Http1Response.TryReadHead(second, second.Head, requestWasHead: false, out ValueTask<int> pending, Ct));
-        Task head = Task.Run(async () => Http1Response.ReceivedHeadBytes(second, await pending), Ct);
+        Assert.False(ResponseReader.TryReadHead(second, second.Head, requestWasHead: false, out ValueTask<int> pending, Ct));
+        Task head = Task.Run(async () => ResponseReader.ReceivedHeadBytes(second, await pending), Ct);
         await Task.Delay(50, Ct);
         await secondServer.SendAsync("HTTP/1.1 204 No Content\r\n\r\n"u8.ToArray(), SocketFlags.None, Ct);
         await head;
-        Assert.True(Http1Response.TryReadHead(second, second.Head, requestWasHead: false, out _, Ct));
+        Assert.True(ResponseReader.TryReadHead(second, second.Head, requestWasHead: false, out _, Ct));
         Assert.Equal(204, second.Head.Status);
         Assert.InRange(second.HomeSlot, 0, 63);
     }
@@ -107,6 +107,6 @@ public sealed class ConnectionPoolTests
         return listener;
     }
 
-    private static Http1ConnectionPool PoolFor(TcpListener backend, TimeSpan idleTimeout) =>
-        new(new Uri($"http://127.0.0.1:{((IPEndPoint)backend.LocalEndpoint).Port}/"), TimeSpan.FromSeconds(5), idleTimeout);
+    private static ConnectionPool PoolFor(TcpListener backend, TimeSpan idleTimeout) =>
+        new(new Uri($"http://127.0.0.1:{((IPEndPoint)backend.LocalEndpoint).Port}/"), new UpstreamSettings(TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(30), idleTimeout, null));
 }

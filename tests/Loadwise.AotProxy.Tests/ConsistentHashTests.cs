@@ -1,5 +1,5 @@
 using System.Net;
-using Loadwise.AotProxy.Routing;
+using Loadwise.AotProxy.Router;
 
 namespace Loadwise.AotProxy.Tests;
 
@@ -119,8 +119,8 @@ public sealed class ConsistentHashTests
     [InlineData("10.0.0.2", "", "10.0.0.2")]
     public void Client_address_resolution(string peer, string forwardedFor, string expected)
     {
-        Loadwise.AotProxy.Forwarding.ForwardedHeaders.TryParseNetwork("10.0.0.0/8", out IPNetwork trusted);
-        var rules = new Loadwise.AotProxy.Forwarding.ForwardedHeaders([trusted]);
+        Loadwise.AotProxy.Http.ForwardedHeaders.TryParseNetwork("10.0.0.0/8", out IPNetwork trusted);
+        var rules = new Loadwise.AotProxy.Http.ForwardedHeaders([trusted]);
         Assert.Equal(IPAddress.Parse(expected), rules.ResolveClient(IPAddress.Parse(peer), forwardedFor));
     }
 

@@ -3,16 +3,16 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Loadwise.AotProxy.Configuration;
-using Loadwise.AotProxy.Forwarding;
+using Loadwise.AotProxy.Http;
 
 namespace Loadwise.AotProxy.Tests;
 
 /// <summary>The response-head parser of the direct HTTP/1.1 upstream path.</summary>
 public sealed class Http1ResponseHeadTests
 {
-    private static (OperationStatus Status, Http1ResponseHead Head, int Consumed) Parse(string text, bool head = false)
+    private static (OperationStatus Status, ResponseHead Head, int Consumed) Parse(string text, bool head = false)
     {
-        var parsed = new Http1ResponseHead();
+        var parsed = new ResponseHead();
         OperationStatus status = parsed.TryParse(Encoding.Latin1.GetBytes(text), head, out int consumed, out _);
         return (status, parsed, consumed);
     }
@@ -95,7 +95,7 @@ public sealed class Http1ResponseHeadTests
     [InlineData(127)]
     public void A_control_character_in_a_value_is_invalid(int control)
     {
-        var parsed = new Http1ResponseHead();
+        var parsed = new ResponseHead();
         byte[] text = Encoding.Latin1.GetBytes($"HTTP/1.1 200 OK\r\nX-A: a{(char)control}b\r\nContent-Length: 0\r\n\r\n");
         Assert.Equal(OperationStatus.InvalidData, parsed.TryParse(text, false, out _, out string? error));
         Assert.Equal("control character in the response head", error);
@@ -129,7 +129,7 @@ public sealed class Http1ResponseHeadTests
     [Fact]
     public void A_parser_reused_for_the_next_response_forgets_the_last_ones_fields()
     {
-        var parsed = new Http1ResponseHead();
+        var parsed = new ResponseHead();
         parsed.TryParse(Encoding.Latin1.GetBytes("HTTP/1.1 429 Slow\r\nRetry-After: 2\r\nConnection: X-P\r\nDate: x\r\nContent-Length: 0\r\n\r\n"), false, out _, out _);
         Assert.Equal(OperationStatus.Done, parsed.TryParse(Encoding.Latin1.GetBytes("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), false, out _, out _));
         Assert.Null(parsed.RetryAfter);

@@ -3,9 +3,9 @@ using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using Loadwise.AotProxy.EventLoop;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging.Abstractions;
+using Loadwise.AotProxy.Listener;
 
 namespace Loadwise.AotProxy.Tests;
 

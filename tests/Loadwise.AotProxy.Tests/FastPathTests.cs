@@ -22,7 +22,7 @@ public abstract class FastPathTests
     public async Task Simple_GETs_are_served_on_the_fast_path_over_one_connection()
     {
         await using TestProxy proxy = await TestProxy.StartOnAsync(OnEventLoop, NoProbes);
-        Assert.NotNull(proxy.Server.FastPath);
+        Assert.NotNull(proxy.Server.Codec);
 
         using var client = await RawClient.ConnectAsync(proxy.Port);
         var names = new HashSet<string>();
@@ -35,8 +35,8 @@ public abstract class FastPathTests
         }
 
         Assert.Equal(["b1", "b2", "b3"], names.Order());
-        Assert.Equal(6, proxy.Server.FastPath.Served);
-        Assert.Equal(0, proxy.Server.FastPath.HandedOff);
+        Assert.Equal(6, proxy.Server.Codec.Served);
+        Assert.Equal(0, proxy.Server.Codec.HandedOff);
     }
 
     [Fact]
@@ -56,8 +56,8 @@ public abstract class FastPathTests
         await client.SendAsync("GET /status/202 HTTP/1.1\r\nHost: localhost\r\n\r\n");
         Assert.Equal(202, (await client.ReadResponseAsync()).Status);
 
-        Assert.Equal(1, proxy.Server.FastPath!.Served);
-        Assert.Equal(1, proxy.Server.FastPath.HandedOff);
+        Assert.Equal(1, proxy.Server.Codec!.Served);
+        Assert.Equal(1, proxy.Server.Codec.HandedOff);
     }
 
     [Fact]
@@ -76,7 +76,7 @@ public abstract class FastPathTests
         Assert.Equal(202, head.Status);
         Assert.Equal("", head.Body);
         Assert.Equal(203, (await client.ReadResponseAsync()).Status);
-        Assert.Equal(3, proxy.Server.FastPath!.Served);
+        Assert.Equal(3, proxy.Server.Codec!.Served);
     }
 
     [Theory]
@@ -106,7 +106,7 @@ public abstract class FastPathTests
             using var client = await RawClient.ConnectAsync(proxy.Port);
             await client.SendAsync($"{method} {path} HTTP/1.1\r\nHost: localhost\r\nX-Custom: v\r\n\r\n");
             RawResponse response = await client.ReadResponseAsync(headRequest: method == "HEAD");
-            Assert.Equal(fastPath ? 1 : 0, proxy.Server.FastPath?.Served ?? 0);
+            Assert.Equal(fastPath ? 1 : 0, proxy.Server.Codec?.Served ?? 0);
 
             // Each run has its own backend port, which /headers shows in Host.
             return response with { Body = response.Body.Replace(new Uri(proxy.Backends[0].Url).Authority, "backend", StringComparison.Ordinal) };
@@ -141,7 +141,7 @@ public abstract class FastPathTests
         Assert.Equal(502, headError.Status);
         Assert.Equal("24", headError.Header("Content-Length"));
         Assert.Equal("", headError.Body);
-        Assert.Equal(2, proxy.Server.FastPath!.Served);
+        Assert.Equal(2, proxy.Server.Codec!.Served);
     }
 
     [Fact]
@@ -168,7 +168,7 @@ public abstract class FastPathTests
         Assert.Equal(200, (await client.ReadResponseAsync()).Status);
         await client.SendAsync("GET /delay/3000 HTTP/1.1\r\nHost: localhost\r\n\r\n");
         Assert.Equal(504, (await client.ReadResponseAsync()).Status);
-        Assert.Equal(6, proxy.Server.FastPath!.Served);
+        Assert.Equal(6, proxy.Server.Codec!.Served);
     }
 
     [Fact]
@@ -202,7 +202,7 @@ public abstract class FastPathTests
         Assert.Equal(200, second.Status);
         Assert.Equal(3000, second.Body.Length);
         Assert.Equal(first.Body, second.Body);
-        Assert.Equal(2, proxy.Server.FastPath!.Served);
+        Assert.Equal(2, proxy.Server.Codec!.Served);
     }
 
     [Fact]
@@ -237,7 +237,7 @@ public abstract class FastPathTests
         await client.SendAsync("GET / HTTP/1.1\r\nHost: local");
         Assert.True(await client.WaitForCloseAsync(TimeSpan.FromSeconds(10)));
         Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(900), TimeSpan.FromSeconds(4));
-        Assert.Equal(0, proxy.Server.FastPath!.Served);
+        Assert.Equal(0, proxy.Server.Codec!.Served);
     }
 
     [Fact]
@@ -259,7 +259,7 @@ public abstract class FastPathTests
         long received = await client.DrainAsync(TimeSpan.FromSeconds(20));
 
         Assert.True(received < Size / 2, $"received {received} of {Size} bytes: the slow reader was not cut off");
-        Assert.Equal(1, proxy.Server.FastPath!.Served);
+        Assert.Equal(1, proxy.Server.Codec!.Served);
     }
 
     [Fact]
@@ -306,7 +306,7 @@ public abstract class FastPathTests
             Assert.Equal(values[2], seen["X-C"]);
         }
 
-        Assert.Equal(2, proxy.Server.FastPath!.Served);
+        Assert.Equal(2, proxy.Server.Codec!.Served);
     }
 
     [Fact]
@@ -321,7 +321,7 @@ public abstract class FastPathTests
         Assert.Contains("X-Forwarded-For: 127.0.0.1", response.Body, StringComparison.OrdinalIgnoreCase);
         Assert.DoesNotContain("6.6.6.6", response.Body, StringComparison.Ordinal);
         Assert.Contains("X-Forwarded-Host: localhost", response.Body, StringComparison.OrdinalIgnoreCase);
-        Assert.Equal(1, proxy.Server.FastPath!.Served);
+        Assert.Equal(1, proxy.Server.Codec!.Served);
     }
 
     [Fact]
@@ -329,7 +329,7 @@ public abstract class FastPathTests
     {
         await using (TestProxy off = await TestProxy.StartOnAsync(OnEventLoop, options => options.Performance.FastPath = false, backendCount: 1))
         {
-            Assert.Null(off.Server.FastPath);
+            Assert.Null(off.Server.Codec);
         }
 
         await using TestProxy https = await TestProxy.StartOnAsync(OnEventLoop, options =>
@@ -337,7 +337,7 @@ public abstract class FastPathTests
             NoProbes(options);
             options.Backends.Add(new BackendOptions { Id = "tls", Url = "https://127.0.0.1:1" });
         }, backendCount: 1);
-        Assert.Null(https.Server.FastPath);
+        Assert.Null(https.Server.Codec);
     }
 
     private static void NoProbes(ProxyOptions options) => options.HealthChecks.Enabled = false;

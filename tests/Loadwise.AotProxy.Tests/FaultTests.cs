@@ -2,8 +2,8 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using Loadwise.AotProxy.Routing;
 using Microsoft.AspNetCore.Http;
+using Loadwise.AotProxy.Backends;
 
 namespace Loadwise.AotProxy.Tests;
 

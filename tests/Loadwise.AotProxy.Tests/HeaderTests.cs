@@ -1,4 +1,4 @@
-using Loadwise.AotProxy.Forwarding;
+using Loadwise.AotProxy.Http;
 
 namespace Loadwise.AotProxy.Tests;
 

@@ -1,9 +1,9 @@
 using System.Net;
 using Loadwise.AotProxy.Configuration;
-using Loadwise.AotProxy.Forwarding;
 using Loadwise.AotProxy.Health;
-using Loadwise.AotProxy.Routing;
 using Microsoft.Extensions.Logging.Abstractions;
+using Loadwise.AotProxy.Backends;
+using Loadwise.AotProxy.Router;
 
 namespace Loadwise.AotProxy.Tests;
 

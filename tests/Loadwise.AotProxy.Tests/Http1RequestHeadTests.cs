@@ -1,5 +1,5 @@
 using System.Text;
-using Loadwise.AotProxy.Forwarding;
+using Loadwise.AotProxy.Downstream;
 
 namespace Loadwise.AotProxy.Tests;
 
@@ -10,9 +10,9 @@ public sealed class Http1RequestHeadTests
 
     private static readonly string[] ReadHeaders = ["X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Tenant"];
 
-    private static (RequestHeadParse Parse, Http1RequestHead Head) Parse(string text)
+    private static (RequestHeadParse Parse, RequestHead Head) Parse(string text)
     {
-        var head = new Http1RequestHead();
+        var head = new RequestHead();
         return (head.TryParse(Encoding.Latin1.GetBytes(text), Limits, ReadHeaders), head);
     }
 
@@ -102,7 +102,7 @@ public sealed class Http1RequestHeadTests
     [Fact]
     public void The_parser_is_reused_across_requests_without_leftovers()
     {
-        var head = new Http1RequestHead();
+        var head = new RequestHead();
         Assert.Equal(RequestHeadParse.Simple, head.TryParse("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\nA: 1\r\n\r\n"u8, Limits, ReadHeaders));
         Assert.Equal(RequestHeadParse.Simple, head.TryParse("HEAD /x HTTP/1.1\r\nHost: b\r\n\r\n"u8, Limits, ReadHeaders));
         Assert.True(head.IsHead);

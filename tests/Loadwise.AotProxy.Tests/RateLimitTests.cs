@@ -1,7 +1,7 @@
 using System.Net;
 using Loadwise.AotProxy.Configuration;
-using Loadwise.AotProxy.Forwarding;
 using Loadwise.AotProxy.RateLimiting;
+using Loadwise.AotProxy.Http;
 
 namespace Loadwise.AotProxy.Tests;
 

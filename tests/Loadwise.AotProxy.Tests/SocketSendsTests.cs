@@ -1,6 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
-using Loadwise.AotProxy.Forwarding;
+using Loadwise.AotProxy.Listener;
 
 namespace Loadwise.AotProxy.Tests;
 

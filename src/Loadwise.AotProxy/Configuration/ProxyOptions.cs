@@ -123,7 +123,7 @@ internal sealed class BackendOptions
 /// <summary>The strategy and its options.</summary>
 internal sealed class StrategyOptions
 {
-    /// <summary>Gets or sets the strategy name (one of <see cref="Routing.StrategyFactory.Names"/>).</summary>
+    /// <summary>Gets or sets the strategy name (one of <see cref="StrategyNames.All"/>).</summary>
     public string? Name { get; set; } = "RoundRobin";
 
     /// <summary>Gets or sets the seed of the random strategies (unset = a random seed).</summary>
@@ -215,7 +215,7 @@ internal sealed class ForwardingOptions
     /// <summary>
     /// Gets or sets the headers removed from requests of peers outside <see cref="TrustedProxies"/> (matched without
     /// case, <c>_</c> the same as <c>-</c>), so that a client cannot tell a backend that trusts them where it came
-    /// from; null for <see cref="Forwarding.ForwardedHeaders.DefaultUntrusted"/>. X-Forwarded-For, -Proto and -Host
+    /// from; null for <see cref="Http.ForwardedHeaders.DefaultUntrusted"/>. X-Forwarded-For, -Proto and -Host
     /// from such peers are always removed (and replaced when <see cref="XForwarded"/> is on).
     /// </summary>
     public List<string>? UntrustedHeaders { get; set; }

@@ -1,6 +1,5 @@
 using System.Globalization;
-using Loadwise.AotProxy.Forwarding;
-using Loadwise.AotProxy.Routing;
+using Loadwise.AotProxy.Http;
 
 namespace Loadwise.AotProxy.Configuration;
 
@@ -148,9 +147,9 @@ internal static class ProxyOptionsValidator
 
     private static void ValidateStrategy(StrategyOptions strategy, List<string> problems)
     {
-        if (!StrategyFactory.IsKnown(strategy.Name))
+        if (!StrategyNames.IsKnown(strategy.Name))
         {
-            problems.Add($"Strategy:Name: got '{strategy.Name ?? Missing}', expected one of {string.Join(", ", StrategyFactory.Names)}");
+            problems.Add($"Strategy:Name: got '{strategy.Name ?? Missing}', expected one of {string.Join(", ", StrategyNames.All)}");
         }
 
         Range(problems, "Strategy:VirtualNodes", strategy.VirtualNodes, 1, 65_536);
@@ -159,19 +158,19 @@ internal static class ProxyOptionsValidator
             problems.Add($"Strategy:Epsilon: got '{Format(strategy.Epsilon)}', expected a number from 0 to 1");
         }
 
-        if (!string.Equals(strategy.Name, StrategyFactory.ConsistentHashName, StringComparison.OrdinalIgnoreCase))
+        if (!string.Equals(strategy.Name, StrategyNames.ConsistentHash, StringComparison.OrdinalIgnoreCase))
         {
             return;
         }
 
-        if (Array.FindIndex(StrategyFactory.FallbackNames, n => string.Equals(n, strategy.Fallback, StringComparison.OrdinalIgnoreCase)) < 0)
+        if (Array.FindIndex(StrategyNames.Fallbacks, n => string.Equals(n, strategy.Fallback, StringComparison.OrdinalIgnoreCase)) < 0)
         {
-            problems.Add($"Strategy:Fallback: got '{strategy.Fallback ?? Missing}', expected one of {string.Join(", ", StrategyFactory.FallbackNames)}");
+            problems.Add($"Strategy:Fallback: got '{strategy.Fallback ?? Missing}', expected one of {string.Join(", ", StrategyNames.Fallbacks)}");
         }
 
-        if (!HashKeySource.TryParseKind(strategy.HashKey.Source, out HashKeyKind kind))
+        if (!HashKeyKinds.TryParse(strategy.HashKey.Source, out HashKeyKind kind))
         {
-            problems.Add($"Strategy:HashKey:Source: got '{strategy.HashKey.Source ?? Missing}', expected one of {string.Join(", ", HashKeySource.Names)}");
+            problems.Add($"Strategy:HashKey:Source: got '{strategy.HashKey.Source ?? Missing}', expected one of {string.Join(", ", HashKeyKinds.Names)}");
         }
         else if ((kind is HashKeyKind.Header or HashKeyKind.Cookie or HashKeyKind.Query) && !IsToken(strategy.HashKey.Name))
         {

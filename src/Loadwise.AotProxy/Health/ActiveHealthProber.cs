@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using Loadwise.AotProxy.Configuration;
-using Loadwise.AotProxy.Routing;
+using Loadwise.AotProxy.Backends;
 
 namespace Loadwise.AotProxy.Health;
 

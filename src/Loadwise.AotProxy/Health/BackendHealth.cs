@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Net.Http.Headers;
 using Loadwise.AotProxy.Configuration;
-using Loadwise.AotProxy.Hosting;
-using Loadwise.AotProxy.Routing;
+using Loadwise.AotProxy.Logging;
+using Loadwise.AotProxy.Backends;
 
 namespace Loadwise.AotProxy.Health;
 

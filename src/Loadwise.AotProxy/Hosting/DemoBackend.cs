@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text;
-using Loadwise.AotProxy.Forwarding;
+using Loadwise.AotProxy.Upstream;
 
 namespace Loadwise.AotProxy.Hosting;
 

@@ -1,13 +1,17 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Net;
+using Loadwise.AotProxy.Backends;
 using Loadwise.AotProxy.Configuration;
-using Loadwise.AotProxy.EventLoop;
-using Loadwise.AotProxy.Forwarding;
+using Loadwise.AotProxy.Downstream;
 using Loadwise.AotProxy.Health;
+using Loadwise.AotProxy.Http;
+using Loadwise.AotProxy.Listener;
+using Loadwise.AotProxy.Logging;
 using Loadwise.AotProxy.Metrics;
 using Loadwise.AotProxy.RateLimiting;
-using Loadwise.AotProxy.Routing;
+using Loadwise.AotProxy.Router;
+using Loadwise.AotProxy.Upstream;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
@@ -25,13 +29,14 @@ internal sealed class ProxyServer : IAsyncDisposable
     private const string RuntimeMeterName = "System.Runtime";
 
     private readonly WebApplication _app;
-    private readonly ProxyForwarder _forwarder;
+    private readonly Forwarder _forwarder;
+    private readonly KestrelEntry _kestrelEntry;
     private readonly ProxyMetrics _metrics;
     private readonly DiagnosticsMetricsCollector _coreMetrics;
     private readonly PrometheusExporter _exporter;
     private readonly ActiveHealthProber _prober;
     private readonly ClientRateLimiter? _rateLimiter;
-    private readonly Http1FastPath? _fastPath;
+    private readonly Http1Codec? _codec;
     private bool _proberStopped;
     private readonly List<ListenOptions> _listeners = [];
     private ListenOptions? _adminListener;
@@ -58,7 +63,7 @@ internal sealed class ProxyServer : IAsyncDisposable
 
         Backends = backends;
         ISelectionStrategy<BackendNode> strategy = StrategyFactory.Create(options.Strategy);
-        StrategyName = StrategyFactory.Canonical(options.Strategy.Name!);
+        StrategyName = StrategyNames.Canonical(options.Strategy.Name!);
         var trusted = new IPNetwork[options.Forwarding.TrustedProxies.Count];
         for (int i = 0; i < trusted.Length; i++)
         {
@@ -67,9 +72,9 @@ internal sealed class ProxyServer : IAsyncDisposable
 
         var forwarded = new ForwardedHeaders(trusted, options.Forwarding.UntrustedHeaders);
         HashKeySource? hashKey = null;
-        if (StrategyName == StrategyFactory.ConsistentHashName)
+        if (StrategyName == StrategyNames.ConsistentHash)
         {
-            HashKeySource.TryParseKind(options.Strategy.HashKey.Source, out HashKeyKind kind);
+            HashKeyKinds.TryParse(options.Strategy.HashKey.Source, out HashKeyKind kind);
             hashKey = new HashKeySource(kind, options.Strategy.HashKey.Name, forwarded);
         }
 
@@ -117,8 +122,8 @@ internal sealed class ProxyServer : IAsyncDisposable
                 ListenOptions listener = Listen(kestrel, new Uri(url));
                 if (options.Performance.FastPath)
                 {
-                    // In front of Kestrel's HTTP layer; _fastPath is null when the backends rule it out (then a no-op).
-                    listener.Use(next => context => _fastPath is { } fastPath ? fastPath.RunAsync(context, next) : next(context));
+                    // In front of Kestrel's HTTP layer; _codec is null when the backends rule it out (then a no-op).
+                    listener.Use(next => context => _codec is { } codec ? codec.RunAsync(context, next) : next(context));
                 }
 
                 _listeners.Add(listener);
@@ -148,19 +153,22 @@ internal sealed class ProxyServer : IAsyncDisposable
         _prober = new ActiveHealthProber(backends, Health, options.HealthChecks);
         _rateLimiter = options.RateLimiting.Enabled ? new ClientRateLimiter(options.RateLimiting, forwarded) : null;
         var retryBudget = new RetryBudget(TimeSpan.FromMilliseconds(options.Retries.BudgetWindowMs), options.Retries.BudgetPercent, options.Retries.BudgetMinRetries);
-        var settings = new ForwarderSettings(
+        var upstream = new UpstreamSettings(
             TimeSpan.FromMilliseconds(options.Timeouts.ConnectMs),
             TimeSpan.FromMilliseconds(options.Timeouts.ResponseHeadersMs),
             TimeSpan.FromMilliseconds(options.Timeouts.IdleMs),
+            (_app.Services.GetService<IConnectionListenerFactory>() as LoopTransportFactory)?.Group);
+        var settings = new ForwarderSettings(
+            upstream,
             string.Equals(options.Forwarding.HostHeader, "Preserve", StringComparison.OrdinalIgnoreCase),
             options.Forwarding.XForwarded,
             forwarded)
         {
             RetryCount = options.Retries.Count,
             DirectHttp1 = options.Performance.DirectHttp1,
-            EventLoop = (_app.Services.GetService<IConnectionListenerFactory>() as LoopTransportFactory)?.Group,
         };
-        _forwarder = new ProxyForwarder(backends, strategy, hashKey, settings, _metrics, _coreMetrics, StrategyName, _logger, Health, retryBudget, _rateLimiter);
+        _forwarder = new Forwarder(backends, strategy, hashKey, settings, _metrics, _coreMetrics, StrategyName, _logger, Health, retryBudget, _rateLimiter);
+        _kestrelEntry = new KestrelEntry(_forwarder, _metrics);
 
         string? metricsPath = options.Metrics.Enabled ? options.Metrics.Path : null;
         if (options.Performance.FastPath && _forwarder.AllBackendsDirect)
@@ -171,11 +179,13 @@ internal sealed class ProxyServer : IAsyncDisposable
                 HashKeyKind.Cookie => [ForwardedHeaders.ForwardedFor, ForwardedHeaders.ForwardedProto, ForwardedHeaders.ForwardedHost, "Cookie"],
                 _ => [ForwardedHeaders.ForwardedFor, ForwardedHeaders.ForwardedProto, ForwardedHeaders.ForwardedHost],
             };
-            _fastPath = new Http1FastPath(_forwarder, forwarded, _rateLimiter, new FastPathSettings(
+            // The scrape is Kestrel's to serve when it shares the proxy's port.
+            string[] handOff = _adminListener is null && metricsPath is not null ? [metricsPath] : [];
+            _codec = new Http1Codec(_forwarder, forwarded, new Http1CodecSettings(
                 new RequestHeadLimits(new KestrelServerLimits().MaxRequestLineSize, options.Limits.MaxRequestHeadersTotalBytes, options.Limits.MaxRequestHeaderCount),
                 TimeSpan.FromMilliseconds(options.Timeouts.IdleMs),
                 TimeSpan.FromMilliseconds(options.Limits.RequestHeadersTimeoutMs),
-                _adminListener is null ? metricsPath : null,
+                handOff,
                 readHeaders,
                 MinResponseRate(options.Limits)));
         }
@@ -194,7 +204,7 @@ internal sealed class ProxyServer : IAsyncDisposable
                 return Task.CompletedTask;
             }
 
-            return _forwarder.ForwardAsync(context);
+            return _kestrelEntry.ForwardAsync(context);
         });
         _app.Lifetime.ApplicationStopping.Register(() =>
         {
@@ -218,8 +228,8 @@ internal sealed class ProxyServer : IAsyncDisposable
     /// <summary>Gets the backend connections idle in the proxy's own pools right now.</summary>
     public int IdleBackendConnections => _forwarder.IdleConnections;
 
-    /// <summary>Gets the fast path, or null when it is off or the backends rule it out (see <see cref="PerformanceOptions.FastPath"/>).</summary>
-    public Http1FastPath? FastPath => _fastPath;
+    /// <summary>Gets the proxy's own HTTP/1.1 codec, or null when it is off or the backends rule it out (see <see cref="PerformanceOptions.FastPath"/>).</summary>
+    public Http1Codec? Codec => _codec;
 
     /// <summary>Gets the socket transport settings Kestrel runs with (after <see cref="PerformanceOptions"/>).</summary>
     public SocketTransportOptions Transport => _app.Services.GetRequiredService<IOptions<SocketTransportOptions>>().Value;

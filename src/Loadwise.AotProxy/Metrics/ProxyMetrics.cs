@@ -1,5 +1,5 @@
 using System.Diagnostics.Metrics;
-using Loadwise.AotProxy.Routing;
+using Loadwise.AotProxy.Backends;
 using Loadwise.AotProxy.Threading;
 
 namespace Loadwise.AotProxy.Metrics;
@@ -57,6 +57,9 @@ internal sealed class ProxyMetrics : IDisposable
     public static readonly KeyValuePair<string, object?> BudgetExhausted = new("result", "budget_exhausted");
 
     public void Retry(KeyValuePair<string, object?> result) => _retries.Add(1, result);
+
+    /// <summary>Gets the requests in flight through the proxy right now (counted once per request, here).</summary>
+    public long ActiveRequests => _active.Sum(0);
 
     public void RequestStarted() => _active.Add(0, 1);
 

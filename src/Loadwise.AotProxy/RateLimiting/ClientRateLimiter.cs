@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Threading.RateLimiting;
 using Loadwise.AotProxy.Configuration;
-using Loadwise.AotProxy.Forwarding;
+using Loadwise.AotProxy.Http;
 
 namespace Loadwise.AotProxy.RateLimiting;
 
@@ -40,10 +40,11 @@ internal sealed class ClientRateLimiter : IDisposable
     }
 
     /// <summary>Takes one token from the request's client; false (with the wait in whole seconds) when it has none.</summary>
-    public bool TryAcquire(HttpContext context, out int retryAfterSeconds)
+    public bool TryAcquire<TRequest>(TRequest request, out int retryAfterSeconds)
+        where TRequest : IClientRequest
     {
-        IPAddress? peer = context.Connection.RemoteIpAddress;
-        return TryAcquire(ClientKey(peer, _forwarded.IsTrusted(peer) ? context.Request.Headers[ForwardedHeaders.ForwardedFor].ToString() : default), out retryAfterSeconds);
+        IPAddress? peer = request.Peer;
+        return TryAcquire(ClientKey(peer, _forwarded.IsTrusted(peer) ? request.Header(ForwardedHeaders.ForwardedFor) : default), out retryAfterSeconds);
     }
 
     /// <summary>

@@ -1,12 +1,13 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using Loadwise.AotProxy.Forwarding;
 using Loadwise.AotProxy.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Loadwise.AotProxy.Downstream;
+using Loadwise.AotProxy.Http;
 
 namespace Loadwise.AotProxy.Tests;
 
@@ -44,7 +45,7 @@ public sealed class RequestParserDifferentialTests
         int port = new Uri(kestrel.Urls.First()).Port;
         var limits = new RequestHeadLimits(new KestrelServerLimits().MaxRequestLineSize, new KestrelServerLimits().MaxRequestHeadersTotalSize, new KestrelServerLimits().MaxRequestHeaderCount);
         var random = new Random(Seed);
-        var parser = new Http1RequestHead();
+        var parser = new RequestHead();
         int served = 0;
         var failures = new List<string>();
         for (int i = 0; i < Cases && failures.Count < 5; i++)
@@ -181,7 +182,7 @@ public sealed class RequestParserDifferentialTests
         return [.. bytes];
     }
 
-    private static string FastPathView(Http1RequestHead parser, byte[] head)
+    private static string FastPathView(RequestHead parser, byte[] head)
     {
         // Connection is hop-by-hop (never forwarded); the fast path's reading of it is its Close flag.
         var view = new StringBuilder();

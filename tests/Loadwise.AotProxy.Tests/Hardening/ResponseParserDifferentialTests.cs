@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
-using Loadwise.AotProxy.Forwarding;
+using Loadwise.AotProxy.Upstream;
 
 namespace Loadwise.AotProxy.Tests;
 
@@ -148,20 +148,20 @@ public sealed class ResponseParserDifferentialTests
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, port), TestContext.Current.CancellationToken);
-        using var connection = new Http1Connection(socket);
+        using var connection = new BackendConnection(socket);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds(10));
         try
         {
             connection.BeginExchange();
             await connection.SendAsync("GET / HTTP/1.1\r\nHost: a\r\n\r\n"u8.ToArray(), timeout.Token);
-            while (!Http1Response.TryReadHead(connection, connection.Head, false, out ValueTask<int> pending, timeout.Token))
+            while (!ResponseReader.TryReadHead(connection, connection.Head, false, out ValueTask<int> pending, timeout.Token))
             {
-                Http1Response.ReceivedHeadBytes(connection, await pending);
+                ResponseReader.ReceivedHeadBytes(connection, await pending);
             }
 
             var body = new MemoryStream();
-            await Http1Response.CopyBodyAsync(connection, connection.Head, body, timeout.Token);
+            await ResponseReader.CopyBodyAsync(connection, connection.Head, body, timeout.Token);
             return body.ToArray();
         }
         catch (Exception e) when (e is UpstreamException or SocketException)

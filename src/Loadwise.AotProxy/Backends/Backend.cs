@@ -1,0 +1,87 @@
+using System.Runtime.CompilerServices;
+
+namespace Loadwise.AotProxy.Backends;
+
+/// <summary>
+/// One backend's runtime state: where it is, and its in-flight count (the load metric). Shared by every request; the
+/// strategies see it through <see cref="BackendNode"/>.
+/// </summary>
+internal sealed class Backend
+{
+    private int _inFlight;
+    private long _attempts;
+
+    public Backend(string id, Uri url, int weight, int capacity)
+    {
+        Id = id;
+        Url = url;
+        Weight = weight;
+        Capacity = capacity;
+        // scheme://host:port/base-path without the trailing slash: the raw request target ("/x?y") is appended to it.
+        UrlPrefix = url.GetLeftPart(UriPartial.Path).TrimEnd('/');
+        Authority = url.IsDefaultPort ? url.IdnHost : $"{url.IdnHost}:{url.Port}";
+        MetricTag = new KeyValuePair<string, object?>("backend", id);
+    }
+
+    public string Id { get; }
+
+    public Uri Url { get; }
+
+    public int Weight { get; }
+
+    public int Capacity { get; }
+
+    public string UrlPrefix { get; }
+
+    public string Authority { get; }
+
+    /// <summary>Gets the cached <c>backend</c> metric tag, so recording a measurement allocates nothing.</summary>
+    public KeyValuePair<string, object?> MetricTag { get; }
+
+    public int InFlight => Volatile.Read(ref _inFlight);
+
+    /// <summary>Gets how many forwarding attempts (first tries and retries) were sent to this backend.</summary>
+    public long Attempts => Volatile.Read(ref _attempts);
+
+    /// <summary>Gets or sets the backend's live health handle in the proxy's tracker (one volatile read per look).</summary>
+    public NodeHealth<string>? Health { get; set; }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Enter()
+    {
+        Interlocked.Increment(ref _inFlight);
+        Interlocked.Increment(ref _attempts);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Leave() => Interlocked.Decrement(ref _inFlight);
+}
+
+/// <summary>
+/// The node type the strategies pick from: a struct over <see cref="Backend"/> carrying every capability (identity,
+/// weight, in-flight load, remaining capacity) so that any Core strategy can be configured.
+/// </summary>
+internal readonly struct BackendNode(Backend backend) : INode<string>, IWeighted, ILoadMetric, IRemainingCapacity
+{
+    public Backend Backend { get; } = backend;
+
+    public string Id => Backend.Id;
+
+    public int Weight => Backend.Weight;
+
+    public double LoadScore => Backend.InFlight;
+
+    /// <summary>
+    /// Gets the share of capacity left: <c>1 - inFlight / Capacity</c> when a capacity is configured, otherwise
+    /// <c>1 / (1 + inFlight)</c>, which still ranks an idle backend above a busy one.
+    /// </summary>
+    public double RemainingRatio
+    {
+        get
+        {
+            int inFlight = Backend.InFlight;
+            int capacity = Backend.Capacity;
+            return capacity > 0 ? Math.Max(0, 1 - ((double)inFlight / capacity)) : 1.0 / (1 + inFlight);
+        }
+    }
+}

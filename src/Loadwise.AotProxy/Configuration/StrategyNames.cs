@@ -1,0 +1,44 @@
+using System.Collections.Frozen;
+
+namespace Loadwise.AotProxy.Configuration;
+
+/// <summary>The strategy names the configuration accepts (Strategy:Name and Strategy:Fallback).</summary>
+/// <example><code>bool known = StrategyNames.IsKnown("leastload"); // names are case-insensitive</code></example>
+internal static class StrategyNames
+{
+    public const string ConsistentHash = "ConsistentHash";
+
+    /// <summary>Gets every strategy name, in documentation order.</summary>
+    public static readonly string[] All =
+    [
+        "RoundRobin", "Random", "WeightedRandom", "WeightedRoundRobin", "LeastLoad", "PowerOfTwoChoices", ConsistentHash, "MostAvailable",
+    ];
+
+    /// <summary>Gets the names allowed as the fallback of ConsistentHash (everything that needs no key).</summary>
+    public static readonly string[] Fallbacks = Array.FindAll(All, static n => n != ConsistentHash);
+
+    private static readonly FrozenSet<string> NameSet = All.ToFrozenSet(StringComparer.OrdinalIgnoreCase);
+
+    public static bool IsKnown(string? name) => name is not null && NameSet.Contains(name);
+
+    /// <summary>Gets the canonical spelling of a configured name.</summary>
+    public static string Canonical(string name) => Array.Find(All, n => string.Equals(n, name, StringComparison.OrdinalIgnoreCase)) ?? name;
+}
+
+/// <summary>Where a request's consistent-hashing key comes from (Strategy:HashKey:Source).</summary>
+internal enum HashKeyKind
+{
+    ClientIp,
+    Header,
+    Cookie,
+    Path,
+    Query,
+}
+
+/// <summary>The names of <see cref="HashKeyKind"/> as the configuration spells them.</summary>
+internal static class HashKeyKinds
+{
+    public static readonly string[] Names = ["ClientIp", "Header", "Cookie", "Path", "Query"];
+
+    public static bool TryParse(string? text, out HashKeyKind kind) => Enum.TryParse(text, ignoreCase: true, out kind) && Enum.IsDefined(kind);
+}

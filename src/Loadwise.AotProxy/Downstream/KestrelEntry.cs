@@ -1,0 +1,58 @@
+using Loadwise.AotProxy.Metrics;
+using Loadwise.AotProxy.Router;
+
+namespace Loadwise.AotProxy.Downstream;
+
+/// <summary>
+/// Requests Kestrel's HTTP layer parsed, on their way to the router: the request rules first, then the router with a
+/// <see cref="KestrelExchange"/>.
+/// </summary>
+/// <example><code>app.Run(context => entry.ForwardAsync(context));</code></example>
+internal sealed class KestrelEntry(Forwarder forwarder, ProxyMetrics metrics)
+{
+    /// <summary>Forwards a request, unless the request rules refuse it (then it is answered and its connection closed).</summary>
+    public Task ForwardAsync(HttpContext context)
+    {
+        if (HasAmbiguousFraming(context.Request))
+        {
+            // Kestrel accepts Content-Length with Transfer-Encoding (chunked wins, RFC 9112 section 6.3) and renames the
+            // length to X-Content-Length; a server behind may frame it the other way, the classic smuggling gap.
+            return RefuseAsync(context, new RequestRefusal(StatusCodes.Status400BadRequest, "400 request has both Content-Length and Transfer-Encoding\n"), ProxyMetrics.BadFraming);
+        }
+
+        if (RequestRules.Check(context, asteriskFormSupported: forwarder.AllBackendsDirect) is { } refusal)
+        {
+            return RefuseAsync(context, refusal, ProxyMetrics.BadRequest);
+        }
+
+        return forwarder.ForwardAsync(new KestrelExchange(context)).AsTask();
+    }
+
+    private static bool HasAmbiguousFraming(HttpRequest request)
+    {
+        IHeaderDictionary headers = request.Headers;
+        return headers.TransferEncoding.Count != 0
+            && (headers.ContentLength is not null || headers.ContainsKey("Content-Length") || headers.ContainsKey("X-Content-Length"));
+    }
+
+    /// <summary>Answers a request the proxy will not forward, and closes the connection.</summary>
+    private async Task RefuseAsync(HttpContext context, RequestRefusal refusal, KeyValuePair<string, object?> reason)
+    {
+        metrics.RequestStarted();
+        try
+        {
+            metrics.Dropped(reason);
+            context.Response.Headers.Connection = "close";
+            if (refusal.Status == StatusCodes.Status405MethodNotAllowed)
+            {
+                context.Response.Headers.Allow = RequestRules.AllowedMethods;
+            }
+
+            await new KestrelExchange(context).WriteErrorAsync(refusal.Status, refusal.Reason).ConfigureAwait(false);
+        }
+        finally
+        {
+            metrics.RequestEnded();
+        }
+    }
+}

@@ -1,0 +1,515 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using System.Threading.Tasks.Sources;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace Loadwise.AotProxy.Listener;
+
+/// <summary>
+/// A client connection accepted by the event loop, as Kestrel sees it. Until something asks for <see cref="Transport"/>
+/// no pipe exists: the fast path reads the socket through <see cref="DirectInput"/> and sends on <see cref="Socket"/>
+/// itself. The first read of <see cref="Transport"/> (Kestrel's HTTP layer, after the fast path handed the connection
+/// over) starts two pumps on the loop, socket to input pipe and output pipe to socket, as Kestrel's socket transport
+/// runs; the input pump first replays the bytes the fast path read but did not consume.
+/// </summary>
+/// <example><code>
+/// if (context.Features.Get&lt;LoopConnection&gt;() is { } loop)
+/// {
+///     ReadResult result = await loop.DirectInput.ReadAsync();   // straight from the socket
+///     await loop.Socket.SendAsync(response, token);
+/// }
+/// </code></example>
+internal sealed class LoopConnection : ConnectionContext, IConnectionIdFeature, IConnectionTransportFeature, IConnectionItemsFeature, IConnectionEndPointFeature, IConnectionLifetimeFeature, IDirectConnectionFeature
+{
+    // Kestrel's defaults for its socket transport: at most 1 MiB read ahead of the application, 64 KiB of output queued.
+    private static readonly PipeOptions InputOptions = new(MemoryPool<byte>.Shared, PipeScheduler.Inline, PipeScheduler.Inline, 1024 * 1024, 512 * 1024, useSynchronizationContext: false);
+    private static readonly PipeOptions OutputOptions = new(MemoryPool<byte>.Shared, PipeScheduler.Inline, PipeScheduler.Inline, 64 * 1024, 32 * 1024, useSynchronizationContext: false);
+    private static long s_ids;
+
+    private readonly CancellationTokenSource _closed = new();
+    private readonly Lock _pumpLock = new();
+    private IDuplexPipe? _transport;
+    private Pipe? _input;
+    private Pipe? _output;
+    private Task _receiving = Task.CompletedTask;
+    private Task _sending = Task.CompletedTask;
+    private ConnectionAbortedException? _abortReason;
+    private string? _id;
+    private IDictionary<object, object?>? _items;
+    private int _closedFired;
+
+    public LoopConnection(LoopSocket socket, EndPoint? localEndPoint, bool releaseInputWhileWaiting)
+    {
+        Socket = socket;
+        LocalEndPoint = localEndPoint;
+        RemoteEndPoint = socket.RemoteEndPoint;
+        DirectInput = new LoopInput(socket, releaseInputWhileWaiting);
+        Features = new FeatureCollection();
+        Features.Set<IConnectionIdFeature>(this);
+        Features.Set<IConnectionTransportFeature>(this);
+        Features.Set<IConnectionItemsFeature>(this);
+        Features.Set<IConnectionEndPointFeature>(this);
+        Features.Set<IConnectionLifetimeFeature>(this);
+        Features.Set(this);
+        Features.Set<IDirectConnectionFeature>(this);
+        socket.OnBroken(static state => ((LoopConnection)state!).FireClosed(), this);
+    }
+
+    /// <summary>Gets the connection's socket on the loop.</summary>
+    public LoopSocket Socket { get; }
+
+    /// <summary>Gets a reader straight over the socket, for the HTTP/1.1 codec; unused once <see cref="Transport"/> was asked for.</summary>
+    public LoopInput DirectInput { get; }
+
+    PipeReader IDirectConnectionFeature.Input => DirectInput;
+
+    ConnectionSocket IDirectConnectionFeature.Socket => new(Socket);
+
+    /// <summary>Gets whether the pumps run (the connection is Kestrel's HTTP layer's).</summary>
+    public bool Pumping => _input is not null;
+
+    public override string ConnectionId
+    {
+        get => _id ??= "L" + Interlocked.Increment(ref s_ids).ToString("X8", System.Globalization.CultureInfo.InvariantCulture);
+        set => _id = value;
+    }
+
+    public override IFeatureCollection Features { get; }
+
+    public override IDictionary<object, object?> Items
+    {
+        get => _items ??= new Dictionary<object, object?>();
+        set => _items = value;
+    }
+
+    public override IDuplexPipe Transport
+    {
+        get => _transport ?? StartPumps();
+        set => _transport = value;
+    }
+
+    public override CancellationToken ConnectionClosed
+    {
+        get => _closed.Token;
+        set => throw new NotSupportedException("the loop's connection-closed token is its own");
+    }
+
+    public override EndPoint? LocalEndPoint { get; set; }
+
+    public override EndPoint? RemoteEndPoint { get; set; }
+
+    public override void Abort(ConnectionAbortedException abortReason)
+    {
+        _abortReason ??= abortReason;
+        Socket.Abort();
+        // As Kestrel's socket transport: the send pump stops at once instead of sending what is queued.
+        _output?.Reader.CancelPendingRead();
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        if (_input is not null)
+        {
+            // The pumps' own pipes (Transport may have been replaced by a middleware since).
+            _input.Reader.Complete();
+            _output!.Writer.Complete();
+            await _sending.ConfigureAwait(false);
+            await _receiving.ConfigureAwait(false);
+        }
+
+        DirectInput.Release();
+        Socket.Dispose();
+        FireClosed();
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private IDuplexPipe StartPumps()
+    {
+        lock (_pumpLock)
+        {
+            if (_transport is null)
+            {
+                _input = new Pipe(InputOptions);
+                _output = new Pipe(OutputOptions);
+                _transport = new DuplexPipe(_input.Reader, _output.Writer);
+                byte[]? replay = DirectInput.TakeUnconsumed();
+                _receiving = ReceiveAsync(_input.Writer, replay);
+                _sending = SendAsync(_output.Reader);
+            }
+
+            return _transport;
+        }
+    }
+
+    private async Task ReceiveAsync(PipeWriter writer, byte[]? replay)
+    {
+        // Off the caller's thread: the first fill may complete Kestrel's pending read inline.
+        await Task.Yield();
+        Exception? error = null;
+        try
+        {
+            if (replay is not null)
+            {
+                writer.Write(replay);
+                FlushResult replayed = await writer.FlushAsync().ConfigureAwait(false);
+                if (replayed.IsCompleted || replayed.IsCanceled)
+                {
+                    return;
+                }
+            }
+
+            while (true)
+            {
+                Memory<byte> memory = writer.GetMemory(2048);
+                int read = await Socket.ReceiveAsync(memory, CancellationToken.None).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    break;
+                }
+
+                writer.Advance(read);
+                FlushResult flushed = await writer.FlushAsync().ConfigureAwait(false);
+                if (flushed.IsCompleted || flushed.IsCanceled)
+                {
+                    break;
+                }
+            }
+        }
+        catch (SocketException e)
+        {
+            error = new ConnectionResetException(e.Message, e);
+        }
+        catch (Exception e)
+        {
+            error = e;
+        }
+        finally
+        {
+            await writer.CompleteAsync(_abortReason ?? error).ConfigureAwait(false);
+            if (error is not null || _abortReason is not null)
+            {
+                // A broken connection aborts what runs on it. A clean end of stream only ends the input: a client that
+                // half-closed after its request still gets the answer (Kestrel's own transport would abort it).
+                FireClosed();
+            }
+        }
+    }
+
+    private async Task SendAsync(PipeReader reader)
+    {
+        Exception? error = null;
+        try
+        {
+            while (true)
+            {
+                ReadResult result = await reader.ReadAsync().ConfigureAwait(false);
+                if (result.IsCanceled)
+                {
+                    break;
+                }
+
+                ReadOnlySequence<byte> buffer = result.Buffer;
+                foreach (ReadOnlyMemory<byte> segment in buffer)
+                {
+                    await Socket.SendAsync(segment, CancellationToken.None).ConfigureAwait(false);
+                }
+
+                reader.AdvanceTo(buffer.End);
+                if (result.IsCompleted)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            error = e;
+        }
+        finally
+        {
+            await reader.CompleteAsync(error).ConfigureAwait(false);
+            // Both ways, as Kestrel's transport: the peer reads the end after what was sent, and the receive pump ends.
+            Socket.Abort();
+        }
+    }
+
+    private void FireClosed()
+    {
+        if (Interlocked.Exchange(ref _closedFired, 1) == 0)
+        {
+            // Off the loop: the token's callbacks (request aborts, linked attempt tokens) are not the loop's to run.
+            ThreadPool.UnsafeQueueUserWorkItem(static state => ((LoopConnection)state!).CancelClosed(), this, preferLocal: false);
+        }
+    }
+
+    private void CancelClosed()
+    {
+        try
+        {
+            _closed.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
+    {
+        public PipeReader Input => input;
+
+        public PipeWriter Output => output;
+    }
+}
+
+/// <summary>
+/// A pipe reader straight over a <see cref="LoopSocket"/>, without a pipe: one pooled buffer the socket receives into,
+/// handed out as a single segment. Enough for the fast path's request heads (it hands anything larger to Kestrel);
+/// what it read and did not consume goes to Kestrel's pipe when the connection is handed over. With
+/// <c>releaseWhileWaiting</c> (Kestrel's WaitForDataBeforeAllocatingBuffer) an idle connection holds no buffer, at the
+/// cost of a pool rent and return per request; without, it keeps its 4 KiB.
+/// </summary>
+/// <example><code>
+/// ReadResult result = await input.ReadAsync();
+/// input.AdvanceTo(result.Buffer.GetPosition(headLength));
+/// </code></example>
+internal sealed class LoopInput(LoopSocket socket, bool releaseWhileWaiting) : PipeReader, IValueTaskSource<ReadResult>
+{
+    private static readonly Action<object?> OnReadableCallback = static state => ((LoopInput)state!).OnReadable();
+
+    private const int InitialSize = 4096;
+
+    private byte[]? _buffer;
+    private int _start;
+    private int _examined;
+    private int _end;
+    private bool _ended;
+    private volatile bool _cancelRequested;
+
+    // The read that waits for the socket, without a token (the fast path's): completed by the loop from OnReadable,
+    // one reusable source per connection instead of an async method's box per wait.
+    private ManualResetValueTaskSourceCore<ReadResult> _waiting;
+
+    private ReadOnlySequence<byte> Unconsumed => _buffer is null ? default : new ReadOnlySequence<byte>(_buffer, _start, _end - _start);
+
+    public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
+    {
+        if (_cancelRequested)
+        {
+            _cancelRequested = false;
+            return new ValueTask<ReadResult>(new ReadResult(Unconsumed, isCanceled: true, _ended));
+        }
+
+        if (_end > _examined || _ended)
+        {
+            return new ValueTask<ReadResult>(new ReadResult(Unconsumed, isCanceled: false, _ended));
+        }
+
+        MakeRoom();
+        int seen = socket.ReadSequence;
+        int read = TryReceive(seen);
+        if (read >= 0)
+        {
+            return new ValueTask<ReadResult>(Received(read));
+        }
+
+        if (_start == _end && releaseWhileWaiting)
+        {
+            // Nothing held: a connection waiting for its next request holds no buffer (it is rented again on data).
+            Release();
+        }
+
+        if (cancellationToken.CanBeCanceled)
+        {
+            return ReadWhenReadableAsync(seen, cancellationToken);
+        }
+
+        _waiting.Reset();
+        short version = _waiting.Version;
+        if (!socket.WaitReadableThen(seen, OnReadableCallback, this))
+        {
+            // An edge came meanwhile: take it now, as the loop would have.
+            OnReadable();
+        }
+
+        return new ValueTask<ReadResult>(this, version);
+    }
+
+    /// <summary>At a read edge (on the loop, inline): completes the waiting read, or waits for the next edge.</summary>
+    private void OnReadable()
+    {
+        while (true)
+        {
+            if (_cancelRequested)
+            {
+                _cancelRequested = false;
+                _waiting.SetResult(new ReadResult(Unconsumed, isCanceled: true, _ended));
+                return;
+            }
+
+            int seen = socket.ReadSequence;
+            int read;
+            try
+            {
+                MakeRoom();
+                read = TryReceive(seen);
+            }
+            catch (Exception e)
+            {
+                _waiting.SetException(e);
+                return;
+            }
+
+            if (read >= 0)
+            {
+                _waiting.SetResult(Received(read));
+                return;
+            }
+
+            if (socket.WaitReadableThen(seen, OnReadableCallback, this))
+            {
+                return;
+            }
+        }
+    }
+
+    ReadResult IValueTaskSource<ReadResult>.GetResult(short token) => _waiting.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource<ReadResult>.GetStatus(short token) => _waiting.GetStatus(token);
+
+    void IValueTaskSource<ReadResult>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _waiting.OnCompleted(continuation, state, token, flags);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<ReadResult> ReadWhenReadableAsync(int seen, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            await socket.WaitReadableAsync(seen, cancellationToken).ConfigureAwait(false);
+            if (_cancelRequested)
+            {
+                _cancelRequested = false;
+                return new ReadResult(Unconsumed, isCanceled: true, _ended);
+            }
+
+            seen = socket.ReadSequence;
+            MakeRoom();
+            int read = TryReceive(seen);
+            if (read >= 0)
+            {
+                return Received(read);
+            }
+        }
+    }
+
+    /// <summary>A receive into the free room; a broken connection reads as Kestrel's transport reports it (<see cref="ConnectionResetException"/>).</summary>
+    private int TryReceive(int seen)
+    {
+        try
+        {
+            return socket.TryReceive(_buffer.AsSpan(_end), seen);
+        }
+        catch (SocketException e)
+        {
+            throw new ConnectionResetException(e.Message, e);
+        }
+    }
+
+    private ReadResult Received(int read)
+    {
+        _end += read;
+        _ended = read == 0;
+        return new ReadResult(Unconsumed, isCanceled: false, _ended);
+    }
+
+    /// <summary>Room after the unconsumed bytes: the consumed ones moved out, the buffer doubled when it is full.</summary>
+    private void MakeRoom()
+    {
+        if (_buffer is null)
+        {
+            _buffer = ArrayPool<byte>.Shared.Rent(InitialSize);
+            return;
+        }
+
+        if (_start == _end)
+        {
+            _start = _examined = _end = 0;
+            return;
+        }
+
+        if (_end < _buffer.Length)
+        {
+            return;
+        }
+
+        byte[] target = _start > 0 ? _buffer : ArrayPool<byte>.Shared.Rent(_buffer.Length * 2);
+        _buffer.AsSpan(_start, _end - _start).CopyTo(target);
+        if (!ReferenceEquals(target, _buffer))
+        {
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = target;
+        }
+
+        _end -= _start;
+        _examined -= _start;
+        _start = 0;
+    }
+
+    public override bool TryRead(out ReadResult result)
+    {
+        if (_end > _examined || _ended || _cancelRequested)
+        {
+            result = new ReadResult(Unconsumed, _cancelRequested, _ended);
+            _cancelRequested = false;
+            return true;
+        }
+
+        result = default;
+        return false;
+    }
+
+    public override void AdvanceTo(SequencePosition consumed) => AdvanceTo(consumed, consumed);
+
+    public override void AdvanceTo(SequencePosition consumed, SequencePosition examined)
+    {
+        // Positions of a single-array sequence are array indexes.
+        _start = consumed.GetObject() is null ? _start : consumed.GetInteger();
+        _examined = Math.Max(_start, examined.GetObject() is null ? _examined : examined.GetInteger());
+        if (_start == _end)
+        {
+            _start = _examined = _end = 0;
+        }
+    }
+
+    public override void CancelPendingRead()
+    {
+        _cancelRequested = true;
+        socket.WakeReader();
+    }
+
+    public override void Complete(Exception? exception = null) => Release();
+
+    /// <summary>Takes the bytes read and not consumed (for Kestrel's pipe), and gives the buffer back.</summary>
+    internal byte[]? TakeUnconsumed()
+    {
+        byte[]? unconsumed = _end > _start ? _buffer.AsSpan(_start, _end - _start).ToArray() : null;
+        Release();
+        return unconsumed;
+    }
+
+    /// <summary>Gives the buffer back to the pool (what it held is gone).</summary>
+    internal void Release()
+    {
+        if (_buffer is { } buffer)
+        {
+            _buffer = null;
+            _start = _examined = _end = 0;
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+}

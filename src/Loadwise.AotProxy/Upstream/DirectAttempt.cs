@@ -1,0 +1,196 @@
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using Loadwise.AotProxy.Backends;
+using Loadwise.AotProxy.Health;
+using Loadwise.AotProxy.Http;
+using Loadwise.AotProxy.Threading;
+
+namespace Loadwise.AotProxy.Upstream;
+
+/// <summary>
+/// One attempt on one plain-HTTP backend over the proxy's own HTTP/1.1 connections: rent or connect, write the request
+/// head into the connection's empty receive buffer, send, parse the response head in that buffer, then relay the
+/// response through the exchange and give the connection back. No HttpRequestMessage, HttpResponseMessage or Uri per
+/// request; the same outcomes and retry rules as <see cref="HttpClientAttempt"/> (<see cref="AttemptClassifier"/>).
+/// </summary>
+/// <example><code>
+/// var attempt = new DirectAttempt(backend, pool, settings, health);
+/// AttemptResult result = await attempt.ForwardAsync(exchange, target, now);
+/// </code></example>
+internal sealed class DirectAttempt(Backend backend, ConnectionPool pool, UpstreamSettings settings, BackendHealth health)
+{
+    /// <summary>Gets the backend's pool.</summary>
+    public ConnectionPool Pool => pool;
+
+    /// <summary>
+    /// Forwards the exchange's request and relays the response; <paramref name="attemptStarted"/> (<see cref="ProxyClock"/>
+    /// milliseconds) starts the response-headers timeout and dates the connection's return to the pool.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(ThreadPooledValueTaskMethodBuilder<>))]
+    public async ValueTask<AttemptResult> ForwardAsync<TExchange>(TExchange exchange, UpstreamTarget target, long attemptStarted)
+        where TExchange : IClientExchange
+    {
+        BackendConnection? connection = null;
+        Exception? failure = null;
+        // From the exchange: the codec keeps one source and one lazy timer per connection (AttemptTimeout).
+        AttemptCancellation attempt = exchange.BeginAttempt(settings.ResponseHeadersTimeout, attemptStarted);
+        try
+        {
+            CancellationToken cancellation = attempt.Token;
+            bool isHead = HttpMethods.IsHead(exchange.Method);
+            HttpOutputBuffer requestHead = default;
+            try
+            {
+                for (int reconnects = 0; ; reconnects++)
+                {
+                    bool reused = pool.TryRent(attemptStarted, out connection);
+                    if (!reused)
+                    {
+                        connection = await pool.ConnectAsync(cancellation).ConfigureAwait(false);
+                    }
+
+                    // Written into the connection's empty receive buffer, as it goes out whole before the response is
+                    // read into that buffer: no buffer rented per request (only a head over 16 KiB rents).
+                    requestHead.Dispose();
+                    requestHead = new HttpOutputBuffer(connection.Buffer);
+                    exchange.WriteRequestHead(ref requestHead, in target);
+                    connection.BeginExchange();
+                    try
+                    {
+                        await connection.SendAsync(requestHead.Written, cancellation).ConfigureAwait(false);
+                        while (!ResponseReader.TryReadHead(connection, connection.Head, isHead, out ValueTask<int> pending, cancellation))
+                        {
+                            ResponseReader.ReceivedHeadBytes(connection, await pending.ConfigureAwait(false));
+                        }
+
+                        break;
+                    }
+                    catch (Exception e) when (reused && reconnects == 0 && connection.Received == 0
+                        && e is SocketException or UpstreamException { Error: UpstreamError.NoResponse })
+                    {
+                        // The backend closed this idle connection before the request arrived, so nothing was
+                        // processed: a new connection may carry it, whatever the method (HttpClient does the same).
+                        connection.Dispose();
+                        connection = null;
+                    }
+                }
+            }
+            catch (Exception e)
+            {
+                // Whatever failed, the connection is disposed below: an ownership rule, not a list of exception types,
+                // so that none can leak it.
+                failure = e;
+            }
+            finally
+            {
+                requestHead.Dispose();
+            }
+        }
+        finally
+        {
+            exchange.EndAttempt(attempt);
+        }
+
+        if (failure is not null)
+        {
+            long received = connection?.Received ?? 0;
+            connection?.Dispose();
+            return Failed(exchange, failure, received);
+        }
+
+        return await RelayAsync(exchange, connection!, attemptStarted).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Relays the response whose head arrived, and owns the connection: back to the pool after a clean end, closed on
+    /// anything else. Completes without waiting when the body came with the head, so it costs no state machine then.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(ThreadPooledValueTaskMethodBuilder<>))]
+    private async ValueTask<AttemptResult> RelayAsync<TExchange>(TExchange exchange, BackendConnection connection, long attemptStarted)
+        where TExchange : IClientExchange
+    {
+        ResponseHead head = connection.Head;
+        Outcome outcome = health.Classify(head.Status, head.RetryAfter);
+        if (outcome.Kind == OutcomeKind.RateLimited)
+        {
+            // At once, so that the backend rests from now rather than from the end of the body.
+            health.ReportPassive(backend, outcome);
+        }
+
+        try
+        {
+            exchange.BeginResponse(head, connection.Buffer.AsSpan(head.Offset));
+            if (head.Framing == BodyFraming.ContentLength && head.ContentLength <= connection.End - connection.Start)
+            {
+                // The whole body came with the head (a small response): one write, without the copy loop.
+                int length = (int)head.ContentLength;
+                await exchange.ResponseBody.WriteAsync(connection.Buffer.AsMemory(connection.Start, length), exchange.ClientAborted).ConfigureAwait(false);
+                connection.Start += length;
+            }
+            else if (head.Framing != BodyFraming.None)
+            {
+                await ResponseReader.CopyBodyAsync(connection, head, exchange.ResponseBody, exchange.ClientAborted).ConfigureAwait(false);
+            }
+
+            exchange.EndResponse();
+        }
+        catch (Exception e)
+        {
+            // Any exception: the connection is in an unknown state, so it is closed, never pooled.
+            connection.Dispose();
+            return BrokeOff(exchange, e);
+        }
+
+        if (head.KeepAlive)
+        {
+            pool.Return(connection, attemptStarted);
+        }
+        else
+        {
+            connection.Dispose();
+        }
+
+        if (outcome.Kind != OutcomeKind.RateLimited)
+        {
+            health.ReportPassive(backend, outcome);
+        }
+
+        return AttemptResult.Completed(head.Status);
+    }
+
+    /// <summary>A failure before the response head: classified as both paths classify it, and reported against the backend.</summary>
+    private AttemptResult Failed<TExchange>(TExchange exchange, Exception e, long received)
+        where TExchange : IClientExchange
+    {
+        if (exchange.ClientAborted.IsCancellationRequested)
+        {
+            return AttemptResult.ClientGone;
+        }
+
+        health.ReportPassive(backend, Outcome.Failure);
+        FailureStage stage = e switch
+        {
+            OperationCanceledException => FailureStage.Timeout,
+            UpstreamException { Error: UpstreamError.Connect } => FailureStage.Connect,
+            UpstreamException { Error: UpstreamError.NoResponse } => FailureStage.NoResponse,
+            UpstreamException => FailureStage.InvalidResponse,
+            SocketException => received > 0 ? FailureStage.InvalidResponse : FailureStage.NoResponse,
+            _ => FailureStage.Unexpected,
+        };
+        string error = stage == FailureStage.Unexpected ? e.GetType().Name + ": " + e.Message : e.Message;
+        return AttemptClassifier.Classify(stage, error, AttemptClassifier.IsIdempotent(exchange.Method), exchange.HasBody, bodyStarted: false);
+    }
+
+    /// <summary>A response that failed after its head arrived: a client that went away is a drop; otherwise the backend failed.</summary>
+    private AttemptResult BrokeOff<TExchange>(TExchange exchange, Exception e)
+        where TExchange : IClientExchange
+    {
+        if (exchange.ClientGone)
+        {
+            return AttemptResult.ClientGone;
+        }
+
+        health.ReportPassive(backend, Outcome.Failure);
+        return AttemptResult.Failed(e.Message);
+    }
+}

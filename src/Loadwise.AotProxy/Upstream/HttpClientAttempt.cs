@@ -1,0 +1,148 @@
+using System.Net;
+using Loadwise.AotProxy.Backends;
+using Loadwise.AotProxy.Health;
+using Loadwise.AotProxy.Http;
+
+namespace Loadwise.AotProxy.Upstream;
+
+/// <summary>
+/// One attempt through HttpClient (SocketsHttpHandler): for https backends, requests with bodies, and everything when
+/// Performance:DirectHttp1 is off. Kestrel parsed the request; the response is written to Kestrel's response, which
+/// frames it. Same outcomes and retry rules as <see cref="DirectAttempt"/> (<see cref="AttemptClassifier"/>), and the
+/// same framing rules for what the backend sends (<see cref="FramingProblem"/>).
+/// </summary>
+/// <example><code>
+/// using var attempts = new HttpClientAttempt(settings, health);
+/// AttemptResult result = await attempts.ForwardAsync(context, backend, target);
+/// </code></example>
+internal sealed partial class HttpClientAttempt(UpstreamSettings settings, BackendHealth health) : IDisposable
+{
+    private readonly HttpMessageInvoker _invoker = new(CreateHandler(settings), disposeHandler: true);
+
+    /// <summary>Creates the one handler every such attempt goes through: pooled, and doing nothing a proxy must not.</summary>
+    internal static SocketsHttpHandler CreateHandler(UpstreamSettings settings) => new()
+    {
+        UseProxy = false,
+        AllowAutoRedirect = false,
+        AutomaticDecompression = DecompressionMethods.None,
+        UseCookies = false,
+        ActivityHeadersPropagator = null,
+        ConnectTimeout = settings.ConnectTimeout,
+        PooledConnectionIdleTimeout = settings.IdleTimeout,
+        // A response disposed unread (a refused one) closes its connection instead of being drained for reuse.
+        MaxResponseDrainSize = 0,
+        EnableMultipleHttp2Connections = true,
+    };
+
+    /// <summary>Forwards the request of <paramref name="context"/> to <paramref name="backend"/> and relays the response into it.</summary>
+    public async ValueTask<AttemptResult> ForwardAsync(HttpContext context, Backend backend, UpstreamTarget target)
+    {
+        CancellationToken clientAborted = context.RequestAborted;
+        using HttpRequestMessage upstream = CreateUpstreamRequest(context, backend, target);
+        using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(clientAborted);
+        cancellation.CancelAfter(settings.ResponseHeadersTimeout);
+
+        HttpResponseMessage response;
+        try
+        {
+            response = await _invoker.SendAsync(upstream, cancellation.Token).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            return Failed(context, backend, e, cancellation.IsCancellationRequested, upstream.Content as StreamingRequestContent);
+        }
+
+        using (response)
+        {
+            // The headers arrived in time; the body may take as long as it takes (only the client can cancel it).
+            cancellation.CancelAfter(Timeout.InfiniteTimeSpan);
+            if (FramingProblem(response) is { } problem)
+            {
+                // Disposing the unread response closes its connection (MaxResponseDrainSize is 0).
+                health.ReportPassive(backend, Outcome.Failure);
+                return AttemptResult.Failed(problem);
+            }
+
+            int status = (int)response.StatusCode;
+            Outcome outcome = health.Classify(status, response.Headers);
+            if (outcome.Kind == OutcomeKind.RateLimited)
+            {
+                // At once, so that the backend rests from now rather than from the end of the body.
+                health.ReportPassive(backend, outcome);
+            }
+
+            HttpResponse downstream = context.Response;
+            try
+            {
+                downstream.StatusCode = status;
+                CopyResponseHeaders(response, downstream.Headers, bodiless: status is 204 or 304);
+                Stream body = await response.Content.ReadAsStreamAsync(cancellation.Token).ConfigureAwait(false);
+                await using (body.ConfigureAwait(false))
+                {
+                    await BodyCopy.CopyAsync(body, downstream.Body, cancellation.Token).ConfigureAwait(false);
+                }
+            }
+            catch (Exception e)
+            {
+                // Also what Kestrel refuses to relay (an InvalidOperationException for a header it will not write).
+                if (clientAborted.IsCancellationRequested)
+                {
+                    return AttemptResult.ClientGone;
+                }
+
+                health.ReportPassive(backend, Outcome.Failure);
+                return AttemptResult.Failed(e.Message);
+            }
+
+            if (outcome.Kind != OutcomeKind.RateLimited)
+            {
+                health.ReportPassive(backend, outcome);
+            }
+
+            return AttemptResult.Completed(status);
+        }
+    }
+
+    public void Dispose() => _invoker.Dispose();
+
+    /// <summary>A failure before the response head, told apart as the direct path tells it, then classified alike.</summary>
+    private AttemptResult Failed(HttpContext context, Backend backend, Exception e, bool timedOut, StreamingRequestContent? body)
+    {
+        if (context.RequestAborted.IsCancellationRequested)
+        {
+            return AttemptResult.ClientGone;
+        }
+
+        if (FindClientError(e) is { } clientError)
+        {
+            // The client's own body was bad (e.g. over the size limit): Kestrel's status, not a backend failure.
+            return AttemptClassifier.Classify(FailureStage.ClientBody, e.Message, false, true, true, clientError.StatusCode);
+        }
+
+        health.ReportPassive(backend, Outcome.Failure);
+        FailureStage stage = e switch
+        {
+            OperationCanceledException when timedOut => FailureStage.Timeout,
+            HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError } => FailureStage.Connect,
+            OperationCanceledException { InnerException: TimeoutException } => FailureStage.Connect,
+            HttpRequestException { HttpRequestError: HttpRequestError.InvalidResponse } => FailureStage.InvalidResponse,
+            OperationCanceledException or HttpRequestException or IOException => FailureStage.NoResponse,
+            _ => FailureStage.Unexpected,
+        };
+        string error = stage == FailureStage.Unexpected ? e.GetType().Name + ": " + e.Message : e.Message;
+        return AttemptClassifier.Classify(stage, error, AttemptClassifier.IsIdempotent(context.Request.Method), body is not null, body is { Started: true });
+    }
+
+    private static BadHttpRequestException? FindClientError(Exception? e)
+    {
+        for (; e is not null; e = e.InnerException)
+        {
+            if (e is BadHttpRequestException bad)
+            {
+                return bad;
+            }
+        }
+
+        return null;
+    }
+}

@@ -1,0 +1,10 @@
+using Loadwise.AotProxy.Listener;
+
+namespace Loadwise.AotProxy.Upstream;
+
+/// <summary>What the upstream attempts need to know, validated and parsed.</summary>
+/// <param name="ConnectTimeout">How long a connect may take.</param>
+/// <param name="ResponseHeadersTimeout">How long the response head may take once the request is sent (504 after).</param>
+/// <param name="IdleTimeout">How long a pooled connection may sit idle.</param>
+/// <param name="EventLoop">The event loop the proxy's own connections run on, or null for the runtime's sockets.</param>
+internal sealed record UpstreamSettings(TimeSpan ConnectTimeout, TimeSpan ResponseHeadersTimeout, TimeSpan IdleTimeout, EventLoopGroup? EventLoop);
