@@ -163,6 +163,12 @@ internal sealed class TimeoutOptions
 
     /// <summary>Gets or sets how long idle client keep-alive and pooled backend connections are kept.</summary>
     public int IdleMs { get; set; } = 60_000;
+
+    /// <summary>
+    /// Gets or sets how long a response body may go without a byte from the backend before the proxy gives up on it
+    /// (nginx's proxy_read_timeout); 0 for no limit. A server-sent-events stream needs a keep-alive event within it.
+    /// </summary>
+    public int ResponseBodyIdleMs { get; set; } = 60_000;
 }
 
 /// <summary>Request limits.</summary>
@@ -271,6 +277,13 @@ internal sealed class HealthCheckOptions
 
     /// <summary>Gets or sets the successes a Recovering backend needs to be Healthy again.</summary>
     public int HealthyThreshold { get; set; } = 2;
+
+    /// <summary>
+    /// Gets or sets the share of backends, in percent, below which health is ignored and requests go to all of them
+    /// (Envoy's panic threshold): a failing remainder is better than a total outage, and a client that provokes errors
+    /// or rate limits cannot take every backend out. 0 never panics (then no available backend answers 503).
+    /// </summary>
+    public int PanicThresholdPercent { get; set; } = 50;
 
     /// <summary>Gets the passive health settings (outcomes of forwarded requests).</summary>
     public PassiveHealthOptions Passive { get; } = new();

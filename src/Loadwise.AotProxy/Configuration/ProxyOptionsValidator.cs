@@ -37,6 +37,7 @@ internal static class ProxyOptionsValidator
         Range(problems, "Timeouts:ConnectMs", options.Timeouts.ConnectMs, 1, 600_000);
         Range(problems, "Timeouts:ResponseHeadersMs", options.Timeouts.ResponseHeadersMs, 1, 3_600_000);
         Range(problems, "Timeouts:IdleMs", options.Timeouts.IdleMs, 1, 3_600_000);
+        Range(problems, "Timeouts:ResponseBodyIdleMs", options.Timeouts.ResponseBodyIdleMs, 0, 86_400_000);
 
         Range(problems, "Limits:MaxRequestBodyBytes", options.Limits.MaxRequestBodyBytes, 1, long.MaxValue);
         Range(problems, "Limits:MaxRequestHeadersTotalBytes", options.Limits.MaxRequestHeadersTotalBytes, 1024, 1 << 20);
@@ -201,6 +202,7 @@ internal static class ProxyOptionsValidator
 
         Range(problems, "HealthChecks:UnhealthyThreshold", health.UnhealthyThreshold, 1, 100);
         Range(problems, "HealthChecks:HealthyThreshold", health.HealthyThreshold, 1, 100);
+        Range(problems, "HealthChecks:PanicThresholdPercent", health.PanicThresholdPercent, 0, 100);
 
         PassiveHealthOptions passive = health.Passive;
         if (!Health.StatusCodeSet.TryParse(passive.FailureStatusCodes, out _))

@@ -281,8 +281,9 @@ internal sealed class RequestHead
         PathLength = query < 0 ? target.Length : query;
         ReadOnlySpan<byte> path = target[..PathLength];
 
-        // Kestrel decodes and normalises such paths; leaving them to it keeps Path-based hash keys and routing identical.
-        return path.IndexOf((byte)'%') < 0 && path.IndexOf("/."u8) < 0 && target.IndexOf((byte)'#') < 0;
+        // Kestrel decodes and normalises such paths, and the request rules check them there; leaving them to it keeps
+        // Path-based hash keys, dot-segment removal and refusals identical on both paths.
+        return path.IndexOf((byte)'%') < 0 && path.IndexOf("/."u8) < 0 && path.IndexOf((byte)'\\') < 0 && target.IndexOf((byte)'#') < 0;
     }
 
     /// <summary>Turns away what only Kestrel handles, and notes <c>Connection: close</c>.</summary>

@@ -11,7 +11,8 @@ internal readonly record struct RequestRefusal(int Status, string Reason);
 
 /// <summary>
 /// The request rules Kestrel's HTTP layer does not enforce and a proxy must (RFC 9110 and 9112; HAProxy refuses the
-/// same with 400): header names that are not tokens, control bytes in values, a fragment in the target. Also what
+/// same with 400): header names that are not tokens, control bytes in values, a fragment in the target, a backslash
+/// in the path or a path that climbs above its root with <c>..</c>. Also what
 /// the proxy does not do: CONNECT tunnels (405, as nginx answers), and <c>OPTIONS *</c> towards a backend reached
 /// through HttpClient, which cannot send an asterisk-form target (501).
 /// </summary>
@@ -33,6 +34,21 @@ internal static class RequestRules
         if (raw is not null && raw.Contains('#', StringComparison.Ordinal))
         {
             return new RequestRefusal(StatusCodes.Status400BadRequest, "400 the request target has a fragment (#)\n");
+        }
+
+        if (raw is not null && raw.StartsWith('/'))
+        {
+            string path = raw.IndexOf('?') is int query and >= 0 ? raw[..query] : raw;
+            if (path.Contains('\\', StringComparison.Ordinal) || path.Contains("%5c", StringComparison.OrdinalIgnoreCase))
+            {
+                // Not a path character (RFC 3986); servers on Windows read it as '/', which would let dot segments past.
+                return new RequestRefusal(StatusCodes.Status400BadRequest, "400 the request path has a backslash\n");
+            }
+
+            if (!DotSegments.TryRemove(path, out _))
+            {
+                return new RequestRefusal(StatusCodes.Status400BadRequest, "400 the request path climbs above its root (..)\n");
+            }
         }
 
         if (raw == "*" && !asteriskFormSupported)

@@ -23,11 +23,14 @@ internal static class ResponseHeadBytes
     /// <summary>Gets the IMF-fixdate of the current second (made once a second).</summary>
     public static byte[] Date()
     {
-        long second = Environment.TickCount64 / 1000;
+        // Keyed by the wall-clock second it shows, so it is never a second stale (a monotonic tick's seconds do not
+        // line up with the clock's).
+        DateTime now = DateTime.UtcNow;
+        long second = now.Ticks / TimeSpan.TicksPerSecond;
         DateBytes? date = Volatile.Read(ref _date);
         if (date is null || date.Second != second)
         {
-            date = new DateBytes(second, Encoding.ASCII.GetBytes(DateTimeOffset.UtcNow.ToString("r", System.Globalization.CultureInfo.InvariantCulture)));
+            date = new DateBytes(second, Encoding.ASCII.GetBytes(now.ToString("r", System.Globalization.CultureInfo.InvariantCulture)));
             Volatile.Write(ref _date, date);
         }
 

@@ -9,7 +9,7 @@ namespace Loadwise.AotProxy.Health;
 /// <summary>
 /// The proxy's view of backend health: one Core <see cref="HealthTracker{TId}"/> fed by active probes and by the outcome
 /// of every forwarded request, and the Core <see cref="HealthFilter{TNode, TId, TAccessor}"/> that keeps Unhealthy and
-/// rate-limited backends out of the strategy's candidates. The state machine is Core's
+/// rate-limited backends out of the strategy's candidates unless that leaves too few (panic). The state machine is Core's
 /// <see cref="ConsecutiveFailurePolicy"/>; this class only decides what each response means.
 /// </summary>
 internal sealed class BackendHealth
@@ -41,12 +41,19 @@ internal sealed class BackendHealth
         }
 
         Tracker.HealthChanged += OnHealthChanged;
-        Filter = new HealthFilter<BackendNode, string, NodeAccessor<BackendNode, string>>(Tracker);
+        Filter = new PanicFilter<BackendNode, HealthFilter<BackendNode, string, NodeAccessor<BackendNode, string>>>(
+            new HealthFilter<BackendNode, string, NodeAccessor<BackendNode, string>>(Tracker), options.PanicThresholdPercent);
+        Filter.PanicChanged += inPanic => Log.Panic(_logger, inPanic ? "entered: fewer backends available than Health:PanicThresholdPercent; picking among all of them" : "over: picking among available backends again");
     }
 
     public HealthTracker<string> Tracker { get; }
 
-    public HealthFilter<BackendNode, string, NodeAccessor<BackendNode, string>> Filter { get; }
+    /// <summary>
+    /// Gets the filter the router picks through: Core's health filter, which gives way (panic) when it would leave fewer
+    /// than <see cref="HealthCheckOptions.PanicThresholdPercent"/> of the backends, so that no client, by provoking
+    /// errors or rate limits, can take every backend out.
+    /// </summary>
+    public PanicFilter<BackendNode, HealthFilter<BackendNode, string, NodeAccessor<BackendNode, string>>> Filter { get; }
 
     public TimeSpan ProbeInterval { get; }
 

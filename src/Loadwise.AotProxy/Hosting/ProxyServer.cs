@@ -107,6 +107,9 @@ internal sealed class ProxyServer : IAsyncDisposable
             // Backend header values with bytes above 0x7F (obs-text, RFC 9110 section 5.5) pass as they came, as on the
             // proxy's own path, nginx and HAProxy; without this Kestrel refuses them.
             kestrel.ResponseHeaderEncodingSelector = static _ => System.Text.Encoding.Latin1;
+            // Request header values likewise pass byte for byte (Kestrel would decode them as UTF-8, and the proxy would
+            // then have to re-encode characters no Latin-1 byte stands for).
+            kestrel.RequestHeaderEncodingSelector = static _ => System.Text.Encoding.Latin1;
             kestrel.Limits.MaxRequestBodySize = options.Limits.MaxRequestBodyBytes;
             kestrel.Limits.MaxRequestHeadersTotalSize = options.Limits.MaxRequestHeadersTotalBytes;
             kestrel.Limits.MaxConcurrentConnections = options.Limits.MaxConcurrentConnections > 0 ? options.Limits.MaxConcurrentConnections : null;
@@ -150,6 +153,7 @@ internal sealed class ProxyServer : IAsyncDisposable
 
         Health = new BackendHealth(backends, options.HealthChecks, _coreMetrics, _logger);
         _coreMetrics.ObserveNodes(Health.Tracker);
+        _metrics.ObservePanicPicks(() => Health.Filter.PanicPicks);
         _prober = new ActiveHealthProber(backends, Health, options.HealthChecks);
         _rateLimiter = options.RateLimiting.Enabled ? new ClientRateLimiter(options.RateLimiting, forwarded) : null;
         var retryBudget = new RetryBudget(TimeSpan.FromMilliseconds(options.Retries.BudgetWindowMs), options.Retries.BudgetPercent, options.Retries.BudgetMinRetries);
@@ -157,7 +161,10 @@ internal sealed class ProxyServer : IAsyncDisposable
             TimeSpan.FromMilliseconds(options.Timeouts.ConnectMs),
             TimeSpan.FromMilliseconds(options.Timeouts.ResponseHeadersMs),
             TimeSpan.FromMilliseconds(options.Timeouts.IdleMs),
-            (_app.Services.GetService<IConnectionListenerFactory>() as LoopTransportFactory)?.Group);
+            (_app.Services.GetService<IConnectionListenerFactory>() as LoopTransportFactory)?.Group)
+        {
+            ResponseBodyIdleTimeout = TimeSpan.FromMilliseconds(options.Timeouts.ResponseBodyIdleMs),
+        };
         var settings = new ForwarderSettings(
             upstream,
             string.Equals(options.Forwarding.HostHeader, "Preserve", StringComparison.OrdinalIgnoreCase),

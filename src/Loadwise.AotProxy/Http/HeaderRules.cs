@@ -14,7 +14,18 @@ internal static class HeaderRules
 
         // Kestrel has already answered "Expect: 100-continue" to the client; forwarding it would make HttpClient wait again.
         "Expect",
+
+        // Not hop-by-hop, but CGI servers turn it into HTTP_PROXY, which HTTP libraries take as their proxy (httpoxy,
+        // CVE-2016-5385); nginx's advice is to clear it.
+        "Proxy",
     ];
+
+    /// <summary>
+    /// Names that must never reach a backend spelled with <c>_</c> for <c>-</c> either: CGI-style servers read
+    /// <c>Transfer_Encoding</c> as <c>Transfer-Encoding</c>, so such a spelling would smuggle framing or hop-by-hop
+    /// fields past the rules above (nginx drops every name with <c>_</c> by default).
+    /// </summary>
+    private static readonly HeaderNameSet UnderscoreSpellings = new([.. HopByHopNames, "Content-Length", "Host", "Content-Type"]);
 
     /// <summary>Request headers the proxy writes itself (Host by policy, X-Forwarded-* by the trust rules).</summary>
     private static readonly string[] SetByProxyNames = ["Host", ForwardedHeaders.ForwardedFor, ForwardedHeaders.ForwardedProto, ForwardedHeaders.ForwardedHost];
@@ -45,13 +56,15 @@ internal static class HeaderRules
     public static bool SkipRequestHeader(ReadOnlySpan<char> name, string? connectionHeader, bool handleForwarded, HeaderNameSet? untrusted) =>
         IsHopByHop(name, connectionHeader)
         || (handleForwarded ? SetByProxySpans.Contains(name) : name.Equals("Host", StringComparison.OrdinalIgnoreCase))
-        || (untrusted is not null && untrusted.Contains(name));
+        || (untrusted is not null && untrusted.Contains(name))
+        || (name.Contains('_') && UnderscoreSpellings.Contains(name));
 
     /// <summary>As <see cref="SkipRequestHeader(ReadOnlySpan{char}, string?, bool, HeaderNameSet?)"/>, for a name read off the wire (ASCII).</summary>
     public static bool SkipRequestHeader(ReadOnlySpan<byte> name, string? connectionHeader, bool handleForwarded, HeaderNameSet? untrusted) =>
         IsHopByHop(name, connectionHeader)
         || (handleForwarded ? IsOneOf(name, SetByProxyBytes) : (name.Length == 4 && Ascii.EqualsIgnoreCase(name, "Host"u8)))
-        || (untrusted is not null && untrusted.Contains(name));
+        || (untrusted is not null && untrusted.Contains(name))
+        || (name.Contains((byte)'_') && UnderscoreSpellings.Contains(name));
 
     /// <summary>Returns true for a hop-by-hop header: a fixed one, any <c>Proxy-*</c>, or one named by <c>Connection</c>.</summary>
     public static bool IsHopByHop(ReadOnlySpan<char> name, string? connectionHeader) =>

@@ -12,6 +12,8 @@ internal struct HttpOutputBuffer : IDisposable
     /// <summary>The smallest buffer rented: a response head and a small body fit without growing.</summary>
     private const int MinimumCapacity = 2048;
 
+    private static readonly System.Text.Encoding StrictLatin1 = System.Text.Encoding.GetEncoding("iso-8859-1", System.Text.EncoderFallback.ExceptionFallback, System.Text.DecoderFallback.ExceptionFallback);
+
     private byte[] _buffer;
     private int _length;
     private bool _rented;
@@ -57,11 +59,14 @@ internal struct HttpOutputBuffer : IDisposable
     /// <summary>Commits <paramref name="count"/> bytes written into the span from <see cref="GetSpan"/>.</summary>
     public void Advance(int count) => _length += count;
 
-    /// <summary>Appends text as Latin-1 (Kestrel admits only ASCII in request heads unless told otherwise).</summary>
+    /// <summary>
+    /// Appends text as Latin-1, one byte per character. A character above U+00FF throws rather than being replaced by
+    /// a look-alike (a best-fit mapping would turn U+FF1D into '=' on its way upstream).
+    /// </summary>
     public void Append(string text)
     {
         Ensure(text.Length);
-        _length += System.Text.Encoding.Latin1.GetBytes(text, _buffer.AsSpan(_length));
+        _length += StrictLatin1.GetBytes(text, _buffer.AsSpan(_length));
     }
 
     /// <summary>Appends ASCII bytes such as <c>": "</c> or CRLF.</summary>

@@ -11,8 +11,9 @@ internal static class KestrelRequest
         context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody ?? context.Request.ContentLength > 0;
 
     /// <summary>
-    /// Gets the request target as the client sent it (still percent-encoded), so the backend sees the same URL; the
-    /// asterisk form of <c>OPTIONS *</c> as it is (the origin form would be empty, which no server takes).
+    /// Gets the request target as the client sent it (still percent-encoded), so the backend sees the same URL, less any
+    /// dot segments (<see cref="DotSegments"/>); the asterisk form of <c>OPTIONS *</c> as it is (the origin form would be
+    /// empty, which no server takes).
     /// </summary>
     /// <example><code>string target = KestrelRequest.Target(context); // "/a%20b?x=1"</code></example>
     public static string Target(HttpContext context)
@@ -20,7 +21,9 @@ internal static class KestrelRequest
         string? raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget;
         if (!string.IsNullOrEmpty(raw) && (raw[0] == '/' || raw == "*"))
         {
-            return raw;
+            // Dot segments are resolved here, not by whatever is behind (the request rules refused a target that climbs
+            // above its root), so that a backend URL's base path always stays in front.
+            return DotSegments.TryRemove(raw, out string target) ? target : raw;
         }
 
         HttpRequest request = context.Request;

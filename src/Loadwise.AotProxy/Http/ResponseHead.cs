@@ -266,7 +266,8 @@ internal sealed class ResponseHead
             // Any other final coding is delimited by close (RFC 9112 section 6.3), and the codings go on to the client.
             Framing = chunked ? BodyFraming.Chunked : BodyFraming.UntilClose;
             OtherCodings = otherCodings;
-            KeepAlive &= chunked;
+            // RFC 9112 section 6.1: a coding on an HTTP/1.0 message means its framing is faulty; close after it.
+            KeepAlive &= chunked && http11;
         }
         else if (contentLength >= 0)
         {
@@ -324,6 +325,12 @@ internal sealed class ResponseHead
                 }
 
                 chunked = true;
+                continue;
+            }
+
+            if (name.Equals("identity", StringComparison.OrdinalIgnoreCase))
+            {
+                // Not a transfer coding since RFC 7230; relaying it would name a coding the client does not know.
                 continue;
             }
 

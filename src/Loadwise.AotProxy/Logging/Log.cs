@@ -24,6 +24,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 5, Message = "backend {Backend} health {From} -> {To}")]
     public static partial void BackendHealthChanged(ILogger logger, LogLevel level, string backend, string from, string to);
 
+    [LoggerMessage(EventId = 6, Level = LogLevel.Warning, Message = "health panic {State}")]
+    public static partial void Panic(ILogger logger, string state);
+
     [LoggerMessage(EventId = 12, Level = LogLevel.Debug, Message = "backend {Backend} failed ({Error}); retrying on another backend")]
     public static partial void Retrying(ILogger logger, string backend, string error);
 }

@@ -58,6 +58,10 @@ internal sealed class ProxyMetrics : IDisposable
 
     public void Retry(KeyValuePair<string, object?> result) => _retries.Add(1, result);
 
+    /// <summary>Exports the picks made in health panic (<c>loadwise_panic_picks_total</c>), read at scrape time.</summary>
+    public void ObservePanicPicks(Func<long> picks) =>
+        Meter.CreateObservableCounter("loadwise.panic_picks", picks, description: "Picks made among all backends because fewer than HealthChecks:PanicThresholdPercent were available.");
+
     /// <summary>Gets the requests in flight through the proxy right now (counted once per request, here).</summary>
     public long ActiveRequests => _active.Sum(0);
 

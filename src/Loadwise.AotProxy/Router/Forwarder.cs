@@ -30,7 +30,7 @@ internal sealed partial class Forwarder : IDisposable
     private readonly BackendNode[] _nodes;
     private readonly Backend[] _backends;
     private readonly ISelectionStrategy<BackendNode> _strategy;
-    private readonly HealthFilter<BackendNode, string, NodeAccessor<BackendNode, string>> _healthFilter;
+    private readonly PanicFilter<BackendNode, HealthFilter<BackendNode, string, NodeAccessor<BackendNode, string>>> _healthFilter;
     private readonly BackendHealth _health;
     private readonly RetryBudget _retryBudget;
     private readonly ClientRateLimiter? _rateLimiter;

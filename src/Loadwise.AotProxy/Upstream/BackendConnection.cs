@@ -71,8 +71,15 @@ internal sealed class BackendConnection : IDisposable
     /// <summary>Forgets the consumed bytes, so the next exchange fills the buffer from its start.</summary>
     public void Clear() => Start = End = 0;
 
+    /// <summary>Gets or sets the interim (1xx) responses read in the current exchange.</summary>
+    public int InterimResponses { get; set; }
+
     /// <summary>Starts a new exchange: nothing received yet.</summary>
-    public void BeginExchange() => Received = 0;
+    public void BeginExchange()
+    {
+        Received = 0;
+        InterimResponses = 0;
+    }
 
     /// <summary>Marks the connection as not to be reused: it carried something odd, so its next bytes cannot be trusted.</summary>
     public void MarkNotReusable() => Reusable = false;

@@ -38,6 +38,7 @@ internal sealed class ConnectionPool : IDisposable
     private readonly EventLoopGroup? _loop;
     private readonly TimeSpan _connectTimeout;
     private readonly long _idleTimeoutMilliseconds;
+    private readonly Timer _sweeper;
     private volatile bool _disposed;
 
     public ConnectionPool(Uri backend, UpstreamSettings settings)
@@ -57,6 +58,13 @@ internal sealed class ConnectionPool : IDisposable
         }
 
         _maxIdlePerSlot = Math.Max(16, MaxIdle / Slots);
+        // Idle connections the backend closed, or sent bytes on, are otherwise only found when rented; a quiet pool
+        // would keep them in CLOSE_WAIT until then.
+        TimeSpan sweep = TimeSpan.FromMilliseconds(Math.Clamp(_idleTimeoutMilliseconds / 2, 100, 5_000));
+        using (ExecutionContext.SuppressFlow())
+        {
+            _sweeper = new Timer(static state => ((ConnectionPool)state!).Sweep(), this, sweep, sweep);
+        }
     }
 
     /// <summary>Gets the connections idle in the pool right now.</summary>
@@ -167,9 +175,38 @@ internal sealed class ConnectionPool : IDisposable
         queue.Enqueue(connection);
     }
 
+    /// <summary>
+    /// Closes the idle connections that expired, or that are readable (the backend closed them, or sent bytes no request
+    /// asked for); the others go back to their queue.
+    /// </summary>
+    internal void Sweep()
+    {
+        long now = ProxyClock.NowMilliseconds;
+        foreach (ConcurrentQueue<BackendConnection> queue in _idle)
+        {
+            for (int i = queue.Count; i > 0 && !_disposed && queue.TryDequeue(out BackendConnection? idle); i--)
+            {
+                if (now - idle.IdleSince < _idleTimeoutMilliseconds && !idle.HasInputOrEnded())
+                {
+                    queue.Enqueue(idle);
+                }
+                else
+                {
+                    idle.Dispose();
+                }
+            }
+        }
+    }
+
     public void Dispose()
     {
         _disposed = true;
+        _sweeper.Dispose();
+        CloseIdle();
+    }
+
+    private void CloseIdle()
+    {
         foreach (ConcurrentQueue<BackendConnection> queue in _idle)
         {
             while (queue.TryDequeue(out BackendConnection? idle))

@@ -129,7 +129,8 @@ internal sealed class DirectAttempt(Backend backend, ConnectionPool pool, Upstre
             }
             else if (head.Framing != BodyFraming.None)
             {
-                await ResponseReader.CopyBodyAsync(connection, head, exchange.ResponseBody, exchange.ClientAborted).ConfigureAwait(false);
+                using var deadline = new ReadDeadline(exchange.ClientAborted, settings.ResponseBodyIdleTimeout);
+                await ResponseReader.CopyBodyAsync(connection, head, exchange.ResponseBody, deadline).ConfigureAwait(false);
             }
 
             exchange.EndResponse();
@@ -167,7 +168,6 @@ internal sealed class DirectAttempt(Backend backend, ConnectionPool pool, Upstre
             return AttemptResult.ClientGone;
         }
 
-        health.ReportPassive(backend, Outcome.Failure);
         FailureStage stage = e switch
         {
             OperationCanceledException => FailureStage.Timeout,
@@ -177,6 +177,12 @@ internal sealed class DirectAttempt(Backend backend, ConnectionPool pool, Upstre
             SocketException => received > 0 ? FailureStage.InvalidResponse : FailureStage.NoResponse,
             _ => FailureStage.Unexpected,
         };
+        if (stage != FailureStage.Unexpected)
+        {
+            // Not the backend's fault otherwise (a request the proxy could not write): no mark against it.
+            health.ReportPassive(backend, Outcome.Failure);
+        }
+
         string error = stage == FailureStage.Unexpected ? e.GetType().Name + ": " + e.Message : e.Message;
         return AttemptClassifier.Classify(stage, error, AttemptClassifier.IsIdempotent(exchange.Method), exchange.HasBody, bodyStarted: false);
     }

@@ -9,10 +9,13 @@ namespace Loadwise.AotProxy.Upstream;
 /// <summary>The request HttpClient sends, and the response headers it brings back, translated to and from Kestrel's.</summary>
 internal sealed partial class HttpClientAttempt
 {
-    private static HttpRequestMessage CreateUpstreamRequest(HttpContext context, Backend backend, UpstreamTarget target)
+    /// <summary>The target goes out as the proxy wrote it: the URI class neither unescapes nor resolves anything in it.</summary>
+    private static readonly UriCreationOptions ExactUri = new() { DangerousDisablePathAndQueryCanonicalization = true };
+
+    private static HttpRequestMessage CreateUpstreamRequest(HttpContext context, Backend backend, UpstreamTarget target, Action bodySent)
     {
         HttpRequest request = context.Request;
-        var upstream = new HttpRequestMessage(HttpMethod.Parse(request.Method), new Uri(backend.UrlPrefix + KestrelRequest.Target(context)))
+        var upstream = new HttpRequestMessage(HttpMethod.Parse(request.Method), new Uri(backend.UrlPrefix + KestrelRequest.Target(context), ExactUri))
         {
             Version = HttpVersion.Version11,
             VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
@@ -20,7 +23,7 @@ internal sealed partial class HttpClientAttempt
 
         if (KestrelRequest.HasBody(context))
         {
-            upstream.Content = new StreamingRequestContent(request.Body);
+            upstream.Content = new StreamingRequestContent(request.Body) { Sent = bodySent };
         }
 
         IHeaderDictionary headers = request.Headers;
@@ -101,7 +104,13 @@ internal sealed partial class HttpClientAttempt
             }
         }
 
-        if (response.Headers.NonValidated.TryGetValues("Transfer-Encoding", out HeaderStringValues codings)
+        if (response.Headers.NonValidated.TryGetValues("Transfer-Encoding", out HeaderStringValues codings) && response.Version == HttpVersion.Version10)
+        {
+            // RFC 9112 section 6.1: its framing is faulty, and HttpClient would keep the connection; refused instead.
+            return "Transfer-Encoding on an HTTP/1.0 response";
+        }
+
+        if (response.Headers.NonValidated.TryGetValues("Transfer-Encoding", out codings)
             && !ResponseHead.TryParseCodings(string.Join(", ", codings), out _, out _))
         {
             return "invalid Transfer-Encoding: chunked must be the final coding, once";

@@ -31,6 +31,8 @@ internal sealed partial class HttpClientAttempt(UpstreamSettings settings, Backe
         PooledConnectionIdleTimeout = settings.IdleTimeout,
         // A response disposed unread (a refused one) closes its connection instead of being drained for reuse.
         MaxResponseDrainSize = 0,
+        // Header values go out byte for byte as Kestrel read them (Latin-1), not refused for bytes above 0x7F.
+        RequestHeaderEncodingSelector = static (_, _) => System.Text.Encoding.Latin1,
         EnableMultipleHttp2Connections = true,
     };
 
@@ -38,9 +40,15 @@ internal sealed partial class HttpClientAttempt(UpstreamSettings settings, Backe
     public async ValueTask<AttemptResult> ForwardAsync(HttpContext context, Backend backend, UpstreamTarget target)
     {
         CancellationToken clientAborted = context.RequestAborted;
-        using HttpRequestMessage upstream = CreateUpstreamRequest(context, backend, target);
         using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(clientAborted);
-        cancellation.CancelAfter(settings.ResponseHeadersTimeout);
+        // The response-headers timeout starts once the request is out: after its body, if it has one, so that a slow
+        // upload is timed by Kestrel's minimum data rate and never counted against the backend.
+        var headersTimer = new HeadersTimer(cancellation, settings.ResponseHeadersTimeout);
+        using HttpRequestMessage upstream = CreateUpstreamRequest(context, backend, target, headersTimer.Arm);
+        if (upstream.Content is not StreamingRequestContent)
+        {
+            headersTimer.Arm();
+        }
 
         HttpResponseMessage response;
         try
@@ -49,13 +57,22 @@ internal sealed partial class HttpClientAttempt(UpstreamSettings settings, Backe
         }
         catch (Exception e)
         {
-            return Failed(context, backend, e, cancellation.IsCancellationRequested, upstream.Content as StreamingRequestContent);
+            bool timedOut = cancellation.IsCancellationRequested;
+            if (upstream.Content is StreamingRequestContent content)
+            {
+                // The copy of the client's body may still be reading it: stop it and wait, so that nothing reads that
+                // body while Kestrel drains it.
+                await cancellation.CancelAsync().ConfigureAwait(false);
+                await content.Copying.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+
+            return Failed(context, backend, e, timedOut, upstream.Content as StreamingRequestContent);
         }
 
         using (response)
         {
-            // The headers arrived in time; the body may take as long as it takes (only the client can cancel it).
-            cancellation.CancelAfter(Timeout.InfiniteTimeSpan);
+            // The headers arrived in time; the body is timed by its reads (ReadDeadline), and the client can cancel it.
+            headersTimer.HeadArrived();
             if (FramingProblem(response) is { } problem)
             {
                 // Disposing the unread response closes its connection (MaxResponseDrainSize is 0).
@@ -79,7 +96,8 @@ internal sealed partial class HttpClientAttempt(UpstreamSettings settings, Backe
                 Stream body = await response.Content.ReadAsStreamAsync(cancellation.Token).ConfigureAwait(false);
                 await using (body.ConfigureAwait(false))
                 {
-                    await BodyCopy.CopyAsync(body, downstream.Body, cancellation.Token).ConfigureAwait(false);
+                    using var deadline = new ReadDeadline(cancellation.Token, settings.ResponseBodyIdleTimeout);
+                    await BodyCopy.CopyAsync(body, downstream.Body, deadline).ConfigureAwait(false);
                 }
             }
             catch (Exception e)
@@ -105,6 +123,43 @@ internal sealed partial class HttpClientAttempt(UpstreamSettings settings, Backe
 
     public void Dispose() => _invoker.Dispose();
 
+    /// <summary>
+    /// The response-headers timeout of one attempt: armed once the request is out (after a body that may finish after
+    /// the head arrived), disarmed for good once the head arrived.
+    /// </summary>
+    private sealed class HeadersTimer(CancellationTokenSource source, TimeSpan timeout)
+    {
+        private readonly Lock _lock = new();
+        private bool _headArrived;
+
+        public void Arm()
+        {
+            lock (_lock)
+            {
+                if (!_headArrived)
+                {
+                    try
+                    {
+                        source.CancelAfter(timeout);
+                    }
+                    catch (ObjectDisposedException)
+                    {
+                        // The attempt is over (its body finished sending after the response was relayed).
+                    }
+                }
+            }
+        }
+
+        public void HeadArrived()
+        {
+            lock (_lock)
+            {
+                _headArrived = true;
+                source.CancelAfter(Timeout.InfiniteTimeSpan);
+            }
+        }
+    }
+
     /// <summary>A failure before the response head, told apart as the direct path tells it, then classified alike.</summary>
     private AttemptResult Failed(HttpContext context, Backend backend, Exception e, bool timedOut, StreamingRequestContent? body)
     {
@@ -119,7 +174,6 @@ internal sealed partial class HttpClientAttempt(UpstreamSettings settings, Backe
             return AttemptClassifier.Classify(FailureStage.ClientBody, e.Message, false, true, true, clientError.StatusCode);
         }
 
-        health.ReportPassive(backend, Outcome.Failure);
         FailureStage stage = e switch
         {
             OperationCanceledException when timedOut => FailureStage.Timeout,
@@ -129,6 +183,12 @@ internal sealed partial class HttpClientAttempt(UpstreamSettings settings, Backe
             OperationCanceledException or HttpRequestException or IOException => FailureStage.NoResponse,
             _ => FailureStage.Unexpected,
         };
+        if (stage != FailureStage.Unexpected)
+        {
+            // Not the backend's fault otherwise (a request HttpClient would not write): no mark against it.
+            health.ReportPassive(backend, Outcome.Failure);
+        }
+
         string error = stage == FailureStage.Unexpected ? e.GetType().Name + ": " + e.Message : e.Message;
         return AttemptClassifier.Classify(stage, error, AttemptClassifier.IsIdempotent(context.Request.Method), body is not null, body is { Started: true });
     }

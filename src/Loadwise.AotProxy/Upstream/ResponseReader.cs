@@ -12,7 +12,10 @@ internal static class ResponseReader
     /// <summary>The longest chunk-size or trailer line accepted.</summary>
     private const int MaxLineLength = 4096;
 
-    /// <summary>Control characters refused in a trailer line: all but horizontal tab, and DEL.</summary>
+    /// <summary>The most interim (1xx) responses taken before the final one.</summary>
+    private const int MaxInterimResponses = 8;
+
+    /// <summary>Control characters refused in a chunk-size or trailer line: all but horizontal tab, and DEL.</summary>
     private static readonly SearchValues<byte> TrailerControlBytes = SearchValues.Create([.. Enumerable.Range(0, 32).Where(static b => b != '\t').Select(static b => (byte)b), (byte)127]);
 
     /// <summary>
@@ -63,6 +66,12 @@ internal static class ResponseReader
                     connection.MarkNotReusable();
                 }
 
+                if (++connection.InterimResponses > MaxInterimResponses)
+                {
+                    // A backend that sends nothing but 1xx would hold the attempt, and a core, until the headers timeout.
+                    throw new UpstreamException(UpstreamError.InvalidResponse, $"more than {MaxInterimResponses} interim responses");
+                }
+
                 continue; // 100 Continue, 103 Early Hints: the final response follows.
             }
 
@@ -100,24 +109,27 @@ internal static class ResponseReader
                 ? $"response head larger than {BackendConnection.BufferSize / 1024} KiB"
                 : "backend closed the connection inside the response head");
 
-    /// <summary>Copies the body that <paramref name="head"/> announced to <paramref name="destination"/>, decoding chunks.</summary>
+    /// <summary>
+    /// Copies the body that <paramref name="head"/> announced to <paramref name="destination"/>, decoding chunks; each
+    /// read from the backend is bounded by <paramref name="deadline"/>, each write to the client by its token.
+    /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public static async ValueTask CopyBodyAsync(BackendConnection connection, ResponseHead head, Stream destination, CancellationToken cancellationToken)
+    public static async ValueTask CopyBodyAsync(BackendConnection connection, ResponseHead head, Stream destination, ReadDeadline deadline)
     {
         switch (head.Framing)
         {
             case BodyFraming.ContentLength:
-                await CopyExactAsync(connection, head.ContentLength, destination, cancellationToken).ConfigureAwait(false);
+                await CopyExactAsync(connection, head.ContentLength, destination, deadline).ConfigureAwait(false);
                 break;
             case BodyFraming.Chunked:
                 while (true)
                 {
-                    long size = ParseChunkSize(await ReadLineAsync(connection, cancellationToken).ConfigureAwait(false), connection);
+                    long size = ParseChunkSize(await ReadLineAsync(connection, deadline).ConfigureAwait(false), connection);
                     if (size == 0)
                     {
                         // Trailer fields up to the blank line: checked as fields, not forwarded.
                         int length;
-                        while ((length = await ReadLineAsync(connection, cancellationToken).ConfigureAwait(false)) > 0)
+                        while ((length = await ReadLineAsync(connection, deadline).ConfigureAwait(false)) > 0)
                         {
                             ReadOnlySpan<byte> line = connection.Buffer.AsSpan(connection.Start - length - 2, length);
                             int colon = line.IndexOf((byte)':');
@@ -130,8 +142,8 @@ internal static class ResponseReader
                         break;
                     }
 
-                    await CopyExactAsync(connection, size, destination, cancellationToken).ConfigureAwait(false);
-                    if (await ReadLineAsync(connection, cancellationToken).ConfigureAwait(false) != 0)
+                    await CopyExactAsync(connection, size, destination, deadline).ConfigureAwait(false);
+                    if (await ReadLineAsync(connection, deadline).ConfigureAwait(false) != 0)
                     {
                         throw new UpstreamException(UpstreamError.Body, "chunk data longer than its size");
                     }
@@ -143,11 +155,11 @@ internal static class ResponseReader
                 {
                     if (connection.Start < connection.End)
                     {
-                        await destination.WriteAsync(connection.Buffer.AsMemory(connection.Start, connection.End - connection.Start), cancellationToken).ConfigureAwait(false);
+                        await destination.WriteAsync(connection.Buffer.AsMemory(connection.Start, connection.End - connection.Start), deadline.ClientAborted).ConfigureAwait(false);
                         connection.Start = connection.End;
                     }
 
-                    if (!await FillForBodyAsync(connection, cancellationToken).ConfigureAwait(false))
+                    if (!await FillForBodyAsync(connection, deadline).ConfigureAwait(false))
                     {
                         break;
                     }
@@ -158,24 +170,24 @@ internal static class ResponseReader
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private static async ValueTask CopyExactAsync(BackendConnection connection, long remaining, Stream destination, CancellationToken cancellationToken)
+    private static async ValueTask CopyExactAsync(BackendConnection connection, long remaining, Stream destination, ReadDeadline deadline)
     {
         while (remaining > 0)
         {
-            if (connection.Start == connection.End && !await FillForBodyAsync(connection, cancellationToken).ConfigureAwait(false))
+            if (connection.Start == connection.End && !await FillForBodyAsync(connection, deadline).ConfigureAwait(false))
             {
                 throw new UpstreamException(UpstreamError.Body, $"backend closed the connection with {remaining} body bytes to go");
             }
 
             int take = (int)Math.Min(remaining, connection.End - connection.Start);
-            await destination.WriteAsync(connection.Buffer.AsMemory(connection.Start, take), cancellationToken).ConfigureAwait(false);
+            await destination.WriteAsync(connection.Buffer.AsMemory(connection.Start, take), deadline.ClientAborted).ConfigureAwait(false);
             connection.Start += take;
             remaining -= take;
         }
     }
 
     /// <summary>Reads one CRLF-terminated line and returns its length without the line end; the line starts at Start - length - 2.</summary>
-    private static async ValueTask<int> ReadLineAsync(BackendConnection connection, CancellationToken cancellationToken)
+    private static async ValueTask<int> ReadLineAsync(BackendConnection connection, ReadDeadline deadline)
     {
         while (true)
         {
@@ -196,7 +208,7 @@ internal static class ResponseReader
                 throw new UpstreamException(UpstreamError.Body, "chunked body line too long");
             }
 
-            if (!await FillForBodyAsync(connection, cancellationToken).ConfigureAwait(false))
+            if (!await FillForBodyAsync(connection, deadline).ConfigureAwait(false))
             {
                 throw new UpstreamException(UpstreamError.Body, "backend closed the connection inside a chunked body");
             }
@@ -207,6 +219,12 @@ internal static class ResponseReader
     private static long ParseChunkSize(int lineLength, BackendConnection connection)
     {
         ReadOnlySpan<byte> line = connection.Buffer.AsSpan(connection.Start - lineLength - 2, lineLength);
+        if (line.ContainsAny(TrailerControlBytes))
+        {
+            // A bare CR in an extension would end the line for a lenient parser behind or in front (nginx refuses it too).
+            throw new UpstreamException(UpstreamError.Body, "control character in a chunk-size line");
+        }
+
         int semicolon = line.IndexOf((byte)';');
         ReadOnlySpan<byte> digits = (semicolon >= 0 ? line[..semicolon] : line).TrimEnd(" \t"u8);
         if (digits.IsEmpty || digits.Length > 15 || !Utf8Parser.TryParse(digits, out long size, out int used, 'x') || used != digits.Length)
@@ -218,15 +236,24 @@ internal static class ResponseReader
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private static async ValueTask<bool> FillForBodyAsync(BackendConnection connection, CancellationToken cancellationToken)
+    private static async ValueTask<bool> FillForBodyAsync(BackendConnection connection, ReadDeadline deadline)
     {
+        CancellationToken token = deadline.Begin();
         try
         {
-            return await connection.FillAsync(cancellationToken).ConfigureAwait(false);
+            return await connection.FillAsync(token).ConfigureAwait(false);
         }
         catch (SocketException e)
         {
             throw new UpstreamException(UpstreamError.Body, e.Message, e);
+        }
+        catch (OperationCanceledException e)
+        {
+            throw deadline.Explain(e);
+        }
+        finally
+        {
+            deadline.End();
         }
     }
 }

@@ -7,4 +7,9 @@ namespace Loadwise.AotProxy.Upstream;
 /// <param name="ResponseHeadersTimeout">How long the response head may take once the request is sent (504 after).</param>
 /// <param name="IdleTimeout">How long a pooled connection may sit idle.</param>
 /// <param name="EventLoop">The event loop the proxy's own connections run on, or null for the runtime's sockets.</param>
-internal sealed record UpstreamSettings(TimeSpan ConnectTimeout, TimeSpan ResponseHeadersTimeout, TimeSpan IdleTimeout, EventLoopGroup? EventLoop);
+/// <example><code>var settings = new UpstreamSettings(TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(60), null);</code></example>
+internal sealed record UpstreamSettings(TimeSpan ConnectTimeout, TimeSpan ResponseHeadersTimeout, TimeSpan IdleTimeout, EventLoopGroup? EventLoop)
+{
+    /// <summary>Gets how long a response body may go without a byte from the backend (zero: no limit).</summary>
+    public TimeSpan ResponseBodyIdleTimeout { get; init; } = TimeSpan.FromSeconds(60);
+}

@@ -132,6 +132,63 @@ public abstract class ResponseFramingTests : HardeningTestBase
     }
 
     [Fact]
+    public async Task An_HTTP_1_0_response_with_a_coding_closes_its_connection()
+    {
+        await using ScriptedBackend backend = Backend(async (stream, _) =>
+        {
+            await ScriptedBackend.WriteAsync(stream, "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+            return true;
+        });
+        await using TestProxy proxy = await StartProxyAsync(backend);
+
+        WireResponse? response = await RawConnection.ExchangeAsync(proxy.Port, "GET /old HTTP/1.1\r\nHost: proxy\r\n\r\n");
+        if (Path == ProxyPath.HttpClient)
+        {
+            // HttpClient keeps such a connection (the body was read whole), so the response is refused there instead.
+            Assert.Equal(502, response?.Status);
+            await AssertOthersServedAsync(proxy, clients: 1);
+            return;
+        }
+
+        Assert.Equal("hello", response?.Text);
+        await AssertOthersServedAsync(proxy, clients: 1);
+        Assert.NotEqual(backend.Requests[0].Connection, backend.Requests[1].Connection);
+    }
+
+    [Fact]
+    public async Task A_control_character_in_a_chunk_extension_is_a_502()
+    {
+        await using ScriptedBackend backend = Backend(async (stream, _) =>
+        {
+            await ScriptedBackend.WriteAsync(stream, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;a=\rb\r\nhello\r\n0\r\n\r\n");
+            return true;
+        });
+        await using TestProxy proxy = await StartProxyAsync(backend);
+        if (Path == ProxyPath.HttpClient)
+        {
+            return; // HttpClient's chunk parser decides there
+        }
+
+        Assert.Equal(502, (await RawConnection.ExchangeAsync(proxy.Port, "GET /ext HTTP/1.1\r\nHost: proxy\r\n\r\n"))?.Status);
+        await AssertOthersServedAsync(proxy);
+    }
+
+    [Fact]
+    public async Task The_identity_coding_is_not_relayed()
+    {
+        await using ScriptedBackend backend = Backend(async (stream, _) =>
+        {
+            await ScriptedBackend.WriteAsync(stream, "HTTP/1.1 200 OK\r\nTransfer-Encoding: identity\r\n\r\nuntil close");
+            return false;
+        });
+        await using TestProxy proxy = await StartProxyAsync(backend);
+
+        WireResponse? response = await RawConnection.ExchangeAsync(proxy.Port, "GET /identity HTTP/1.1\r\nHost: proxy\r\n\r\n");
+        Assert.Equal("until close", response?.Text);
+        Assert.DoesNotContain("identity", response!.Header("Transfer-Encoding") ?? "", StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
     public async Task A_value_with_bytes_above_0x7F_passes_as_it_came_on_every_path()
     {
         await using ScriptedBackend backend = Backend(async (stream, _) =>

@@ -161,7 +161,8 @@ public sealed class ResponseParserDifferentialTests
             }
 
             var body = new MemoryStream();
-            await ResponseReader.CopyBodyAsync(connection, connection.Head, body, timeout.Token);
+            using var deadline = new ReadDeadline(timeout.Token, TimeSpan.FromSeconds(10));
+            await ResponseReader.CopyBodyAsync(connection, connection.Head, body, deadline);
             return body.ToArray();
         }
         catch (Exception e) when (e is UpstreamException or SocketException)
