@@ -12,7 +12,7 @@ status=0
 dotnet build Loadwise.sln -c Release --nologo -v minimal || status=$?
 if [ "$status" -eq 0 ]; then
   # One project at a time, each into its own folder, so that result files never collide.
-  for project in $(find tests -name '*.Tests.csproj' | sort); do
+  for project in $(find tests -name '*Tests.csproj' | sort); do
     name=$(basename "$project" .csproj)
     dotnet test "$project" -c Release --no-build --nologo \
       --logger "trx;LogFileName=$name.trx" --results-directory "$results/$name" "$@" || status=$?

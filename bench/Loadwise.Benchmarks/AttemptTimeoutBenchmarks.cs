@@ -23,9 +23,9 @@ public class AttemptTimeoutBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        _lazy = new AttemptTimeout(_connectionClosed.Token, Timeout);
+        _lazy = new AttemptTimeout(_connectionClosed.Token, Timeout, ProxyClock.System);
         _reused = CancellationTokenSource.CreateLinkedTokenSource(_connectionClosed.Token);
-        _now = ProxyClock.NowMilliseconds;
+        _now = ProxyClock.System.NowMilliseconds;
     }
 
     [GlobalCleanup]

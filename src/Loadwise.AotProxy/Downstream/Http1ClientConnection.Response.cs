@@ -4,7 +4,6 @@ using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Text;
 using Loadwise.AotProxy.Http;
-using Loadwise.AotProxy.Threading;
 using Microsoft.AspNetCore.Connections;
 
 namespace Loadwise.AotProxy.Downstream;
@@ -131,7 +130,7 @@ internal sealed partial class Http1ClientConnection
                     // Kestrel's rule: each write extends the deadline by its size at the minimum rate, from no earlier
                     // than now + grace; a send still waiting past it cuts the connection (OnHeartbeat). Only a send that
                     // waits can miss it, so only such a send reads the clock and moves the deadline.
-                    long now = ProxyClock.NowMilliseconds;
+                    long now = _owner.Clock.NowMilliseconds;
                     long allowed = (long)(_output.Length * 1000 / rate.BytesPerSecond);
                     Volatile.Write(ref _writeDeadline, Math.Max(now + (long)rate.GracePeriod.TotalMilliseconds, Volatile.Read(ref _writeDeadline)) + allowed);
                 }
@@ -177,6 +176,7 @@ internal sealed partial class Http1ClientConnection
         if (Interlocked.Exchange(ref _parkedOutput, null) is { } parked)
         {
             ArrayPool<byte>.Shared.Return(parked);
+            _owner.OnOutputReturned();
         }
     }
 

@@ -97,7 +97,7 @@ internal sealed partial class Http1ClientConnection : IDisposable
 
                 if (!partial)
                 {
-                    Volatile.Write(ref _deadline, ProxyClock.NowMilliseconds + (long)settings.KeepAliveTimeout.TotalMilliseconds);
+                    Volatile.Write(ref _deadline, _owner.Clock.NowMilliseconds + (long)settings.KeepAliveTimeout.TotalMilliseconds);
                 }
 
                 _reading = true;
@@ -130,7 +130,7 @@ internal sealed partial class Http1ClientConnection : IDisposable
                     {
                         // The request has begun: from here its head must arrive within the headers timeout.
                         partial = true;
-                        Volatile.Write(ref _deadline, ProxyClock.NowMilliseconds + (long)settings.RequestHeadersTimeout.TotalMilliseconds);
+                        Volatile.Write(ref _deadline, _owner.Clock.NowMilliseconds + (long)settings.RequestHeadersTimeout.TotalMilliseconds);
                     }
 
                     continue;
@@ -184,7 +184,7 @@ internal sealed partial class Http1ClientConnection : IDisposable
     /// Starts an attempt on the connection's one <see cref="AttemptTimeout"/>, made by its first attempt
     /// (<paramref name="timeout"/> is read only then; the router's is fixed): no timer armed or reset per request.
     /// </summary>
-    public CancellationToken BeginAttempt(TimeSpan timeout, long now) => (_attemptTimeout ??= new AttemptTimeout(_clientClosed, timeout)).Begin(now);
+    public CancellationToken BeginAttempt(TimeSpan timeout, long now) => (_attemptTimeout ??= new AttemptTimeout(_clientClosed, timeout, _owner.Clock)).Begin(now);
 
     public void EndAttempt() => _attemptTimeout?.End();
 
@@ -233,7 +233,7 @@ internal sealed partial class Http1ClientConnection : IDisposable
             ReturnParkedOutput();
         }
 
-        long now = ProxyClock.NowMilliseconds;
+        long now = _owner.Clock.NowMilliseconds;
         if (_reading && now > Volatile.Read(ref _deadline))
         {
             _context.Abort(new ConnectionAbortedException("keep-alive or request headers timeout"));

@@ -1,5 +1,6 @@
 using System.Net;
 using Loadwise.AotProxy.Http;
+using Loadwise.AotProxy.Threading;
 
 namespace Loadwise.AotProxy.Downstream;
 
@@ -31,7 +32,7 @@ internal readonly struct Http1ClientExchange(Http1ClientConnection connection) :
 
     public ReadOnlySpan<char> Header(string name) => connection.Header(name);
 
-    public AttemptCancellation BeginAttempt(TimeSpan timeout, long now) => new(connection.BeginAttempt(timeout, now), null);
+    public AttemptCancellation BeginAttempt(TimeSpan timeout, long now, ProxyClock clock) => new(connection.BeginAttempt(timeout, now), null);
 
     public void EndAttempt(AttemptCancellation attempt) => connection.EndAttempt();
 

@@ -31,13 +31,14 @@ internal sealed record Http1CodecSettings(
 /// for good, so everything else (bodies, limits, errors, HTTP/2) is Kestrel's.
 /// </summary>
 /// <example><code>
-/// var codec = new Http1Codec(forwarder, forwardedHeaders, settings);
+/// var codec = new Http1Codec(forwarder, forwardedHeaders, settings, clock);
 /// listenOptions.Use(next => context => codec.RunAsync(context, next));
 /// </code></example>
-internal sealed class Http1Codec(Forwarder forwarder, ForwardedHeaders forwarded, Http1CodecSettings settings)
+internal sealed class Http1Codec(Forwarder forwarder, ForwardedHeaders forwarded, Http1CodecSettings settings, ProxyClock clock)
 {
     private readonly PerCoreCells _served = new(1);
     private long _handedOff;
+    private long _outputsReturned;
 
     public Forwarder Forwarder => forwarder;
 
@@ -45,13 +46,21 @@ internal sealed class Http1Codec(Forwarder forwarder, ForwardedHeaders forwarded
 
     public Http1CodecSettings Settings => settings;
 
+    /// <summary>Gets the clock the codec's timeouts are measured on.</summary>
+    public ProxyClock Clock => clock;
+
     /// <summary>Gets how many connections the codec handed to Kestrel's HTTP layer.</summary>
     public long HandedOff => Volatile.Read(ref _handedOff);
 
     /// <summary>Gets how many requests the codec served itself.</summary>
     public long Served => _served.Sum(0);
 
+    /// <summary>Gets how many parked response buffers heartbeats gave back from connections waiting for a request.</summary>
+    public long OutputsReturned => Volatile.Read(ref _outputsReturned);
+
     internal void OnServed() => _served.Add(0, 1);
+
+    internal void OnOutputReturned() => Interlocked.Increment(ref _outputsReturned);
 
     /// <summary>Serves one connection, handing it to <paramref name="next"/> (Kestrel's HTTP layer) when a request needs that.</summary>
     public async Task RunAsync(ConnectionContext context, ConnectionDelegate next)

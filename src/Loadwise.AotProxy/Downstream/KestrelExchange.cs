@@ -1,5 +1,6 @@
 using System.Net;
 using Loadwise.AotProxy.Http;
+using Loadwise.AotProxy.Threading;
 using Microsoft.Extensions.Primitives;
 
 namespace Loadwise.AotProxy.Downstream;
@@ -30,14 +31,20 @@ internal readonly struct KestrelExchange(HttpContext context) : IClientExchange
 
     public ReadOnlySpan<char> Header(string name) => context.Request.Headers.TryGetValue(name, out StringValues values) ? values.ToString() : default;
 
-    public AttemptCancellation BeginAttempt(TimeSpan timeout, long now)
+    public AttemptCancellation BeginAttempt(TimeSpan timeout, long now, ProxyClock clock)
     {
-        var source = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
-        source.CancelAfter(timeout);
-        return new AttemptCancellation(source.Token, source);
+        // The timeout on the proxy's clock (a CancellationTokenSource made with its time provider), then linked to the
+        // client's token: a linked source alone would time on the system's clock.
+        var timer = new CancellationTokenSource(timeout, clock.Time);
+        var source = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, timer.Token);
+        return new AttemptCancellation(source.Token, source, timer);
     }
 
-    public void EndAttempt(AttemptCancellation attempt) => attempt.Source?.Dispose();
+    public void EndAttempt(AttemptCancellation attempt)
+    {
+        attempt.Source?.Dispose();
+        attempt.Timer?.Dispose();
+    }
 
     public void WriteRequestHead(ref HttpOutputBuffer writer, in UpstreamTarget target)
     {

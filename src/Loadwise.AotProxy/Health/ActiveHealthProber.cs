@@ -1,7 +1,6 @@
-using System.Diagnostics;
 using System.Net;
-using Loadwise.AotProxy.Configuration;
 using Loadwise.AotProxy.Backends;
+using Loadwise.AotProxy.Configuration;
 
 namespace Loadwise.AotProxy.Health;
 
@@ -19,9 +18,12 @@ internal sealed class ActiveHealthProber : IAsyncDisposable
     private readonly HttpMessageInvoker _invoker;
     private readonly CancellationTokenSource _stop = new();
     private readonly List<Task> _loops = [];
+    private readonly TimeProvider _time;
 
-    public ActiveHealthProber(IReadOnlyList<Backend> backends, BackendHealth health, HealthCheckOptions options)
+    /// <summary>Creates the prober; <paramref name="time"/> times the intervals and jitter (the system's by default).</summary>
+    public ActiveHealthProber(IReadOnlyList<Backend> backends, BackendHealth health, HealthCheckOptions options, TimeProvider? time = null)
     {
+        _time = time ?? TimeProvider.System;
         _backends = backends;
         _health = health;
         _options = options;
@@ -67,19 +69,19 @@ internal sealed class ActiveHealthProber : IAsyncDisposable
     {
         await Task.Yield();
         var target = new Uri(backend.UrlPrefix + _options.Path);
-        long interval = _options.IntervalMs * Stopwatch.Frequency / 1000;
-        long jitter = _options.JitterMs * Stopwatch.Frequency / 1000;
+        long interval = _options.IntervalMs * _time.TimestampFrequency / 1000;
+        long jitter = _options.JitterMs * _time.TimestampFrequency / 1000;
         // The first probe comes within the jitter of the start, so a backend that is down at start is found at once.
-        long next = Stopwatch.GetTimestamp() + (long)(Random.Shared.NextDouble() * jitter);
+        long next = _time.GetTimestamp() + (long)(Random.Shared.NextDouble() * jitter);
         while (!stop.IsCancellationRequested)
         {
-            TimeSpan wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), next);
+            TimeSpan wait = _time.GetElapsedTime(_time.GetTimestamp(), next);
             if (wait > TimeSpan.Zero)
             {
-                await Task.Delay(wait, stop).ConfigureAwait(false);
+                await Task.Delay(wait, _time, stop).ConfigureAwait(false);
             }
 
-            next = Math.Max(next + interval - (long)(Random.Shared.NextDouble() * jitter), Stopwatch.GetTimestamp());
+            next = Math.Max(next + interval - (long)(Random.Shared.NextDouble() * jitter), _time.GetTimestamp());
             bool healthy = await ProbeAsync(target, stop).ConfigureAwait(false);
             if (stop.IsCancellationRequested)
             {
@@ -108,7 +110,7 @@ internal sealed class ActiveHealthProber : IAsyncDisposable
 
     private async Task ReadmitLoopAsync(Backend backend, CancellationToken stop)
     {
-        using var timer = new PeriodicTimer(_health.ProbeInterval);
+        using var timer = new PeriodicTimer(_health.ProbeInterval, _time);
         while (await timer.WaitForNextTickAsync(stop).ConfigureAwait(false))
         {
             // Core's probe clock: true once an Unhealthy backend has had a full interval without an outcome.

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using System.Net;
 using Loadwise.AotProxy.Backends;
@@ -11,6 +10,7 @@ using Loadwise.AotProxy.Logging;
 using Loadwise.AotProxy.Metrics;
 using Loadwise.AotProxy.RateLimiting;
 using Loadwise.AotProxy.Router;
+using Loadwise.AotProxy.Threading;
 using Loadwise.AotProxy.Upstream;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -43,12 +43,14 @@ internal sealed class ProxyServer : IAsyncDisposable
     private readonly ProxyOptions _options;
     private readonly ILogger _logger;
     private long _drainStarted;
+    private readonly ProxyClock _clock;
 
     /// <summary>Kestrel's switch that refuses a bare LF as a line end (read when its options are made).</summary>
     private const string RefuseBareLineFeeds = "Microsoft.AspNetCore.Server.Kestrel.DisableHttp1LineFeedTerminators";
 
-    private ProxyServer(ProxyOptions options, bool handleSignals, bool consoleLogging)
+    private ProxyServer(ProxyOptions options, bool handleSignals, bool consoleLogging, TimeProvider time)
     {
+        _clock = new ProxyClock(time);
         // RFC 9112 section 2.2 lets a recipient take a bare LF as a line end, and Kestrel does by default; nginx-style
         // front ends that do not could then frame the same bytes differently (a smuggling gap). The proxy takes CRLF
         // only: a bare LF is a 400, at once.
@@ -151,10 +153,10 @@ internal sealed class ProxyServer : IAsyncDisposable
             || ReferenceEquals(meter.Scope, meterFactory)
             || (meter.Scope is null && meter.Name is ProxyMetrics.MeterName or RuntimeMeterName));
 
-        Health = new BackendHealth(backends, options.HealthChecks, _coreMetrics, _logger);
+        Health = new BackendHealth(backends, options.HealthChecks, _coreMetrics, _logger, time);
         _coreMetrics.ObserveNodes(Health.Tracker);
         _metrics.ObservePanicPicks(() => Health.Filter.PanicPicks);
-        _prober = new ActiveHealthProber(backends, Health, options.HealthChecks);
+        _prober = new ActiveHealthProber(backends, Health, options.HealthChecks, time);
         _rateLimiter = options.RateLimiting.Enabled ? new ClientRateLimiter(options.RateLimiting, forwarded) : null;
         var retryBudget = new RetryBudget(TimeSpan.FromMilliseconds(options.Retries.BudgetWindowMs), options.Retries.BudgetPercent, options.Retries.BudgetMinRetries);
         var upstream = new UpstreamSettings(
@@ -164,6 +166,7 @@ internal sealed class ProxyServer : IAsyncDisposable
             (_app.Services.GetService<IConnectionListenerFactory>() as LoopTransportFactory)?.Group)
         {
             ResponseBodyIdleTimeout = TimeSpan.FromMilliseconds(options.Timeouts.ResponseBodyIdleMs),
+            Clock = _clock,
         };
         var settings = new ForwarderSettings(
             upstream,
@@ -194,7 +197,7 @@ internal sealed class ProxyServer : IAsyncDisposable
                 TimeSpan.FromMilliseconds(options.Limits.RequestHeadersTimeoutMs),
                 handOff,
                 readHeaders,
-                MinResponseRate(options.Limits)));
+                MinResponseRate(options.Limits)), _clock);
         }
 
         _app.Run(context =>
@@ -215,7 +218,7 @@ internal sealed class ProxyServer : IAsyncDisposable
         });
         _app.Lifetime.ApplicationStopping.Register(() =>
         {
-            Volatile.Write(ref _drainStarted, Stopwatch.GetTimestamp());
+            Volatile.Write(ref _drainStarted, _clock.Timestamp);
             Log.DrainStarted(_logger, _forwarder.InFlight, options.Drain.TimeoutMs);
         });
     }
@@ -247,7 +250,12 @@ internal sealed class ProxyServer : IAsyncDisposable
     public BackendHealth Health { get; }
 
     /// <summary>Creates a proxy from a validated configuration.</summary>
-    public static ProxyServer Create(ProxyOptions options, bool handleSignals = true, bool consoleLogging = true) => new(options, handleSignals, consoleLogging);
+    /// <param name="options">A configuration <see cref="ProxyOptionsValidator"/> accepted.</param>
+    /// <param name="handleSignals">Whether SIGINT and SIGTERM stop the proxy (off for a proxy a test runs in-process).</param>
+    /// <param name="consoleLogging">Whether log lines go to standard output.</param>
+    /// <param name="time">The time every timeout, probe interval, rest and retry window is measured on (the system's by default; tests pass a fake).</param>
+    public static ProxyServer Create(ProxyOptions options, bool handleSignals = true, bool consoleLogging = true, TimeProvider? time = null) =>
+        new(options, handleSignals, consoleLogging, time ?? TimeProvider.System);
 
     /// <summary>Gets or sets the demo backends' URLs, logged at start in demo mode.</summary>
     public IReadOnlyList<string>? DemoBackendUrls { get; set; }
@@ -304,7 +312,7 @@ internal sealed class ProxyServer : IAsyncDisposable
     private void LogDrainFinished()
     {
         long started = Volatile.Read(ref _drainStarted);
-        long elapsed = started == 0 ? 0 : (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        long elapsed = started == 0 ? 0 : (long)_clock.Elapsed(started).TotalMilliseconds;
         Log.DrainFinished(_logger, elapsed, _forwarder.InFlight);
     }
 

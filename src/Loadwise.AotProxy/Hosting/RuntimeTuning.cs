@@ -13,9 +13,13 @@ internal static class RuntimeTuning
     /// variable once, when its socket engine starts. An operator's own setting of the variable is left alone.
     /// </summary>
     /// <returns>True when inline completions are on for this process (by this call or by the environment).</returns>
-    public static bool Apply(PerformanceOptions options)
+    public static bool Apply(PerformanceOptions options) =>
+        Apply(options, Environment.GetEnvironmentVariable, static (name, value) => Environment.SetEnvironmentVariable(name, value));
+
+    /// <summary>As <see cref="Apply(PerformanceOptions)"/>, over the given environment (tests pass their own, not the process's).</summary>
+    internal static bool Apply(PerformanceOptions options, Func<string, string?> read, Action<string, string> write)
     {
-        string? explicitValue = Environment.GetEnvironmentVariable(InlineCompletionsVariable);
+        string? explicitValue = read(InlineCompletionsVariable);
         if (explicitValue is not null)
         {
             return explicitValue == "1";
@@ -23,7 +27,7 @@ internal static class RuntimeTuning
 
         if (options.InlineSocketCompletions)
         {
-            Environment.SetEnvironmentVariable(InlineCompletionsVariable, "1");
+            write(InlineCompletionsVariable, "1");
         }
 
         return options.InlineSocketCompletions;

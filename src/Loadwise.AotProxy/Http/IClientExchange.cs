@@ -1,4 +1,5 @@
 using System.Net;
+using Loadwise.AotProxy.Threading;
 
 namespace Loadwise.AotProxy.Http;
 
@@ -55,11 +56,11 @@ internal interface IClientExchange : IClientRequest
     bool ClientGone { get; }
 
     /// <summary>
-    /// Starts one attempt on a backend at <paramref name="now"/> (<c>ProxyClock</c> milliseconds): its token fires when
-    /// the client goes away, or once the attempt has run for <paramref name="timeout"/>. Pass the result to
-    /// <see cref="EndAttempt"/> once the attempt is over.
+    /// Starts one attempt on a backend at <paramref name="now"/> (<paramref name="clock"/>'s milliseconds): its token
+    /// fires when the client goes away, or once the attempt has run for <paramref name="timeout"/> on that clock. Pass
+    /// the result to <see cref="EndAttempt"/> once the attempt is over.
     /// </summary>
-    AttemptCancellation BeginAttempt(TimeSpan timeout, long now);
+    AttemptCancellation BeginAttempt(TimeSpan timeout, long now, ProxyClock clock);
 
     /// <summary>Ends an attempt <see cref="BeginAttempt"/> started; the exchange may reuse what it needed for the next one.</summary>
     void EndAttempt(AttemptCancellation attempt);
@@ -95,4 +96,5 @@ internal interface IClientExchange : IClientRequest
 /// <summary>One attempt's cancellation, from <see cref="IClientExchange.BeginAttempt"/>.</summary>
 /// <param name="Token">Fires when the client goes away or the attempt ran out of time.</param>
 /// <param name="Source">The source the exchange made for this attempt alone, if it did (disposed when the attempt ends).</param>
-internal readonly record struct AttemptCancellation(CancellationToken Token, CancellationTokenSource? Source);
+/// <param name="Timer">The source that times it, when it is not <paramref name="Source"/> (disposed with it).</param>
+internal readonly record struct AttemptCancellation(CancellationToken Token, CancellationTokenSource? Source, CancellationTokenSource? Timer = null);

@@ -1,31 +1,11 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Net;
-using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Threading.Tasks.Sources;
 using Microsoft.AspNetCore.Connections;
 using static Loadwise.AotProxy.Listener.LoopNative;
 
 namespace Loadwise.AotProxy.Listener;
-
-/// <summary>A descriptor registered with one <see cref="EventLoopWorker"/>'s epoll: what the loop calls on its events.</summary>
-internal abstract class LoopHandle
-{
-    /// <summary>Gets the descriptor.</summary>
-    public int Fd { get; protected init; }
-
-    /// <summary>Gets the worker whose epoll holds the descriptor.</summary>
-    public EventLoopWorker Worker { get; protected init; } = null!;
-
-    /// <summary>Gets or sets the handle's slot in its worker's table (the low half of its epoll data).</summary>
-    internal int Slot { get; set; }
-
-    /// <summary>Gets or sets the handle's generation (the high half of its epoll data): a stale event for a reused slot is dropped.</summary>
-    internal uint Generation { get; set; }
-
-    /// <summary>Handles the events epoll reported for the descriptor, on the worker's thread.</summary>
-    public abstract void OnEvents(uint events);
-}
 
 /// <summary>
 /// A connected, non-blocking TCP socket on an event loop, registered once (edge-triggered, reads and writes). A receive
@@ -41,9 +21,8 @@ internal abstract class LoopHandle
 /// int read = await socket.ReceiveAsync(buffer, token); // 0: the peer closed
 /// socket.Dispose();
 /// </code></example>
-internal sealed class LoopSocket : LoopHandle, IDisposable, IValueTaskSource<int>
+internal sealed partial class LoopSocket : LoopHandle, IDisposable, IValueTaskSource<int>
 {
-    private static readonly Action<object?> OnReceivableCallback = static state => ((LoopSocket)state!).OnReceivable();
 
     private readonly Readiness _read = new();
     private readonly Readiness _write = new();
@@ -55,10 +34,6 @@ internal sealed class LoopSocket : LoopHandle, IDisposable, IValueTaskSource<int
     private object? _onBrokenState;
     private int _peerClosed;
     private int _broken;
-    private ManualResetValueTaskSourceCore<int> _receiving;
-    private Memory<byte> _receiveBuffer;
-    private CancellationToken _receiveToken;
-    private CancellationTokenRegistration _receiveCancellation;
 
     /// <summary>
     /// Takes ownership of descriptor <paramref name="fd"/> (connected, or its connect started) and registers it with
@@ -101,196 +76,6 @@ internal sealed class LoopSocket : LoopHandle, IDisposable, IValueTaskSource<int
             RaiseBroken();
         }
     }
-
-    /// <summary>Opens a non-blocking TCP connection on <paramref name="worker"/>; fails with <see cref="SocketException"/>.</summary>
-    public static async ValueTask<LoopSocket> ConnectAsync(EventLoopWorker worker, IPEndPoint endPoint, CancellationToken cancellationToken)
-    {
-        int fd = socket(endPoint.AddressFamily == AddressFamily.InterNetworkV6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
-        if (fd < 0)
-        {
-            throw Failed("socket", Errno);
-        }
-
-        LoopSocket connection;
-        bool connected;
-        try
-        {
-            SetOption(fd, IPPROTO_TCP, TCP_NODELAY, 1, "TCP_NODELAY");
-            // Registered only once the connect has started: a socket not yet connecting reports HUP (state CLOSE),
-            // which would read as a peer that closed. Adding reports the state the socket is in by then, so a connect
-            // that finished in between is not missed.
-            connected = StartConnect(fd, endPoint);
-            connection = new LoopSocket(worker, fd, endPoint);
-        }
-        catch
-        {
-            close(fd);
-            throw;
-        }
-
-        try
-        {
-            if (!connected)
-            {
-                await connection._write.WaitAsync(0, cancellationToken).ConfigureAwait(false);
-                connection.ThrowIfConnectFailed();
-            }
-
-            return connection;
-        }
-        catch
-        {
-            connection.Dispose();
-            throw;
-        }
-    }
-
-    private static unsafe bool StartConnect(int fd, IPEndPoint endPoint)
-    {
-        SocketAddressBuffer address;
-        uint length = Write(endPoint, &address);
-        while (connect(fd, &address, length) != 0)
-        {
-            int errno = Errno;
-            if (errno == EINPROGRESS)
-            {
-                return false;
-            }
-
-            if (errno != EINTR)
-            {
-                throw Failed($"connect to {endPoint}", errno);
-            }
-        }
-
-        return true;
-    }
-
-    private unsafe void ThrowIfConnectFailed()
-    {
-        int error = 0;
-        uint length = sizeof(int);
-        if (getsockopt(Fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0)
-        {
-            error = Errno;
-        }
-
-        if (error != 0)
-        {
-            throw Failed($"connect to {RemoteEndPoint}", error);
-        }
-    }
-
-    /// <summary>Gets the count of read edges so far: read it before <see cref="TryReceive"/>, pass it to <see cref="WaitReadableAsync"/>.</summary>
-    public int ReadSequence => _read.Sequence;
-
-    /// <summary>Receives into <paramref name="buffer"/>: the count, 0 when the peer closed; waits for data when there is none yet.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken)
-    {
-        int seen = _read.Sequence;
-        int read = TryReceive(buffer.Span, seen);
-        return read >= 0 ? new ValueTask<int>(read) : ReceiveWhenReadableAsync(buffer, seen, cancellationToken);
-    }
-
-    /// <summary>
-    /// The receive that waits: one reusable source per socket (<see cref="IValueTaskSource{TResult}"/>) completed by the
-    /// loop's read callback, instead of an async method and its box per wait. A cancellation completes it only if it
-    /// takes the callback back from <see cref="Readiness"/> first, so it never races a recv into the same buffer.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
-    private ValueTask<int> ReceiveWhenReadableAsync(Memory<byte> buffer, int seen, CancellationToken cancellationToken)
-    {
-        _receiving.Reset();
-        short version = _receiving.Version;
-        _receiveBuffer = buffer;
-        _receiveToken = cancellationToken;
-        if (!_read.WaitThen(seen, OnReceivableCallback, this))
-        {
-            OnReceivable();
-        }
-
-        // Registered once the callback waits (a token cancelled already cancels at once). GetResult, which comes only
-        // after this method returned, unregisters it.
-        if (cancellationToken.CanBeCanceled && _receiving.GetStatus(version) == ValueTaskSourceStatus.Pending)
-        {
-            _receiveCancellation = cancellationToken.UnsafeRegister(static state => ((LoopSocket)state!).CancelReceive(), this);
-        }
-
-        return new ValueTask<int>(this, version);
-    }
-
-    /// <summary>At a read edge (on the loop, inline), or at once when one came meanwhile: receives, or waits again.</summary>
-    private void OnReceivable()
-    {
-        while (true)
-        {
-            int seen = _read.Sequence;
-            int read;
-            try
-            {
-                read = TryReceive(_receiveBuffer.Span, seen);
-            }
-            catch (Exception e)
-            {
-                _receiving.SetException(e);
-                return;
-            }
-
-            if (read >= 0)
-            {
-                _receiving.SetResult(read);
-                return;
-            }
-
-            if (_read.WaitThen(seen, OnReceivableCallback, this))
-            {
-                // Cancelled while this thread had the callback: CancelReceive found nothing to take, so take it here.
-                if (_receiveToken.IsCancellationRequested)
-                {
-                    CancelReceive();
-                }
-
-                return;
-            }
-        }
-    }
-
-    private void CancelReceive()
-    {
-        if (_read.TakeCallback())
-        {
-            _receiving.SetException(new OperationCanceledException(_receiveToken));
-        }
-    }
-
-    int IValueTaskSource<int>.GetResult(short token)
-    {
-        // Dispose, not Unregister: a cancellation callback still running on another thread is waited for, so it cannot
-        // take the callback of this socket's next receive.
-        _receiveCancellation.Dispose();
-        _receiveCancellation = default;
-        _receiveBuffer = default;
-        _receiveToken = default;
-        return _receiving.GetResult(token);
-    }
-
-    ValueTaskSourceStatus IValueTaskSource<int>.GetStatus(short token) => _receiving.GetStatus(token);
-
-    void IValueTaskSource<int>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
-        _receiving.OnCompleted(continuation, state, token, flags);
-
-    /// <summary>Completes at the first read edge after <paramref name="seen"/> (<see cref="ReadSequence"/> before the receive that found nothing).</summary>
-    public ValueTask WaitReadableAsync(int seen, CancellationToken cancellationToken) => _read.WaitAsync(seen, cancellationToken);
-
-    /// <summary>
-    /// Calls <paramref name="callback"/> on the loop at the first read edge after <paramref name="seen"/>; false when
-    /// one already came (nothing registered: receive again now). See <see cref="Readiness.WaitThen"/>.
-    /// </summary>
-    public bool WaitReadableThen(int seen, Action<object?> callback, object? state) => _read.WaitThen(seen, callback, state);
-
-    /// <summary>Wakes a reader waiting in <see cref="WaitReadableAsync"/> as if data had come (it tries again and finds out): a pipe reader's CancelPendingRead.</summary>
-    public void WakeReader() => _read.Signal();
 
     /// <summary>
     /// One recv, made only when data may be there: the count (0 at the peer's close), or -1 when the kernel has nothing

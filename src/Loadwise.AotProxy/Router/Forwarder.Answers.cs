@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Loadwise.AotProxy.Backends;
 using Loadwise.AotProxy.Http;
 using Loadwise.AotProxy.Logging;
@@ -52,7 +51,7 @@ internal sealed partial class Forwarder
                 break;
         }
 
-        _metrics.Completed(backend, status, Stopwatch.GetElapsedTime(started).TotalSeconds);
+        _metrics.Completed(backend, status, _clock.Elapsed(started).TotalSeconds);
     }
 
     /// <summary>
@@ -72,7 +71,7 @@ internal sealed partial class Forwarder
         Backend failed = _backends[tried![attempts - 1]];
         Log.UpstreamFailed(_logger, failed.Id, "no other backend to retry on");
         await exchange.WriteErrorAsync(StatusCodes.Status502BadGateway, "502 backend unreachable\n").ConfigureAwait(false);
-        _metrics.Completed(failed, StatusCodes.Status502BadGateway, Stopwatch.GetElapsedTime(started).TotalSeconds);
+        _metrics.Completed(failed, StatusCodes.Status502BadGateway, _clock.Elapsed(started).TotalSeconds);
     }
 
     /// <summary>

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Loadwise.AotProxy.Backends;
 using Loadwise.AotProxy.Health;
@@ -40,6 +39,7 @@ internal sealed partial class Forwarder : IDisposable
     private readonly DiagnosticsMetricsCollector _selections; // the sealed type: its generic OnSelected is a direct call, not a generic virtual lookup
     private readonly string _strategyName;
     private readonly ILogger _logger;
+    private readonly ProxyClock _clock;
 
     public Forwarder(
         IReadOnlyList<Backend> backends,
@@ -81,6 +81,7 @@ internal sealed partial class Forwarder : IDisposable
         _strategyName = strategyName;
         _logger = logger;
         _httpClient = new HttpClientAttempt(settings.Upstream, health);
+        _clock = settings.Upstream.Clock;
     }
 
     /// <summary>Gets the requests being forwarded right now.</summary>
@@ -100,7 +101,7 @@ internal sealed partial class Forwarder : IDisposable
     public async ValueTask ForwardAsync<TExchange>(TExchange exchange)
         where TExchange : IClientExchange
     {
-        long started = Stopwatch.GetTimestamp();
+        long started = _clock.Timestamp;
         _metrics.RequestStarted();
         try
         {
@@ -114,7 +115,7 @@ internal sealed partial class Forwarder : IDisposable
             ulong key = 0;
             bool hasKey = _hashKey is not null && _hashKey.TryGetKey(exchange, out key);
             // The request's one clock reading serves its first attempt too (retry budget, attempt timeout, pool).
-            long attemptStarted = ProxyClock.Milliseconds(started);
+            long attemptStarted = _clock.Milliseconds(started);
             _retryBudget.OnRequest(attemptStarted);
             int[]? tried = null;
             int attempts = 0;
@@ -144,7 +145,7 @@ internal sealed partial class Forwarder : IDisposable
 
                 if (result.Outcome == AttemptOutcome.Retryable && attempts < _settings.RetryCount)
                 {
-                    attemptStarted = ProxyClock.NowMilliseconds;
+                    attemptStarted = _clock.NowMilliseconds;
                     if (_retryBudget.TryRetry(attemptStarted))
                     {
                         Log.Retrying(_logger, backend.Id, result.Error!);

@@ -11,8 +11,8 @@ namespace Loadwise.AotProxy.Threading;
 /// </summary>
 /// <example>
 /// <code>
-/// using var timeout = new AttemptTimeout(connectionClosed, TimeSpan.FromSeconds(30));
-/// CancellationToken token = timeout.Begin(ProxyClock.NowMilliseconds);
+/// using var timeout = new AttemptTimeout(connectionClosed, TimeSpan.FromSeconds(30), clock);
+/// CancellationToken token = timeout.Begin(clock.NowMilliseconds);
 /// try { await SendAndReadHeadAsync(token); } finally { timeout.End(); }
 /// </code>
 /// </example>
@@ -20,18 +20,20 @@ internal sealed class AttemptTimeout : IDisposable
 {
     private readonly CancellationToken _linked;
     private readonly long _timeoutMs;
+    private readonly ProxyClock _clock;
     private CancellationTokenSource? _source;
-    private Timer? _timer;
+    private ITimer? _timer;
 
     // The running attempt's start (ProxyClock milliseconds, at least 1); 0 when none runs, or when the timer claimed it.
     private long _started;
     private bool _disposed;
 
     /// <summary>Creates the timeout for attempts that also end when <paramref name="linked"/> fires (the client's connection closing).</summary>
-    public AttemptTimeout(CancellationToken linked, TimeSpan timeout)
+    public AttemptTimeout(CancellationToken linked, TimeSpan timeout, ProxyClock clock)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(timeout, TimeSpan.FromMilliseconds(1));
         _linked = linked;
+        _clock = clock;
         _timeoutMs = (long)Math.Ceiling(timeout.TotalMilliseconds);
     }
 
@@ -50,12 +52,8 @@ internal sealed class AttemptTimeout : IDisposable
         {
             // Armed once and kept armed: an idle connection's timer wakes once per timeout and goes back to sleep.
             // Assigned before it first runs, as the callback re-arms it through the field.
-            using (ExecutionContext.SuppressFlow())
-            {
-                _timer = new Timer(static state => ((AttemptTimeout)state!).OnTimer(), this, Timeout.Infinite, Timeout.Infinite);
-            }
-
-            _timer.Change(_timeoutMs, Timeout.Infinite);
+            _timer = _clock.CreateTimer(static state => ((AttemptTimeout)state!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            _timer.Change(TimeSpan.FromMilliseconds(_timeoutMs), Timeout.InfiniteTimeSpan);
         }
 
         return source.Token;
@@ -90,7 +88,7 @@ internal sealed class AttemptTimeout : IDisposable
     {
         long started = Volatile.Read(ref _started);
         CancellationTokenSource? source = Volatile.Read(ref _source);
-        long now = ProxyClock.NowMilliseconds;
+        long now = _clock.NowMilliseconds;
         long due = started == 0 ? _timeoutMs : started + _timeoutMs - now;
         if (due <= 0)
         {
@@ -116,7 +114,7 @@ internal sealed class AttemptTimeout : IDisposable
 
         try
         {
-            _timer?.Change(due, Timeout.Infinite);
+            _timer?.Change(TimeSpan.FromMilliseconds(due), Timeout.InfiniteTimeSpan);
         }
         catch (ObjectDisposedException)
         {

@@ -38,12 +38,14 @@ internal sealed class ConnectionPool : IDisposable
     private readonly EventLoopGroup? _loop;
     private readonly TimeSpan _connectTimeout;
     private readonly long _idleTimeoutMilliseconds;
-    private readonly Timer _sweeper;
+    private readonly ITimer _sweeper;
+    private readonly ProxyClock _clock;
     private volatile bool _disposed;
 
     public ConnectionPool(Uri backend, UpstreamSettings settings)
     {
         _loop = settings.EventLoop;
+        _clock = settings.Clock;
         TimeSpan connectTimeout = settings.ConnectTimeout;
         TimeSpan idleTimeout = settings.IdleTimeout;
         _endPoint = IPAddress.TryParse(backend.IdnHost, out IPAddress? address)
@@ -61,10 +63,7 @@ internal sealed class ConnectionPool : IDisposable
         // Idle connections the backend closed, or sent bytes on, are otherwise only found when rented; a quiet pool
         // would keep them in CLOSE_WAIT until then.
         TimeSpan sweep = TimeSpan.FromMilliseconds(Math.Clamp(_idleTimeoutMilliseconds / 2, 100, 5_000));
-        using (ExecutionContext.SuppressFlow())
-        {
-            _sweeper = new Timer(static state => ((ConnectionPool)state!).Sweep(), this, sweep, sweep);
-        }
+        _sweeper = _clock.CreateTimer(static state => ((ConnectionPool)state!).Sweep(), this, sweep, sweep);
     }
 
     /// <summary>Gets the connections idle in the pool right now.</summary>
@@ -181,7 +180,7 @@ internal sealed class ConnectionPool : IDisposable
     /// </summary>
     internal void Sweep()
     {
-        long now = ProxyClock.NowMilliseconds;
+        long now = _clock.NowMilliseconds;
         foreach (ConcurrentQueue<BackendConnection> queue in _idle)
         {
             for (int i = queue.Count; i > 0 && !_disposed && queue.TryDequeue(out BackendConnection? idle); i--)

@@ -33,7 +33,7 @@ internal sealed class DirectAttempt(Backend backend, ConnectionPool pool, Upstre
         BackendConnection? connection = null;
         Exception? failure = null;
         // From the exchange: the codec keeps one source and one lazy timer per connection (AttemptTimeout).
-        AttemptCancellation attempt = exchange.BeginAttempt(settings.ResponseHeadersTimeout, attemptStarted);
+        AttemptCancellation attempt = exchange.BeginAttempt(settings.ResponseHeadersTimeout, attemptStarted, settings.Clock);
         try
         {
             CancellationToken cancellation = attempt.Token;
@@ -129,7 +129,7 @@ internal sealed class DirectAttempt(Backend backend, ConnectionPool pool, Upstre
             }
             else if (head.Framing != BodyFraming.None)
             {
-                using var deadline = new ReadDeadline(exchange.ClientAborted, settings.ResponseBodyIdleTimeout);
+                using var deadline = new ReadDeadline(exchange.ClientAborted, settings.ResponseBodyIdleTimeout, settings.Clock);
                 await ResponseReader.CopyBodyAsync(connection, head, exchange.ResponseBody, deadline).ConfigureAwait(false);
             }
 

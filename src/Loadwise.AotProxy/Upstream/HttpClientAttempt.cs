@@ -40,10 +40,11 @@ internal sealed partial class HttpClientAttempt(UpstreamSettings settings, Backe
     public async ValueTask<AttemptResult> ForwardAsync(HttpContext context, Backend backend, UpstreamTarget target)
     {
         CancellationToken clientAborted = context.RequestAborted;
-        using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(clientAborted);
-        // The response-headers timeout starts once the request is out: after its body, if it has one, so that a slow
-        // upload is timed by Kestrel's minimum data rate and never counted against the backend.
-        var headersTimer = new HeadersTimer(cancellation, settings.ResponseHeadersTimeout);
+        // The response-headers timeout, on the proxy's clock, starts once the request is out: after its body, if it has
+        // one, so that a slow upload is timed by Kestrel's minimum data rate and never counted against the backend.
+        using var timeout = new CancellationTokenSource(Timeout.InfiniteTimeSpan, settings.Clock.Time);
+        using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(clientAborted, timeout.Token);
+        var headersTimer = new HeadersTimer(timeout, settings.ResponseHeadersTimeout);
         using HttpRequestMessage upstream = CreateUpstreamRequest(context, backend, target, headersTimer.Arm);
         if (upstream.Content is not StreamingRequestContent)
         {
@@ -96,7 +97,7 @@ internal sealed partial class HttpClientAttempt(UpstreamSettings settings, Backe
                 Stream body = await response.Content.ReadAsStreamAsync(cancellation.Token).ConfigureAwait(false);
                 await using (body.ConfigureAwait(false))
                 {
-                    using var deadline = new ReadDeadline(cancellation.Token, settings.ResponseBodyIdleTimeout);
+                    using var deadline = new ReadDeadline(cancellation.Token, settings.ResponseBodyIdleTimeout, settings.Clock);
                     await BodyCopy.CopyAsync(body, downstream.Body, deadline).ConfigureAwait(false);
                 }
             }

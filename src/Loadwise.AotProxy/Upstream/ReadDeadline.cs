@@ -10,11 +10,11 @@ namespace Loadwise.AotProxy.Upstream;
 /// with its head.
 /// </summary>
 /// <example><code>
-/// using var deadline = new ReadDeadline(clientAborted, TimeSpan.FromSeconds(60));
+/// using var deadline = new ReadDeadline(clientAborted, TimeSpan.FromSeconds(60), clock);
 /// CancellationToken token = deadline.Begin();
 /// try { read = await socket.ReceiveAsync(buffer, token); } finally { deadline.End(); }
 /// </code></example>
-internal sealed class ReadDeadline(CancellationToken clientAborted, TimeSpan idleTimeout) : IDisposable
+internal sealed class ReadDeadline(CancellationToken clientAborted, TimeSpan idleTimeout, ProxyClock clock) : IDisposable
 {
     private AttemptTimeout? _timeout;
 
@@ -27,7 +27,7 @@ internal sealed class ReadDeadline(CancellationToken clientAborted, TimeSpan idl
     /// <summary>Starts one read: its token fires after the idle timeout or when the client goes away.</summary>
     public CancellationToken Begin() => idleTimeout <= TimeSpan.Zero
         ? clientAborted
-        : (_timeout ??= new AttemptTimeout(clientAborted, idleTimeout)).Begin(ProxyClock.NowMilliseconds);
+        : (_timeout ??= new AttemptTimeout(clientAborted, idleTimeout, clock)).Begin(clock.NowMilliseconds);
 
     /// <summary>Ends the read <see cref="Begin"/> started.</summary>
     public void End() => _timeout?.End();

@@ -1,4 +1,5 @@
 using Loadwise.AotProxy.Listener;
+using Loadwise.AotProxy.Threading;
 
 namespace Loadwise.AotProxy.Upstream;
 
@@ -12,4 +13,7 @@ internal sealed record UpstreamSettings(TimeSpan ConnectTimeout, TimeSpan Respon
 {
     /// <summary>Gets how long a response body may go without a byte from the backend (zero: no limit).</summary>
     public TimeSpan ResponseBodyIdleTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Gets the clock every timeout, deadline and expiry is measured on.</summary>
+    public ProxyClock Clock { get; init; } = ProxyClock.System;
 }
