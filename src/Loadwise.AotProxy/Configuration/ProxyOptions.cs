@@ -52,17 +52,15 @@ internal sealed class PerformanceOptions
 {
     /// <summary>
     /// Gets or sets whether socket completions run on the runtime's socket event threads (then one per core) instead
-    /// of hopping to the thread pool. The proxy never blocks in a continuation, so the hop is pure cost: measured
-    /// +16% requests per second and a lower p99 on 2 cores. An explicit DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS
-    /// in the environment wins over this setting.
+    /// of hopping to the thread pool. The proxy never blocks in a continuation, so the hop is pure cost. An explicit
+    /// DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS in the environment wins over this setting.
     /// </summary>
     public bool InlineSocketCompletions { get; set; } = true;
 
     /// <summary>
     /// Gets or sets whether Kestrel runs request processing on the thread that completed the socket read (its
-    /// UnsafePreferInlineScheduling) instead of queueing it to the thread pool. Safe here because the forwarder never
-    /// blocks; measured on 2 cores with inline socket completions: 34-36 us of proxy CPU per request down to 26-27 us,
-    /// and p99 from 10-25 ms down to about 5 ms.
+    /// UnsafePreferInlineScheduling) instead of queueing it to the thread pool. Safe here because the router never
+    /// blocks.
     /// </summary>
     public bool InlineScheduling { get; set; } = true;
 
@@ -95,8 +93,7 @@ internal sealed class PerformanceOptions
     /// transport is used regardless): one epoll thread per core, each with its own SO_REUSEPORT listening socket, and
     /// the fast path reading and sending on the socket straight from that thread, with no pipe, no runtime socket
     /// engine and no thread hop per request. Connections the fast path hands to Kestrel get pipes pumped by the same
-    /// loop. On by default: interleaved against Kestrel's transport on 2 cores (2026-11-22, medians of 5), 56.7k -> 59.8k
-    /// requests per second, proxy CPU 14.7 -> 13.3 us per request, p99 2.79 -> 2.11 ms. See docs/event-loop.md.
+    /// loop. On by default (docs/proxy/event-loop.md; the measurements are in bench/results/).
     /// </summary>
     public bool EventLoop { get; set; } = true;
 

@@ -4,7 +4,7 @@ namespace Loadwise.AotProxy.Threading;
 /// <summary>
 /// The response-headers timeout of one client connection's attempts, which run one after another. Instead of arming a
 /// timer per attempt (<see cref="CancellationTokenSource.CancelAfter(TimeSpan)"/> and a reset after it, two timer-queue
-/// updates under its lock, about 6% of the proxy's user time under load), an attempt only stamps its start; one timer
+/// updates under its lock per request), an attempt only stamps its start; one timer
 /// per connection wakes when the oldest possible deadline is due, cancels the attempt if it is really overdue, and
 /// otherwise sleeps until the running attempt's own deadline. An attempt costs a store and an exchange: its start is the
 /// caller's clock reading (<see cref="ProxyClock"/>).

@@ -9,8 +9,8 @@ namespace Loadwise.AotProxy.Upstream;
 /// <summary>
 /// Idle keep-alive connections to one plain-HTTP backend, kept apart by the event thread their socket completes on.
 /// A request takes a connection homed on its own thread first, so the client's socket, the backend's socket and the
-/// code between them stay on one thread and one core's cache, as in nginx's worker model (measured on 2 cores under
-/// wrk: 97.8% of rents homed, epoll_wait calls per request 0.73 -> 0.04, about 1.4 us less CPU per request). Failing
+/// code between them stay on one thread and one core's cache, as in nginx's worker model (the measurement is in
+/// bench/results/proxy-design-measurements.md). Failing
 /// that it takes any idle one (a new connection would not be any closer: sockets are spread over event threads in
 /// turn), and only then connects. Renting is a lock-free dequeue; a connection idle longer than the idle timeout is
 /// closed instead of reused. A connection the backend closed while idle is found out on use, and the forwarder then retries

@@ -42,8 +42,8 @@ internal readonly struct MaskedCandidates : IEligibility
 /// </summary>
 /// <remarks>
 /// Node scores sit at a stride inside the caller's structs, so a SIMD version would first have to gather them into a
-/// buffer. Measured on the reference machine, gather + vector min + index search took ~1.5x longer over 64 nodes than
-/// this single scalar pass, whose "new minimum" branch is almost never taken and so predicts well.
+/// buffer; that measured slower over 64 nodes than this single scalar pass (bench/results/core-strategies.md), whose
+/// "new minimum" branch is almost never taken and so predicts well.
 /// </remarks>
 internal static class LowestScore
 {
