@@ -2,7 +2,7 @@
 # End-to-end check of the native-AOT proxy binary (called by .ci/run):
 #   publish -> start --demo -> time to first 200 -> 100 requests all 200 over every backend -> promtool check metrics
 #   -> SIGTERM with a /delay/2000 request in flight: it completes 200 and the process exits 0 before the drain timeout
-#   -> binary size.
+#   -> a stray response on an idle backend connection never reaches another client -> binary size.
 # Every wait is bounded; the proxy is killed on any exit. Exits non-zero on the first failure.
 # Usage: bash scripts/e2e-aot.sh [--no-publish]
 set -euo pipefail
@@ -131,6 +131,12 @@ delay_code=$(cat "$delay_out.code")
 grep -q "drain started" "$log" || fail "no drain-start log line"
 grep -q "drain finished" "$log" || fail "no drain-end log line"
 echo "e2e-aot: SIGTERM drained the in-flight /delay/2000 request (200: $(tr -d '\n' <"$delay_out")); exit 0 after ${drained} ms"
+
+# A stray response on an idle pooled backend connection never reaches the next client, even when it arrives while the
+# proxy is not running (frozen with SIGSTOP, as a busy CPU would hold it): 20 tries against the native binary.
+timeout 120 python3 bench/soak/repro-stray-on-idle-connection.py "$bin" GET 20 >"$out/stray.log" 2>&1 \
+  || { cat "$out/stray.log" >&2; fail "a stray response reached another client"; }
+echo "e2e-aot: 20 of 20 clients got their own answer with stray responses arriving on idle backend connections"
 
 size=$(stat -c %s "$bin")
 echo "e2e-aot: binary size: $size bytes ($(awk "BEGIN { printf \"%.1f\", $size / 1048576 }") MiB)"

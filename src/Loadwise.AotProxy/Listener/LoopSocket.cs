@@ -126,8 +126,9 @@ internal sealed partial class LoopSocket : LoopHandle, IDisposable, IValueTaskSo
 
     /// <summary>
     /// Returns true when the socket has bytes to read, or the peer closed it, or it broke: what an idle pooled
-    /// connection must not have before it carries another request. Known from the loop's state without a system call
-    /// when the last receive drained the socket and no edge came since; otherwise one non-blocking peek.
+    /// connection must not have before it carries another request. Always one non-blocking peek: the loop's own count
+    /// of read edges may not have caught up yet (the edge can still be waiting in epoll while another thread rents the
+    /// connection), so it cannot tell that no bytes came.
     /// </summary>
     public unsafe bool HasInputOrEnded()
     {
@@ -136,21 +137,9 @@ internal sealed partial class LoopSocket : LoopHandle, IDisposable, IValueTaskSo
             return true;
         }
 
-        int seen = _read.Sequence;
-        if (seen == _drainedAt)
-        {
-            return false;
-        }
-
         byte probe;
         nint read = recv(Fd, &probe, 1, MSG_PEEK | MSG_DONTWAIT);
-        if (read < 0 && Errno == EAGAIN)
-        {
-            _drainedAt = seen;
-            return false;
-        }
-
-        return true;
+        return read >= 0 || Errno != EAGAIN;
     }
 
     /// <summary>Sends all of <paramref name="data"/>; completes at once when the kernel took it all in one call.</summary>
