@@ -41,7 +41,7 @@ public abstract class FastPathTests
     }
 
     [Fact]
-    public async Task A_request_with_a_body_hands_the_connection_to_Kestrel_and_the_connection_keeps_working()
+    public async Task A_body_framed_by_its_length_stays_on_the_codec_and_a_chunked_one_goes_to_Kestrel()
     {
         await using TestProxy proxy = await TestProxy.StartOnAsync(OnEventLoop, NoProbes);
         using var client = await RawClient.ConnectAsync(proxy.Port);
@@ -53,11 +53,16 @@ public abstract class FastPathTests
         RawResponse posted = await client.ReadResponseAsync();
         Assert.Equal(200, posted.Status);
         Assert.Equal("5", posted.Body);
+        Assert.Equal(2, proxy.Server.Codec!.Served);
 
+        // A coding is Kestrel's to decode: the connection is handed over, and keeps working there.
+        await client.SendAsync("POST /sink HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+        RawResponse chunked = await client.ReadResponseAsync();
+        Assert.Equal("5", chunked.Body);
         await client.SendAsync("GET /status/202 HTTP/1.1\r\nHost: localhost\r\n\r\n");
         Assert.Equal(202, (await client.ReadResponseAsync()).Status);
 
-        Assert.Equal(1, proxy.Server.Codec!.Served);
+        Assert.Equal(2, proxy.Server.Codec.Served);
         Assert.Equal(1, proxy.Server.Codec.HandedOff);
     }
 

@@ -332,4 +332,10 @@ internal sealed class RetryOptions
 
     /// <summary>Gets or sets the retries always allowed per window, so a quiet proxy can still retry.</summary>
     public int BudgetMinRetries { get; set; } = 10;
+
+    /// <summary>
+    /// Gets or sets the largest request body read whole before the first attempt, so that a retry can send it again;
+    /// a larger body streams to the backend as it arrives and is never retried once a byte of it went out.
+    /// </summary>
+    public int MaxBufferedBodyBytes { get; set; } = 64 * 1024;
 }

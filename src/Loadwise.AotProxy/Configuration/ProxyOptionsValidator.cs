@@ -220,6 +220,7 @@ internal static class ProxyOptionsValidator
         Range(problems, "Retries:BudgetPercent", retries.BudgetPercent, 0, 100);
         Range(problems, "Retries:BudgetWindowMs", retries.BudgetWindowMs, 1_000, 600_000);
         Range(problems, "Retries:BudgetMinRetries", retries.BudgetMinRetries, 0, 1_000_000);
+        Range(problems, "Retries:MaxBufferedBodyBytes", retries.MaxBufferedBodyBytes, 0, 16 * 1024 * 1024);
     }
 
     private static void ValidateRateLimiting(RateLimitingOptions rateLimiting, List<string> problems)

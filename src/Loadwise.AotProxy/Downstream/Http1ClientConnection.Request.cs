@@ -17,7 +17,7 @@ internal sealed partial class Http1ClientConnection
     public void WriteRequestHead(ref HttpOutputBuffer writer, in UpstreamTarget target)
     {
         ReadOnlySpan<byte> request = _request.Span;
-        writer.Append(_head.IsHead ? "HEAD "u8 : "GET "u8);
+        writer.Append(_head.MethodPrefix);
         writer.Append(target.BasePath);
         writer.Append(Target);
         writer.Append(" HTTP/1.1\r\nHost: "u8);

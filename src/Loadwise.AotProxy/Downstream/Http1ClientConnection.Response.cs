@@ -190,8 +190,10 @@ internal sealed partial class Http1ClientConnection
             _output.Append("\r\n"u8);
         }
 
-        if (_head.Close || _closeRequested)
+        if (_head.Close || _closeRequested || BodyUnread)
         {
+            // The last response: the client asked, the proxy drains, or part of the body was never read (so the next
+            // request's start cannot be found).
             _output.Append("Connection: close\r\n"u8);
         }
 

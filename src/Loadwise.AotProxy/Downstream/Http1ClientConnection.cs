@@ -60,6 +60,8 @@ internal sealed partial class Http1ClientConnection : IDisposable
 
     public string Method => _head.Method;
 
+    public long BodyLength => _head.BodyLength;
+
     public CancellationToken ClientAborted => _clientClosed;
 
     public bool ClientGone => _clientGone || _clientClosed.IsCancellationRequested;
@@ -146,6 +148,21 @@ internal sealed partial class Http1ClientConnection : IDisposable
 
                 partial = false;
                 Volatile.Write(ref _deadline, long.MaxValue);
+                if (!TakeUpBody(buffer, bytes, out SequencePosition end))
+                {
+                    // A small body that has not all arrived: read it whole first, so that a retry can send it again.
+                    long whole = _head.Length + _head.BodyLength;
+                    if (await ReadWholeRequestAsync(buffer, result.IsCompleted, whole).ConfigureAwait(false) is not { } all)
+                    {
+                        return true;
+                    }
+
+                    buffer = all;
+                    bytes = Contiguous(buffer, whole);
+                    _bufferedBody = bytes[_head.Length..];
+                    end = buffer.GetPosition(whole);
+                }
+
                 TakeUpOutput();
                 _request = bytes[.._head.Length];
                 _owner.OnServed();
@@ -156,7 +173,7 @@ internal sealed partial class Http1ClientConnection : IDisposable
                 finally
                 {
                     _request = default;
-                    _input.AdvanceTo(buffer.GetPosition(_head.Length));
+                    EndBody(end);
                 }
 
                 // The response's last bytes go out only now, after the router recorded the request: as on Kestrel's
@@ -167,7 +184,7 @@ internal sealed partial class Http1ClientConnection : IDisposable
                 }
 
                 ParkOutput();
-                if (_head.Close || _clientGone)
+                if (_head.Close || _clientGone || BodyUnread)
                 {
                     return true;
                 }
@@ -236,7 +253,7 @@ internal sealed partial class Http1ClientConnection : IDisposable
         long now = _owner.Clock.NowMilliseconds;
         if (_reading && now > Volatile.Read(ref _deadline))
         {
-            _context.Abort(new ConnectionAbortedException("keep-alive or request headers timeout"));
+            _context.Abort(new ConnectionAbortedException("keep-alive, request headers or request body timeout"));
         }
         else if (_flushPending && _owner.Settings.MinResponseDataRate is not null && now > Volatile.Read(ref _writeDeadline))
         {

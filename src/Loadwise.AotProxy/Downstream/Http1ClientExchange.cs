@@ -14,7 +14,11 @@ internal readonly struct Http1ClientExchange(Http1ClientConnection connection) :
 {
     public string Method => connection.Method;
 
-    public bool HasBody => false;
+    public bool HasBody => connection.BodyLength != 0;
+
+    public long BodyLength => connection.BodyLength;
+
+    public bool BodyStarted => connection.BodyStarted;
 
     public HttpContext? Context => null;
 
@@ -37,6 +41,10 @@ internal readonly struct Http1ClientExchange(Http1ClientConnection connection) :
     public void EndAttempt(AttemptCancellation attempt) => connection.EndAttempt();
 
     public void WriteRequestHead(ref HttpOutputBuffer writer, in UpstreamTarget target) => connection.WriteRequestHead(ref writer, in target);
+
+    public bool TryGetBufferedBody(out ReadOnlyMemory<byte> body) => connection.TryGetBufferedBody(out body);
+
+    public ValueTask<int> ReadBodyAsync(Memory<byte> destination, CancellationToken cancellationToken) => connection.ReadBodyAsync(destination, cancellationToken);
 
     public void BeginResponse(ResponseHead head, ReadOnlySpan<byte> headBytes) => connection.BeginResponse(head, headBytes);
 

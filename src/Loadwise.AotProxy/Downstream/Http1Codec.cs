@@ -21,7 +21,14 @@ internal sealed record Http1CodecSettings(
     TimeSpan RequestHeadersTimeout,
     string[] HandOffPaths,
     string[] ReadHeaders,
-    MinDataRate? MinResponseDataRate);
+    MinDataRate? MinResponseDataRate)
+{
+    /// <summary>Gets the largest body read whole before the first attempt (so that a retry can send it again); larger ones stream.</summary>
+    public long MaxBufferedBodyBytes { get; init; } = 64 * 1024;
+
+    /// <summary>Gets the slowest a client may send its body (Kestrel's rule: after the grace period), or null for the headers timeout between reads.</summary>
+    public MinDataRate? MinRequestBodyDataRate { get; init; }
+}
 
 /// <summary>
 /// The proxy's own HTTP/1.1 codec: a connection middleware in front of Kestrel's HTTP layer. Each request head is

@@ -1,3 +1,4 @@
+using Loadwise.AotProxy.Http;
 using Loadwise.AotProxy.Metrics;
 using Loadwise.AotProxy.Router;
 
@@ -8,7 +9,7 @@ namespace Loadwise.AotProxy.Downstream;
 /// <see cref="KestrelExchange"/>.
 /// </summary>
 /// <example><code>app.Run(context => entry.ForwardAsync(context));</code></example>
-internal sealed class KestrelEntry(Forwarder forwarder, ProxyMetrics metrics)
+internal sealed class KestrelEntry(Forwarder forwarder, ProxyMetrics metrics, long maxBufferedBodyBytes)
 {
     /// <summary>Forwards a request, unless the request rules refuse it (then it is answered and its connection closed).</summary>
     public Task ForwardAsync(HttpContext context)
@@ -25,7 +26,33 @@ internal sealed class KestrelEntry(Forwarder forwarder, ProxyMetrics metrics)
             return RefuseAsync(context, refusal, ProxyMetrics.BadRequest);
         }
 
-        return forwarder.ForwardAsync(new KestrelExchange(context)).AsTask();
+        return KestrelRequest.HasBody(context) ? ForwardWithBodyAsync(context) : forwarder.ForwardAsync(new KestrelExchange(context)).AsTask();
+    }
+
+    /// <summary>Forwards a request with a body: a small one is read whole first (so that a retry can send it again).</summary>
+    private async Task ForwardWithBodyAsync(HttpContext context)
+    {
+        KestrelRequestBody? body;
+        try
+        {
+            body = await KestrelRequestBody.ReadAsync(context, maxBufferedBodyBytes).ConfigureAwait(false);
+        }
+        catch (ClientBodyException e)
+        {
+            if (e.Status == 0)
+            {
+                metrics.Dropped(ProxyMetrics.ClientAbort);
+                return;
+            }
+
+            await RefuseAsync(context, new RequestRefusal(e.Status, $"{e.Status} bad request body\n"), ProxyMetrics.BadRequest).ConfigureAwait(false);
+            return;
+        }
+
+        using (body)
+        {
+            await forwarder.ForwardAsync(new KestrelExchange(context, body)).ConfigureAwait(false);
+        }
     }
 
     private static bool HasAmbiguousFraming(HttpRequest request)

@@ -6,8 +6,8 @@ using Microsoft.Extensions.Primitives;
 namespace Loadwise.AotProxy.Downstream;
 
 /// <summary>A request that came through Kestrel's HTTP layer; Kestrel frames the response it is given.</summary>
-/// <example><code>await forwarder.ForwardAsync(new KestrelExchange(httpContext));</code></example>
-internal readonly struct KestrelExchange(HttpContext context) : IClientExchange
+/// <example><code>await forwarder.ForwardAsync(new KestrelExchange(httpContext, body));</code></example>
+internal readonly struct KestrelExchange(HttpContext context, KestrelRequestBody? body = null) : IClientExchange
 {
     public HttpContext Context => context;
 
@@ -15,7 +15,11 @@ internal readonly struct KestrelExchange(HttpContext context) : IClientExchange
 
     public string Method => context.Request.Method;
 
-    public bool HasBody => KestrelRequest.HasBody(context);
+    public bool HasBody => body is not null;
+
+    public long BodyLength => body?.Length ?? 0;
+
+    public bool BodyStarted => body?.Started ?? false;
 
     public CancellationToken ClientAborted => context.RequestAborted;
 
@@ -67,7 +71,7 @@ internal readonly struct KestrelExchange(HttpContext context) : IClientExchange
         HeaderNameSet? untrusted = target.Forwarded.IsTrusted(context.Connection.RemoteIpAddress) ? null : target.Forwarded.Untrusted;
         foreach (KeyValuePair<string, StringValues> header in headers)
         {
-            // Content-Length (here only ever 0) is written below, by method, as HttpClient does.
+            // Content-Length is written below, from the body the proxy forwards.
             if (HeaderRules.SkipRequestHeader(header.Key, connection, xForwarded, untrusted)
                 || string.Equals(header.Key, "Content-Length", StringComparison.OrdinalIgnoreCase))
             {
@@ -91,8 +95,23 @@ internal readonly struct KestrelExchange(HttpContext context) : IClientExchange
             }
         }
 
+        // The body's framing is the proxy's own: its length, chunked when Kestrel decoded a chunked one, and for a
+        // method that usually has a body but came without one, a zero length (as HttpClient writes).
         string method = request.Method;
-        if (!(HttpMethods.IsGet(method) || HttpMethods.IsHead(method) || HttpMethods.IsDelete(method)
+        if (body is not null)
+        {
+            if (body.Length >= 0)
+            {
+                writer.Append("Content-Length: "u8);
+                writer.Append(body.Length);
+                writer.Append("\r\n"u8);
+            }
+            else
+            {
+                writer.Append("Transfer-Encoding: chunked\r\n"u8);
+            }
+        }
+        else if (!(HttpMethods.IsGet(method) || HttpMethods.IsHead(method) || HttpMethods.IsDelete(method)
             || HttpMethods.IsOptions(method) || HttpMethods.IsTrace(method) || HttpMethods.IsConnect(method)))
         {
             writer.Append("Content-Length: 0\r\n"u8);
@@ -100,6 +119,15 @@ internal readonly struct KestrelExchange(HttpContext context) : IClientExchange
 
         writer.Append("\r\n"u8);
     }
+
+    public bool TryGetBufferedBody(out ReadOnlyMemory<byte> buffered)
+    {
+        buffered = default;
+        return body is not null && body.TryGetBuffered(out buffered);
+    }
+
+    public ValueTask<int> ReadBodyAsync(Memory<byte> destination, CancellationToken cancellationToken) =>
+        body is null ? new ValueTask<int>(0) : body.ReadAsync(destination, cancellationToken);
 
     public void BeginResponse(ResponseHead head, ReadOnlySpan<byte> headBytes)
     {

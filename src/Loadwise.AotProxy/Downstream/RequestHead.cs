@@ -10,7 +10,7 @@ internal enum RequestHeadParse
     /// <summary>The head is not complete yet (and still within the limits).</summary>
     NeedMoreData,
 
-    /// <summary>A complete GET or HEAD without a body that the fast path forwards as it is.</summary>
+    /// <summary>A complete head the codec forwards itself (its body, if any, framed by its one Content-Length).</summary>
     Simple,
 
     /// <summary>Anything else: Kestrel's HTTP layer takes the connection over from this request on.</summary>
@@ -21,21 +21,20 @@ internal enum RequestHeadParse
 /// <param name="MaxRequestLineBytes">Kestrel's MaxRequestLineSize.</param>
 /// <param name="MaxHeaderBytes">Kestrel's MaxRequestHeadersTotalSize.</param>
 /// <param name="MaxHeaderCount">Kestrel's MaxRequestHeaderCount.</param>
-internal readonly record struct RequestHeadLimits(int MaxRequestLineBytes, int MaxHeaderBytes, int MaxHeaderCount);
+/// <param name="MaxBodyBytes">Kestrel's MaxRequestBodySize: a longer Content-Length is Kestrel's to refuse (413).</param>
+internal readonly record struct RequestHeadLimits(int MaxRequestLineBytes, int MaxHeaderBytes, int MaxHeaderCount, long MaxBodyBytes = long.MaxValue);
 
 /// <summary>
-/// A strict parser for the common request: <c>GET</c> or <c>HEAD</c>, origin-form target, HTTP/1.1, one Host, only
-/// visible ASCII, no body framing. It records where things are (no strings) and accepts a subset of what Kestrel
-/// accepts: whatever it is not sure of (bodies, Expect, Upgrade, odd bytes, percent-encoded or dot segments in the
-/// path, repeated headers it reads, anything over a limit) is answered <see cref="RequestHeadParse.HandOff"/>, so
-/// Kestrel's parser, with its errors and limits, has the last word. That is what keeps smuggling out: the fast path never
-/// frames a body.
+/// A strict parser for the common request: GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS, an origin-form target,
+/// HTTP/1.1, one Host, visible ASCII only, and at most one plain Content-Length. It records where things are (no
+/// strings) and accepts a subset of what Kestrel accepts: whatever it is not sure of (a coding, Expect, Upgrade, odd
+/// bytes, percent-encoded or dot segments in the path, repeated headers it reads, anything over a limit) is answered
+/// <see cref="RequestHeadParse.HandOff"/>, so Kestrel's parser, with its errors and limits, has the last word. That is
+/// what keeps smuggling out: a body is framed here only by one Content-Length of digits, the one framing every
+/// recipient reads the same way.
 /// </summary>
 internal sealed class RequestHead
 {
-    /// <summary>RFC 9110 token characters (header names).</summary>
-    private static readonly SearchValues<byte> TokenBytes = SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"u8);
-
     /// <summary>Header value characters taken here: visible ASCII, space and tab (no obs-text, no controls).</summary>
     private static readonly SearchValues<byte> ValueBytes = SearchValues.Create(CreateRange(0x20, 0x7E, extra: (byte)'\t'));
 
@@ -48,13 +47,26 @@ internal sealed class RequestHead
     /// <summary>Characters inside the brackets of an IPv6 host.</summary>
     private static readonly SearchValues<byte> Ipv6Bytes = SearchValues.Create(".0123456789:ABCDEFabcdef"u8);
 
-    private HeaderField[] _fields = new HeaderField[16];
+    /// <summary>The methods taken here; anything else (CONNECT, TRACE, extension methods) is Kestrel's.</summary>
+    private static readonly string[] Methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
-    /// <summary>Gets whether the method is HEAD (otherwise GET).</summary>
-    public bool IsHead { get; private set; }
+    private static readonly byte[][] MethodPrefixes = Array.ConvertAll(Methods, static m => Encoding.ASCII.GetBytes(m + " "));
+
+    private HeaderField[] _fields = new HeaderField[16];
+    private int _method;
+    private bool _lengthSeen;
+
+    /// <summary>Gets whether the method is HEAD.</summary>
+    public bool IsHead => _method == 1;
 
     /// <summary>Gets the method as a string (interned: no allocation).</summary>
-    public string Method => IsHead ? "HEAD" : "GET";
+    public string Method => Methods[_method];
+
+    /// <summary>Gets the request line's method and the space after it, as sent.</summary>
+    public ReadOnlySpan<byte> MethodPrefix => MethodPrefixes[_method];
+
+    /// <summary>Gets the body's length from the request's one Content-Length, or 0 when it has none.</summary>
+    public long BodyLength { get; private set; }
 
     /// <summary>Gets the head's length in bytes, blank line included.</summary>
     public int Length { get; private set; }
@@ -97,6 +109,8 @@ internal sealed class RequestHead
         FieldCount = 0;
         HostField = -1;
         Close = false;
+        BodyLength = 0;
+        _lengthSeen = false;
         ReadOnlySpan<byte> head = data[..(end + 2)];
         int lineEnd = head.IndexOf("\r\n"u8);
         if (lineEnd > limits.MaxRequestLineBytes || !TryParseRequestLine(head[..lineEnd]))
@@ -117,7 +131,7 @@ internal sealed class RequestHead
             lineEnd = rest.IndexOf("\r\n"u8);
             ReadOnlySpan<byte> line = rest[..lineEnd];
             int colon = line.IndexOf((byte)':');
-            if (colon <= 0 || line[..colon].IndexOfAnyExcept(TokenBytes) >= 0 || FieldCount == limits.MaxHeaderCount)
+            if (colon <= 0 || !HttpSyntax.IsToken(line[..colon]) || FieldCount == limits.MaxHeaderCount)
             {
                 // Also catches a bare CR or LF, obsolete line folding and whitespace before the colon.
                 return RequestHeadParse.HandOff;
@@ -133,7 +147,7 @@ internal sealed class RequestHead
             int valueStart = position + colon + 1 + (rawValue.Length - value.Length);
             value = value.TrimEnd(" \t"u8);
             ReadOnlySpan<byte> name = line[..colon];
-            if (!Admit(name, value, singleHeaders, ref seen))
+            if (!Admit(name, value, singleHeaders, limits.MaxBodyBytes, ref seen))
             {
                 return RequestHeadParse.HandOff;
             }
@@ -247,18 +261,18 @@ internal sealed class RequestHead
 
     private bool TryParseRequestLine(ReadOnlySpan<byte> line)
     {
-        int methodLength;
-        if (line.StartsWith("GET "u8))
+        int methodLength = -1;
+        for (int m = 0; m < MethodPrefixes.Length; m++)
         {
-            IsHead = false;
-            methodLength = 3;
+            if (line.StartsWith(MethodPrefixes[m]))
+            {
+                _method = m;
+                methodLength = MethodPrefixes[m].Length - 1;
+                break;
+            }
         }
-        else if (line.StartsWith("HEAD "u8))
-        {
-            IsHead = true;
-            methodLength = 4;
-        }
-        else
+
+        if (methodLength < 0)
         {
             return false;
         }
@@ -286,10 +300,26 @@ internal sealed class RequestHead
         return path.IndexOf((byte)'%') < 0 && path.IndexOf("/."u8) < 0 && path.IndexOf((byte)'\\') < 0 && target.IndexOf((byte)'#') < 0;
     }
 
-    /// <summary>Turns away what only Kestrel handles, and notes <c>Connection: close</c>.</summary>
-    private bool Admit(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value, ReadOnlySpan<string> singleHeaders, ref uint seen)
+    /// <summary>
+    /// Turns away what only Kestrel handles, notes <c>Connection: close</c>, and takes the body's length from one
+    /// Content-Length of <c>1*DIGIT</c> within <paramref name="maxBody"/>: a second one, any other spelling, a coding or
+    /// an Expect is left to Kestrel, so a body is framed here only when its framing is unambiguous.
+    /// </summary>
+    private bool Admit(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value, ReadOnlySpan<string> singleHeaders, long maxBody, ref uint seen)
     {
-        if (Ascii.EqualsIgnoreCase(name, "Content-Length"u8) || Ascii.EqualsIgnoreCase(name, "Transfer-Encoding"u8)
+        if (name.Length == 14 && Ascii.EqualsIgnoreCase(name, "Content-Length"u8))
+        {
+            if (_lengthSeen || !HttpSyntax.TryParseDecimal(value, out long length) || length > maxBody)
+            {
+                return false;
+            }
+
+            _lengthSeen = true;
+            BodyLength = length;
+            return true;
+        }
+
+        if (Ascii.EqualsIgnoreCase(name, "Transfer-Encoding"u8)
             || Ascii.EqualsIgnoreCase(name, "Expect"u8) || Ascii.EqualsIgnoreCase(name, "Upgrade"u8)
             || Ascii.EqualsIgnoreCase(name, "HTTP2-Settings"u8) || Ascii.EqualsIgnoreCase(name, "X-Content-Length"u8))
         {

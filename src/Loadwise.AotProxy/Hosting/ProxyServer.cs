@@ -178,7 +178,7 @@ internal sealed class ProxyServer : IAsyncDisposable
             DirectHttp1 = options.Performance.DirectHttp1,
         };
         _forwarder = new Forwarder(backends, strategy, hashKey, settings, _metrics, _coreMetrics, StrategyName, _logger, Health, retryBudget, _rateLimiter);
-        _kestrelEntry = new KestrelEntry(_forwarder, _metrics);
+        _kestrelEntry = new KestrelEntry(_forwarder, _metrics, options.Retries.MaxBufferedBodyBytes);
 
         string? metricsPath = options.Metrics.Enabled ? options.Metrics.Path : null;
         if (options.Performance.FastPath && _forwarder.AllBackendsDirect)
@@ -192,12 +192,19 @@ internal sealed class ProxyServer : IAsyncDisposable
             // The scrape is Kestrel's to serve when it shares the proxy's port.
             string[] handOff = _adminListener is null && metricsPath is not null ? [metricsPath] : [];
             _codec = new Http1Codec(_forwarder, forwarded, new Http1CodecSettings(
-                new RequestHeadLimits(new KestrelServerLimits().MaxRequestLineSize, options.Limits.MaxRequestHeadersTotalBytes, options.Limits.MaxRequestHeaderCount),
+                new RequestHeadLimits(new KestrelServerLimits().MaxRequestLineSize, options.Limits.MaxRequestHeadersTotalBytes, options.Limits.MaxRequestHeaderCount, options.Limits.MaxRequestBodyBytes),
                 TimeSpan.FromMilliseconds(options.Timeouts.IdleMs),
                 TimeSpan.FromMilliseconds(options.Limits.RequestHeadersTimeoutMs),
                 handOff,
                 readHeaders,
-                MinResponseRate(options.Limits)), _clock);
+                MinResponseRate(options.Limits))
+            {
+                MaxBufferedBodyBytes = options.Retries.MaxBufferedBodyBytes,
+                MinRequestBodyDataRate = options.Limits.MinRequestBodyBytesPerSecond > 0
+                    ? new MinDataRate(options.Limits.MinRequestBodyBytesPerSecond, TimeSpan.FromMilliseconds(options.Limits.MinRequestBodyGraceMs))
+                    : null,
+            },
+                _clock);
         }
 
         _app.Run(context =>

@@ -43,10 +43,16 @@ internal interface IClientExchange : IClientRequest
     /// <summary>Gets the request method.</summary>
     string Method { get; }
 
-    /// <summary>Gets whether the request may carry a body (then it goes through HttpClient, which streams it).</summary>
+    /// <summary>Gets whether the request carries a body.</summary>
     bool HasBody { get; }
 
-    /// <summary>Gets the Kestrel request behind the exchange, or null on the proxy's own codec (bodiless requests only).</summary>
+    /// <summary>Gets the body's length: its Content-Length, -1 for a body of unknown length (chunked), 0 for none.</summary>
+    long BodyLength { get; }
+
+    /// <summary>Gets whether any byte of a body the exchange does not hold whole was read (the request can no longer be sent again).</summary>
+    bool BodyStarted { get; }
+
+    /// <summary>Gets the Kestrel request behind the exchange, or null on the proxy's own codec.</summary>
     HttpContext? Context { get; }
 
     /// <summary>Gets a token that fires when the client's connection breaks.</summary>
@@ -65,8 +71,24 @@ internal interface IClientExchange : IClientRequest
     /// <summary>Ends an attempt <see cref="BeginAttempt"/> started; the exchange may reuse what it needed for the next one.</summary>
     void EndAttempt(AttemptCancellation attempt);
 
-    /// <summary>Writes the upstream request head (request line, Host, end-to-end headers, X-Forwarded-*, blank line).</summary>
+    /// <summary>
+    /// Writes the upstream request head (request line, Host, end-to-end headers, X-Forwarded-*, the body's framing:
+    /// Content-Length, or chunked for a body of unknown length, and the blank line).
+    /// </summary>
     void WriteRequestHead(ref HttpOutputBuffer writer, in UpstreamTarget target);
+
+    /// <summary>
+    /// Gets the whole body when the exchange holds it (a small one, read before the first attempt), so that a retry can
+    /// send it again; false for a body that is streamed (<see cref="ReadBodyAsync"/>) or none.
+    /// </summary>
+    bool TryGetBufferedBody(out ReadOnlyMemory<byte> body);
+
+    /// <summary>
+    /// Reads the next bytes of a body the exchange does not hold whole, as they arrive (0 at its end); the caller sends
+    /// them before it reads more, so a slow backend slows the client down. Fails with <see cref="ClientBodyException"/>
+    /// when the client's body fails.
+    /// </summary>
+    ValueTask<int> ReadBodyAsync(Memory<byte> destination, CancellationToken cancellationToken);
 
     /// <summary>
     /// Starts the response from a backend's head (<paramref name="headBytes"/> are the bytes it was parsed from): the

@@ -134,9 +134,9 @@ internal sealed partial class Forwarder : IDisposable
                 AttemptResult result;
                 try
                 {
-                    result = _direct[index] is { } direct && !exchange.HasBody
+                    result = _direct[index] is { } direct
                         ? await direct.ForwardAsync(exchange, _targets[index], attemptStarted).ConfigureAwait(false)
-                        : await _httpClient.ForwardAsync(exchange.Context ?? throw new InvalidOperationException("a request without a Kestrel context needs a direct backend"), backend, _targets[index]).ConfigureAwait(false);
+                        : await _httpClient.ForwardAsync(exchange, backend, _targets[index]).ConfigureAwait(false);
                 }
                 finally
                 {

@@ -19,6 +19,8 @@ namespace Loadwise.AotProxy.Upstream;
 /// </code></example>
 internal sealed class DirectAttempt(Backend backend, ConnectionPool pool, UpstreamSettings settings, BackendHealth health)
 {
+    private static readonly ReadOnlyMemory<byte> LastChunk = "0\r\n\r\n"u8.ToArray();
+
     /// <summary>Gets the backend's pool.</summary>
     public ConnectionPool Pool => pool;
 
@@ -50,14 +52,45 @@ internal sealed class DirectAttempt(Backend backend, ConnectionPool pool, Upstre
                     }
 
                     // Written into the connection's empty receive buffer, as it goes out whole before the response is
-                    // read into that buffer: no buffer rented per request (only a head over 16 KiB rents).
+                    // read into that buffer: no buffer rented per request (only a head and body over 16 KiB rent). A
+                    // body the exchange holds whole goes in the same send; a larger one streams after the head.
                     requestHead.Dispose();
                     requestHead = new HttpOutputBuffer(connection.Buffer);
                     exchange.WriteRequestHead(ref requestHead, in target);
+                    bool streamed = false;
+                    if (exchange.BodyLength != 0)
+                    {
+                        if (exchange.TryGetBufferedBody(out ReadOnlyMemory<byte> body))
+                        {
+                            requestHead.Append(body.Span);
+                        }
+                        else
+                        {
+                            streamed = true;
+                        }
+                    }
+
                     connection.BeginExchange();
                     try
                     {
                         await connection.SendAsync(requestHead.Written, cancellation).ConfigureAwait(false);
+                        if (streamed)
+                        {
+                            requestHead.Dispose();
+                            if (!await UploadAsync(exchange, connection).ConfigureAwait(false))
+                            {
+                                // The backend answered (or closed) before taking the whole body: its answer is relayed,
+                                // but the connection is out of step with the request and is not reused.
+                                connection.MarkNotReusable();
+                            }
+
+                            // The response-headers timeout runs from the end of the upload, which its own idle
+                            // deadline timed: a large or slow upload is not a backend that does not answer.
+                            exchange.EndAttempt(attempt);
+                            attempt = exchange.BeginAttempt(settings.ResponseHeadersTimeout, settings.Clock.NowMilliseconds, settings.Clock);
+                            cancellation = attempt.Token;
+                        }
+
                         while (!ResponseReader.TryReadHead(connection, connection.Head, isHead, out ValueTask<int> pending, cancellation))
                         {
                             ResponseReader.ReceivedHeadBytes(connection, await pending.ConfigureAwait(false));
@@ -65,7 +98,7 @@ internal sealed class DirectAttempt(Backend backend, ConnectionPool pool, Upstre
 
                         break;
                     }
-                    catch (Exception e) when (reused && reconnects == 0 && connection.Received == 0
+                    catch (Exception e) when (reused && reconnects == 0 && connection.Received == 0 && !exchange.BodyStarted
                         && e is SocketException or UpstreamException { Error: UpstreamError.NoResponse })
                     {
                         // The backend closed this idle connection before the request arrived, so nothing was
@@ -159,13 +192,96 @@ internal sealed class DirectAttempt(Backend backend, ConnectionPool pool, Upstre
         return AttemptResult.Completed(head.Status);
     }
 
+    /// <summary>
+    /// Streams the exchange's body to the backend as it arrives, reading the next bytes only once the last went out (a
+    /// slow backend slows the client down), chunked when its length is unknown. Stops early, false, when the backend
+    /// answers or closes before taking the whole body (nginx does the same); each send waits at most the body idle
+    /// timeout.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(ThreadPooledValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> UploadAsync<TExchange>(TExchange exchange, BackendConnection connection)
+        where TExchange : IClientExchange
+    {
+        // Room before the data for a chunk-size line, and after it for the CRLF.
+        const int Before = 18;
+        const int After = 2;
+        bool chunked = exchange.BodyLength < 0;
+        byte[] buffer = connection.Buffer;
+        using var deadline = new ReadDeadline(exchange.ClientAborted, settings.ResponseBodyIdleTimeout, settings.Clock);
+        while (true)
+        {
+            if (connection.HasInputOrEnded())
+            {
+                return false;
+            }
+
+            int read = await exchange.ReadBodyAsync(buffer.AsMemory(Before, buffer.Length - Before - After), exchange.ClientAborted).ConfigureAwait(false);
+            if (read == 0)
+            {
+                break;
+            }
+
+            int start = Before;
+            int end = Before + read;
+            if (chunked)
+            {
+                // The size in hex, formatted at the buffer's start and moved next to the data (CopyTo allows the overlap).
+                System.Buffers.Text.Utf8Formatter.TryFormat((ulong)read, buffer, out int digits, new System.Buffers.StandardFormat('x'));
+                start = Before - digits - 2;
+                buffer.AsSpan(0, digits).CopyTo(buffer.AsSpan(start));
+                "\r\n"u8.CopyTo(buffer.AsSpan(start + digits));
+                "\r\n"u8.CopyTo(buffer.AsSpan(end));
+                end += 2;
+            }
+
+            if (!await SendAsync(connection, buffer.AsMemory(start, end - start), deadline).ConfigureAwait(false))
+            {
+                return false;
+            }
+        }
+
+        return !chunked || await SendAsync(connection, LastChunk, deadline).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// One send of the upload, bounded by the body idle timeout; false when the backend stopped taking the body (it
+    /// closed, and may have answered first: the response is read next, as nginx reads it).
+    /// </summary>
+    private static async ValueTask<bool> SendAsync(BackendConnection connection, ReadOnlyMemory<byte> data, ReadDeadline deadline)
+    {
+        CancellationToken token = deadline.Begin();
+        try
+        {
+            await connection.SendAsync(data, token).ConfigureAwait(false);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+        catch (OperationCanceledException e)
+        {
+            throw deadline.Explain(e);
+        }
+        finally
+        {
+            deadline.End();
+        }
+    }
+
     /// <summary>A failure before the response head: classified as both paths classify it, and reported against the backend.</summary>
     private AttemptResult Failed<TExchange>(TExchange exchange, Exception e, long received)
         where TExchange : IClientExchange
     {
-        if (exchange.ClientAborted.IsCancellationRequested)
+        if (exchange.ClientAborted.IsCancellationRequested || e is ClientBodyException { Status: 0 })
         {
             return AttemptResult.ClientGone;
+        }
+
+        if (e is ClientBodyException clientBody)
+        {
+            // The client's own body was bad or too slow: its status, not a mark against the backend.
+            return AttemptClassifier.Classify(FailureStage.ClientBody, e.Message, false, true, true, clientBody.Status);
         }
 
         FailureStage stage = e switch
@@ -184,7 +300,8 @@ internal sealed class DirectAttempt(Backend backend, ConnectionPool pool, Upstre
         }
 
         string error = stage == FailureStage.Unexpected ? e.GetType().Name + ": " + e.Message : e.Message;
-        return AttemptClassifier.Classify(stage, error, AttemptClassifier.IsIdempotent(exchange.Method), exchange.HasBody, bodyStarted: false);
+        bool streamedBody = exchange.BodyLength != 0 && !exchange.TryGetBufferedBody(out _);
+        return AttemptClassifier.Classify(stage, error, AttemptClassifier.IsIdempotent(exchange.Method), streamedBody, exchange.BodyStarted);
     }
 
     /// <summary>A response that failed after its head arrived: a client that went away is a drop; otherwise the backend failed.</summary>

@@ -12,7 +12,7 @@ internal sealed partial class HttpClientAttempt
     /// <summary>The target goes out as the proxy wrote it: the URI class neither unescapes nor resolves anything in it.</summary>
     private static readonly UriCreationOptions ExactUri = new() { DangerousDisablePathAndQueryCanonicalization = true };
 
-    private static HttpRequestMessage CreateUpstreamRequest(HttpContext context, Backend backend, UpstreamTarget target, Action bodySent)
+    private static HttpRequestMessage CreateUpstreamRequest(HttpContext context, Backend backend, UpstreamTarget target, ReadOnlyMemory<byte>? bufferedBody, Action bodySent)
     {
         HttpRequest request = context.Request;
         var upstream = new HttpRequestMessage(HttpMethod.Parse(request.Method), new Uri(backend.UrlPrefix + KestrelRequest.Target(context), ExactUri))
@@ -21,7 +21,11 @@ internal sealed partial class HttpClientAttempt
             VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
         };
 
-        if (KestrelRequest.HasBody(context))
+        if (bufferedBody is { } body)
+        {
+            upstream.Content = new ReadOnlyMemoryContent(body);
+        }
+        else if (KestrelRequest.HasBody(context))
         {
             upstream.Content = new StreamingRequestContent(request.Body) { Sent = bodySent };
         }
@@ -32,7 +36,9 @@ internal sealed partial class HttpClientAttempt
         HeaderNameSet? untrusted = target.Forwarded.IsTrusted(context.Connection.RemoteIpAddress) ? null : target.Forwarded.Untrusted;
         foreach (KeyValuePair<string, StringValues> header in headers)
         {
-            if (HeaderRules.SkipRequestHeader(header.Key, connection, xForwarded, untrusted))
+            // A held body's content states its own length.
+            if (HeaderRules.SkipRequestHeader(header.Key, connection, xForwarded, untrusted)
+                || (bufferedBody is not null && string.Equals(header.Key, "Content-Length", StringComparison.OrdinalIgnoreCase)))
             {
                 continue;
             }

@@ -36,16 +36,23 @@ internal sealed partial class HttpClientAttempt(UpstreamSettings settings, Backe
         EnableMultipleHttp2Connections = true,
     };
 
-    /// <summary>Forwards the request of <paramref name="context"/> to <paramref name="backend"/> and relays the response into it.</summary>
-    public async ValueTask<AttemptResult> ForwardAsync(HttpContext context, Backend backend, UpstreamTarget target)
+    /// <summary>
+    /// Forwards the exchange's request (one Kestrel parsed) to <paramref name="backend"/> and relays the response into
+    /// its Kestrel response: a body the exchange holds whole goes as it is (a retry can send it again), any other streams.
+    /// </summary>
+    public async ValueTask<AttemptResult> ForwardAsync<TExchange>(TExchange exchange, Backend backend, UpstreamTarget target)
+        where TExchange : IClientExchange
     {
+        HttpContext context = exchange.Context ?? throw new InvalidOperationException("HttpClient forwards only requests Kestrel parsed; the codec runs only when every backend is reached directly");
         CancellationToken clientAborted = context.RequestAborted;
         // The response-headers timeout, on the proxy's clock, starts once the request is out: after its body, if it has
         // one, so that a slow upload is timed by Kestrel's minimum data rate and never counted against the backend.
         using var timeout = new CancellationTokenSource(Timeout.InfiniteTimeSpan, settings.Clock.Time);
         using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(clientAborted, timeout.Token);
         var headersTimer = new HeadersTimer(timeout, settings.ResponseHeadersTimeout);
-        using HttpRequestMessage upstream = CreateUpstreamRequest(context, backend, target, headersTimer.Arm);
+        // (A cast, not a bare null: null converts to an empty ReadOnlyMemory through byte[].)
+        ReadOnlyMemory<byte>? held = exchange.TryGetBufferedBody(out ReadOnlyMemory<byte> buffered) ? buffered : (ReadOnlyMemory<byte>?)null;
+        using HttpRequestMessage upstream = CreateUpstreamRequest(context, backend, target, held, headersTimer.Arm);
         if (upstream.Content is not StreamingRequestContent)
         {
             headersTimer.Arm();

@@ -57,11 +57,13 @@ public abstract class ConnectionLeakTests : HardeningTestBase
         }
 
         await AssertOthersServedAsync(proxy, clients: 2);
+        TestContext.Current.TestOutputHelper?.WriteLine($"open at the backend: {backend.OpenConnections}, idle in the pool: {proxy.Server.IdleBackendConnections}");
         // Sequential requests need one pooled connection at most; anything the proxy holds beyond that is a leak.
-        await ScriptedBackend.WaitForAsync(() => backend.OpenConnections <= 1, $"the backend's open connections to come back (now {backend.OpenConnections})");
+        await ScriptedBackend.WaitForAsync(() => backend.OpenConnections <= 1, $"the backend's open connections to come back (now {backend.OpenConnections})", 15_000);
         await ScriptedBackend.WaitForAsync(
             () => Descriptors() <= descriptorsBefore + (2 * backend.OpenConnections),
-            $"the descriptors to come back ({descriptorsBefore} sockets before, beside the pool's, {Descriptors()} now: {DescribeDescriptors()})");
+            $"the descriptors to come back ({descriptorsBefore} sockets before, beside the pool's, {Descriptors()} now: {DescribeDescriptors()})",
+            15_000);
     }
 
     /// <summary>The process's socket descriptors (files and pipes come and go as assemblies load and threads start).</summary>

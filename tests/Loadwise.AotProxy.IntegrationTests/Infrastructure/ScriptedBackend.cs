@@ -52,7 +52,13 @@ internal sealed class ScriptedBackend : IAsyncDisposable
     private Task _accepting = Task.CompletedTask;
     private int _connections;
 
-    private ScriptedBackend(Func<NetworkStream, ScriptedRequest, Task<bool>> respond) => _respond = respond;
+    private readonly bool _readBody;
+
+    private ScriptedBackend(Func<NetworkStream, ScriptedRequest, Task<bool>> respond, bool readBody)
+    {
+        _respond = respond;
+        _readBody = readBody;
+    }
 
     public int Port => ((IPEndPoint)_listener.LocalEndpoint).Port;
 
@@ -71,9 +77,11 @@ internal sealed class ScriptedBackend : IAsyncDisposable
     /// Starts the server. <paramref name="respond"/> gets each request and writes the answer; it returns whether the
     /// backend reads another request on the connection (false closes it).
     /// </summary>
-    public static ScriptedBackend Start(Func<NetworkStream, ScriptedRequest, Task<bool>> respond)
+    /// <param name="respond">Writes the answer to each request; returns whether to read another on the connection.</param>
+    /// <param name="readBody">Whether the body is read before <paramref name="respond"/> runs (false: it answers after the head alone).</param>
+    public static ScriptedBackend Start(Func<NetworkStream, ScriptedRequest, Task<bool>> respond, bool readBody = true)
     {
-        var backend = new ScriptedBackend(respond);
+        var backend = new ScriptedBackend(respond, readBody);
         backend._listener.Start(512);
         backend._accepting = backend.AcceptAsync();
         return backend;
@@ -139,7 +147,7 @@ internal sealed class ScriptedBackend : IAsyncDisposable
                 }
 
                 string text = Encoding.Latin1.GetString(head);
-                byte[] body = await ReadBodyAsync(reader, text);
+                byte[] body = _readBody ? await ReadBodyAsync(reader, text) : [];
                 var request = new ScriptedRequest(text, body, number, index);
                 _requests.Enqueue(request);
                 if (!await _respond(stream, request))
