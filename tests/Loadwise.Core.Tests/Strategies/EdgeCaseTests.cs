@@ -75,17 +75,40 @@ public class EdgeCaseTests
     [MemberData(nameof(Strategies))]
     public void A_candidate_set_that_changes_between_picks_never_yields_a_stale_index(string name)
     {
+        // Every round replaces every node (new ids, shifted weights) and keeps the length for 40 rounds at a time, so
+        // only the per-pick check can notice the change. Each pick must be the one a strategy built for this candidate
+        // set would make: a fresh instance brought to the same counter or random state by as many picks as the
+        // reused one has made. Loads and ratios are distinct and far apart, so no tie rotation is involved.
         var strategy = Nodes.Strategy(name);
-        var random = new System.Random(7);
         for (int round = 0; round < 200; round++)
         {
-            int count = random.Next(1, 20);
-            var nodes = Enumerable.Range(0, count)
-                .Select(i => new TestNode($"n{random.Next(30)}", random.Next(1, 5), random.Next(10), random.NextDouble()))
-                .ToArray();
-            var context = new SelectionContext { HashKey = (ulong)round };
+            TestNode[] nodes = Round(round);
+            var context = new SelectionContext { HashKey = (ulong)round * 7919 };
             Assert.True(strategy.TrySelect(nodes, in context, out int index));
-            Assert.InRange(index, 0, count - 1);
+            if (name == "WeightedRandom")
+            {
+                // Its O(1) check consumes a random draw before it notices a change, so a fresh instance's random state
+                // cannot be matched; a stale alias table would still pick the node whose weight just became 0.
+                Assert.NotEqual(0, nodes[index].Weight);
+                continue;
+            }
+
+            var fresh = Nodes.Strategy(name);
+            for (int i = 0; i < round; i++)
+            {
+                fresh.TrySelect(nodes, in context, out _);
+            }
+
+            Assert.True(fresh.TrySelect(nodes, in context, out int expected));
+            Assert.Equal(expected, index);
+        }
+
+        static TestNode[] Round(int round)
+        {
+            int count = 5 + (round / 40 % 3);
+            return Enumerable.Range(0, count)
+                .Select(i => new TestNode($"r{round}-n{i}", (i + round) % 4, LoadScore: (i + round) % count, RemainingRatio: (count - 1 - i + round) % count / (double)count))
+                .ToArray();
         }
     }
 
