@@ -47,7 +47,8 @@ internal readonly struct MaskedCandidates : IEligibility
 /// Node scores sit at a stride inside the caller's structs, so a SIMD version would first have to gather them into a
 /// buffer. Measured on the reference machine, gather + vector min + index search took ~1.5x longer over 64 nodes than
 /// this single scalar pass, whose "new minimum" branch is almost never taken and so predicts well. The pass counts
-/// exact ties as it goes, so a unique minimum costs no second pass and no atomic.
+/// exact ties as it goes and keeps the first <see cref="TieIndices"/> of them, so a unique minimum costs nothing more
+/// and a few exact ties cost one atomic, no second pass.
 /// </remarks>
 internal static class LowestScore
 {
@@ -67,54 +68,64 @@ internal static class LowestScore
         where TScore : IScore<TNode>
         where TEligibility : IEligibility
     {
-        int best = -1;
+        TieIndices first = default;
         int ties = 0;
         double min = double.PositiveInfinity;
         for (int i = 0; i < candidates.Length; i++)
         {
-            // The same compare-and-rarely-branch loop as a plain scan of doubles; NaN fails the compare. The first
-            // eligible score is taken even at +infinity (a valid, if hopeless, load).
+            // The same compare-and-rarely-branch loop as a plain scan of doubles; NaN fails the compare, and +infinity
+            // (a valid, if hopeless, load) passes it while nothing lower has been seen.
             double score = TScore.Read(in candidates[i]);
             if (score <= min && TEligibility.IsAllowed(context, i))
             {
-                if (score < min || best < 0)
+                if (score < min)
                 {
                     min = score;
-                    best = i;
-                    ties = 1;
+                    ties = 0;
                 }
-                else
+
+                if (ties < TieIndices.Length)
                 {
-                    ties++;
+                    first[ties] = i;
                 }
+
+                ties++;
             }
         }
 
-        if (best < 0 || (ties == 1 && epsilon == 0))
+        if (ties == 0)
         {
-            return best;
+            return -1;
         }
 
-        return TakeTurn<TNode, TScore, TEligibility>(candidates, context, min + epsilon, epsilon == 0 ? ties : 0, ref rotation, best);
+        if (epsilon > 0)
+        {
+            return TakeNearTieTurn<TNode, TScore, TEligibility>(candidates, context, min + epsilon, ref rotation, first[0]);
+        }
+
+        if (ties == 1)
+        {
+            return first[0];
+        }
+
+        int rank = (int)((Interlocked.Increment(ref rotation) - 1) % (uint)ties);
+        return rank < TieIndices.Length
+            ? first[rank]
+            : NthTie<TNode, TScore, TEligibility>(candidates, context, min, first[TieIndices.Length - 1] + 1, rank - TieIndices.Length, first[0]);
     }
 
-    // Several candidates tie (or, with epsilon, may): count them if the first pass could not, then take the next turn.
-    // Loads may change between the passes; then the first pass's best is still a sound answer.
+    // Scores within epsilon of the minimum may sit anywhere, before the first minimum too: count them, take a turn.
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static int TakeTurn<TNode, TScore, TEligibility>(ReadOnlySpan<TNode> candidates, in SelectionContext context, double threshold, int ties, ref uint rotation, int best)
+    private static int TakeNearTieTurn<TNode, TScore, TEligibility>(ReadOnlySpan<TNode> candidates, in SelectionContext context, double threshold, ref uint rotation, int best)
         where TScore : IScore<TNode>
         where TEligibility : IEligibility
     {
-        // Exact ties all sit at or after the first minimum; near-ties may come before it.
-        int first = ties == 0 ? 0 : best;
-        if (ties == 0)
+        int ties = 0;
+        for (int i = 0; i < candidates.Length; i++)
         {
-            for (int i = 0; i < candidates.Length; i++)
+            if (TScore.Read(in candidates[i]) <= threshold && TEligibility.IsAllowed(context, i))
             {
-                if (TScore.Read(in candidates[i]) <= threshold && TEligibility.IsAllowed(context, i))
-                {
-                    ties++;
-                }
+                ties++;
             }
         }
 
@@ -124,7 +135,17 @@ internal static class LowestScore
         }
 
         int rank = (int)((Interlocked.Increment(ref rotation) - 1) % (uint)ties);
-        for (int i = first; i < candidates.Length; i++)
+        return NthTie<TNode, TScore, TEligibility>(candidates, context, threshold, 0, rank, best);
+    }
+
+    // The rank-th eligible score at or below the threshold from start. Loads may change between passes; then the
+    // first pass's best is still a sound answer.
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static int NthTie<TNode, TScore, TEligibility>(ReadOnlySpan<TNode> candidates, in SelectionContext context, double threshold, int start, int rank, int best)
+        where TScore : IScore<TNode>
+        where TEligibility : IEligibility
+    {
+        for (int i = start; i < candidates.Length; i++)
         {
             if (TScore.Read(in candidates[i]) <= threshold && TEligibility.IsAllowed(context, i) && rank-- == 0)
             {
@@ -133,5 +154,14 @@ internal static class LowestScore
         }
 
         return best;
+    }
+
+    /// <summary>The first few exact ties, kept by the scan so that a turn among them needs no second pass.</summary>
+    [InlineArray(Length)]
+    private struct TieIndices
+    {
+        public const int Length = 8;
+
+        private int _element;
     }
 }

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Loadwise.Internal;
 
 /// <summary>
@@ -44,6 +46,7 @@ internal struct SnapshotSlot<TNode, TSnapshot>
     private TSnapshot? _current;
 
     /// <summary>Picks through <paramref name="pick"/> with a snapshot that matches <paramref name="candidates"/>; -1 for none.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public int Select<TPick>(ReadOnlySpan<TNode> candidates, in SelectionContext context, ref TPick pick)
         where TPick : struct, ISnapshotPick<TNode, TSnapshot>
     {

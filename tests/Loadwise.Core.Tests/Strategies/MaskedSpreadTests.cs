@@ -132,6 +132,18 @@ public class MaskedSpreadTests
     }
 
     [Fact]
+    public void LeastLoad_takes_turns_among_many_ties_with_one_masked()
+    {
+        // More ties than the scan keeps indices for: the later turns are found by a second pass.
+        var nodes = Nodes.Loaded([.. Enumerable.Repeat(1.0, 20), 0.5]);
+        nodes[20] = nodes[20] with { LoadScore = double.NaN };
+        long[] counts = CountMasked(LeastLoad.For<TestNode>(), nodes, masked: 13, picks: 19 * 100);
+        Assert.All(Enumerable.Range(0, 20).Where(i => i != 13), i => Assert.Equal(100, counts[i]));
+        Assert.Equal(0, counts[13]);
+        Assert.Equal(0, counts[20]);
+    }
+
+    [Fact]
     public void LeastLoad_turns_among_ties_are_shared_across_threads()
     {
         var strategy = LeastLoad.For<TestNode>();
