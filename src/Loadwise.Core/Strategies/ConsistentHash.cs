@@ -1,6 +1,5 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
-using Loadwise.Internal;
 
 namespace Loadwise;
 
@@ -47,7 +46,7 @@ public sealed class ConsistentHash<TNode, TId, TAccessor> : ISelectionStrategy<T
     /// <summary>The largest accepted number of ring points per node.</summary>
     public const int MaxVirtualNodes = 65_536;
 
-    private SnapshotSlot<TNode, Ring> _rings;
+    private Ring? _ring;
 
     /// <summary>Creates the ring strategy.</summary>
     /// <param name="virtualNodes">Ring points per node, 1..65,536 (default 160). More points spread keys more evenly.</param>
@@ -81,26 +80,15 @@ public sealed class ConsistentHash<TNode, TId, TAccessor> : ISelectionStrategy<T
             return false;
         }
 
-        var lookup = new KeyLookup(Mix(context.HashKeyValue), masked, VirtualNodes);
-        index = _rings.Select(candidates, in context, ref lookup);
-        return index >= 0;
-    }
-
-    // The key is re-mixed so that a caller who passes a raw integer (1, 2, 3, ...) as the key still spreads.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static ulong Mix(ulong key) => RandomSource.Mix(key);
-
-    // One key's owner on the ring; an index derived from the key is checked along with the owner.
-    private readonly struct KeyLookup(ulong key, bool masked, int virtualNodes) : ISnapshotPick<TNode, Ring>
-    {
-        public Ring Build(ReadOnlySpan<TNode> candidates) => new(candidates, virtualNodes);
-
-        public static bool Fits(Ring ring, ReadOnlySpan<TNode> candidates) => ring.Ids.Length == candidates.Length;
-
-        public static bool Matches(Ring ring, ReadOnlySpan<TNode> candidates, int index) => ring.Matches(candidates, index);
-
-        public int Pick(Ring ring, ReadOnlySpan<TNode> candidates, in SelectionContext context, out int probe)
+        ulong key = Mix(context.HashKeyValue);
+        Ring? ring = Volatile.Read(ref _ring);
+        for (int attempt = 0; attempt < 2; attempt++)
         {
+            if (ring is null || ring.Ids.Length != count)
+            {
+                ring = Rebuild(candidates);
+            }
+
             int point = ring.FirstPointAtOrAfter(key);
             int owner = ring.Owners[point];
             if (masked && !context.Mask.IsAllowed(owner))
@@ -108,9 +96,29 @@ public sealed class ConsistentHash<TNode, TId, TAccessor> : ISelectionStrategy<T
                 owner = ring.NextAllowedOwner(point, context.Mask);
             }
 
-            probe = (int)(((key & 0xFFFF_FFFFUL) * (uint)candidates.Length) >> 32);
-            return owner;
+            int probe = (int)(((key & 0xFFFF_FFFFUL) * (uint)count) >> 32);
+            if (ring.Matches(candidates, probe) && (owner < 0 || ring.Matches(candidates, owner)))
+            {
+                index = owner;
+                return owner >= 0;
+            }
+
+            ring = null;
         }
+
+        index = -1;
+        return false;
+    }
+
+    // The key is re-mixed so that a caller who passes a raw integer (1, 2, 3, ...) as the key still spreads.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ulong Mix(ulong key) => Internal.RandomSource.Mix(key);
+
+    private Ring Rebuild(ReadOnlySpan<TNode> candidates)
+    {
+        var ring = new Ring(candidates, VirtualNodes);
+        Volatile.Write(ref _ring, ring);
+        return ring;
     }
 
     private sealed class Ring

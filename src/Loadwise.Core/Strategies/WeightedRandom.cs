@@ -11,8 +11,7 @@ namespace Loadwise;
 /// The table is built once per candidate set and reused. Each pick checks in O(1) that the set is still the one the
 /// table was built for: the same length, and the same weight at the drawn column and at the returned index. Columns
 /// are uniform, so any changed weight is noticed within about <c>n</c> picks; a changed length at once. A stale slot is
-/// never returned: a mismatch rebuilds the table before the pick completes (the check is the one all snapshot
-/// strategies share).
+/// never returned: a mismatch rebuilds the table before the pick completes.
 /// </para>
 /// <para>
 /// With a mask, a few draws are rejected until an allowed candidate comes up (the conditional distribution is still
@@ -33,7 +32,7 @@ public sealed class WeightedRandom<TNode, TAccessor> : ISelectionStrategy<TNode>
     private const int RejectionDraws = 8;
     private const ulong Always = 1UL << 32;
     private readonly RandomSource _random;
-    private SnapshotSlot<TNode, AliasTable> _tables;
+    private AliasTable? _table;
 
     /// <summary>Creates the strategy.</summary>
     /// <param name="seed">Optional seed for reproducible single-threaded sequences.</param>
@@ -54,23 +53,45 @@ public sealed class WeightedRandom<TNode, TAccessor> : ISelectionStrategy<TNode>
             return false;
         }
 
-        var draw = new TableDraw(_random, masked);
-        index = _tables.Select(candidates, in context, ref draw);
-        return index >= 0;
+        AliasTable? table = Volatile.Read(ref _table);
+        for (int attempt = 0; attempt < 2; attempt++)
+        {
+            if (table is null || table.Weights.Length != count || (table.Total == 0 && !table.MatchesAll(candidates)))
+            {
+                table = Rebuild(candidates);
+            }
+
+            if (table.Total == 0)
+            {
+                break;
+            }
+
+            int drawn = masked ? DrawAllowed(table, context.Mask, out int column) : Draw(table, out column);
+            if (table.Matches(candidates, column) && (drawn < 0 || table.Matches(candidates, drawn)))
+            {
+                index = drawn;
+                return drawn >= 0;
+            }
+
+            table = null; // the candidate set changed under us: rebuild and draw again
+        }
+
+        index = -1;
+        return false;
     }
 
-    private static int Draw(RandomSource random, AliasTable table, out int column)
+    private int Draw(AliasTable table, out int column)
     {
-        ulong value = random.NextUInt64();
-        column = RandomSource.Bounded(value, table.Weights.Length);
-        return (value & 0xFFFF_FFFFUL) < table.Thresholds[column] ? column : table.Alias[column];
+        ulong random = _random.NextUInt64();
+        column = RandomSource.Bounded(random, table.Weights.Length);
+        return (random & 0xFFFF_FFFFUL) < table.Thresholds[column] ? column : table.Alias[column];
     }
 
-    private static int DrawAllowed(RandomSource random, AliasTable table, CandidateMask mask, out int column)
+    private int DrawAllowed(AliasTable table, CandidateMask mask, out int column)
     {
         for (int draw = 0; draw < RejectionDraws; draw++)
         {
-            int candidate = Draw(random, table, out column);
+            int candidate = Draw(table, out column);
             if (mask.IsAllowed(candidate))
             {
                 return candidate;
@@ -91,7 +112,7 @@ public sealed class WeightedRandom<TNode, TAccessor> : ISelectionStrategy<TNode>
             return -1;
         }
 
-        long point = random.NextInt64(allowedTotal);
+        long point = _random.NextInt64(allowedTotal);
         for (int i = 0; i < weights.Length; i++)
         {
             if (mask.IsAllowed(i) && (point -= weights[i]) < 0)
@@ -103,26 +124,11 @@ public sealed class WeightedRandom<TNode, TAccessor> : ISelectionStrategy<TNode>
         return -1;
     }
 
-    // One draw from the alias table; the drawn column is checked along with the result.
-    private readonly struct TableDraw(RandomSource random, bool masked) : ISnapshotPick<TNode, AliasTable>
+    private AliasTable Rebuild(ReadOnlySpan<TNode> candidates)
     {
-        public AliasTable Build(ReadOnlySpan<TNode> candidates) => AliasTable.Build(candidates);
-
-        public static bool Fits(AliasTable table, ReadOnlySpan<TNode> candidates) =>
-            table.Weights.Length == candidates.Length && (table.Total != 0 || table.MatchesAll(candidates));
-
-        public static bool Matches(AliasTable table, ReadOnlySpan<TNode> candidates, int index) => table.Matches(candidates, index);
-
-        public int Pick(AliasTable table, ReadOnlySpan<TNode> candidates, in SelectionContext context, out int probe)
-        {
-            if (table.Total == 0)
-            {
-                probe = 0; // every weight is 0, checked in full by Fits
-                return -1;
-            }
-
-            return masked ? DrawAllowed(random, table, context.Mask, out probe) : Draw(random, table, out probe);
-        }
+        var table = AliasTable.Build(candidates);
+        Volatile.Write(ref _table, table);
+        return table;
     }
 
     private sealed class AliasTable

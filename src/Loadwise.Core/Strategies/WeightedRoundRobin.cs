@@ -1,4 +1,3 @@
-using Loadwise.Internal;
 
 namespace Loadwise;
 
@@ -44,7 +43,7 @@ public sealed class WeightedRoundRobin<TNode, TId, TAccessor> : ISelectionStrate
 {
     private const long SequenceBuildBudget = 1L << 22;
     private ulong _ticket;
-    private SnapshotSlot<TNode, Snapshot> _snapshots;
+    private Snapshot? _snapshot;
 
     /// <inheritdoc/>
     public string Name => "WeightedRoundRobin";
@@ -61,9 +60,46 @@ public sealed class WeightedRoundRobin<TNode, TId, TAccessor> : ISelectionStrate
         }
 
         // One ticket per pick; a rebuild reuses it so that a candidate-set change costs nobody a turn.
-        var turn = new Turn(this, Interlocked.Increment(ref _ticket) - 1, masked);
-        index = _snapshots.Select(candidates, in context, ref turn);
-        return index >= 0;
+        ulong ticket = Interlocked.Increment(ref _ticket) - 1;
+        Snapshot? snapshot = Volatile.Read(ref _snapshot);
+        for (int attempt = 0; attempt < 2; attempt++)
+        {
+            if (snapshot is null || snapshot.Ids.Length != count || (snapshot.Total == 0 && !snapshot.MatchesAll(candidates)))
+            {
+                snapshot = Rebuild(candidates);
+            }
+
+            if (snapshot.Total == 0)
+            {
+                break;
+            }
+
+            int pick;
+            if (snapshot.Sequence is { } sequence)
+            {
+                pick = sequence[(int)(ticket % (ulong)sequence.Length)];
+                if (masked && !context.Mask.IsAllowed(pick))
+                {
+                    pick = ClaimNextAllowedTurn(sequence, ref ticket, context);
+                }
+            }
+            else
+            {
+                pick = snapshot.StepLocked(candidates, masked, context);
+            }
+
+            if (pick == Snapshot.Changed || !snapshot.Matches(candidates, (int)(ticket % (uint)count)) || (pick >= 0 && !snapshot.Matches(candidates, pick)))
+            {
+                snapshot = null;
+                continue;
+            }
+
+            index = pick;
+            return pick >= 0;
+        }
+
+        index = -1;
+        return false;
     }
 
     // A masked node's turn is consumed, not handed to its neighbour in the sequence (that would favour whoever follows
@@ -99,46 +135,16 @@ public sealed class WeightedRoundRobin<TNode, TId, TAccessor> : ISelectionStrate
         }
     }
 
-    // One pick's turn: the ticket's entry of the smooth sequence (or the locked classic step); the ticket's index is
-    // checked along with the pick.
-    private struct Turn(WeightedRoundRobin<TNode, TId, TAccessor> owner, ulong ticket, bool masked) : ISnapshotPick<TNode, Snapshot>
+    private Snapshot Rebuild(ReadOnlySpan<TNode> candidates)
     {
-        private ulong _ticket = ticket;
-
-        public readonly Snapshot Build(ReadOnlySpan<TNode> candidates) => new(candidates);
-
-        public static bool Fits(Snapshot snapshot, ReadOnlySpan<TNode> candidates) =>
-            snapshot.Ids.Length == candidates.Length && (snapshot.Total != 0 || snapshot.MatchesAll(candidates));
-
-        public static bool Matches(Snapshot snapshot, ReadOnlySpan<TNode> candidates, int index) => snapshot.Matches(candidates, index);
-
-        public int Pick(Snapshot snapshot, ReadOnlySpan<TNode> candidates, in SelectionContext context, out int probe)
-        {
-            int pick;
-            if (snapshot.Total == 0)
-            {
-                pick = -1; // every weight is 0, checked in full by Fits
-            }
-            else if (snapshot.Sequence is { } sequence)
-            {
-                pick = sequence[(int)(_ticket % (ulong)sequence.Length)];
-                if (masked && !context.Mask.IsAllowed(pick))
-                {
-                    pick = owner.ClaimNextAllowedTurn(sequence, ref _ticket, context);
-                }
-            }
-            else
-            {
-                pick = snapshot.StepLocked(candidates, masked, context);
-            }
-
-            probe = (int)(_ticket % (uint)candidates.Length);
-            return pick;
-        }
+        var snapshot = new Snapshot(candidates);
+        Volatile.Write(ref _snapshot, snapshot);
+        return snapshot;
     }
 
     private sealed class Snapshot
     {
+        public const int Changed = -2;
 
         public Snapshot(ReadOnlySpan<TNode> candidates)
         {
@@ -206,7 +212,7 @@ public sealed class WeightedRoundRobin<TNode, TId, TAccessor> : ISelectionStrate
         {
             lock (Current)
             {
-                return MatchesAll(candidates) ? SmoothStep(Weights, Current, masked, context) : SnapshotSlot<TNode, Snapshot>.Changed;
+                return MatchesAll(candidates) ? SmoothStep(Weights, Current, masked, context) : Changed;
             }
         }
 
