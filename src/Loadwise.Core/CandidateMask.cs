@@ -189,6 +189,10 @@ public readonly ref struct CandidateMask
     public AllowedIndexEnumerator AllowedIndices() => new(_words);
 
     /// <summary>Returns the first allowed index at or after <paramref name="start"/>, wrapping to 0 past the end.</summary>
+    /// <remarks>
+    /// Not a way to skip masked candidates in a rotation: every turn of a masked candidate would go to its successor.
+    /// The strategies rank-select with <see cref="NthAllowed(int)"/> over <see cref="CountAllowed"/> instead.
+    /// </remarks>
     /// <param name="start">Where to start looking, in <c>[0, Count)</c>.</param>
     /// <returns>The index, or -1 when nothing is allowed.</returns>
     /// <example><code>int next = mask.NextAllowedWrapping(lastPick + 1 == mask.Count ? 0 : lastPick + 1);</code></example>

@@ -64,11 +64,24 @@ public sealed class ConnectionPoolTests
     }
 
     [Fact]
-    public async Task A_thread_keeps_its_slot()
+    public void A_thread_keeps_its_slot_and_another_thread_gets_another()
     {
-        int[] slots = await Task.Run(() => new[] { ConnectionPool.CurrentSlot(), ConnectionPool.CurrentSlot() }, Ct);
-        Assert.Equal(slots[0], slots[1]);
-        Assert.InRange(slots[0], 0, 63);
+        // Two dedicated threads (a pool could run two tasks on one thread): each reads its slot twice.
+        int[] SlotsOnNewThread()
+        {
+            int[] slots = [];
+            var thread = new Thread(() => slots = [ConnectionPool.CurrentSlot(), ConnectionPool.CurrentSlot()]);
+            thread.Start();
+            thread.Join();
+            return slots;
+        }
+
+        // Threads are numbered as they first ask, modulo at least 8 slots; threads of other tests may ask in between,
+        // so of three more threads at least one has another slot than the first unless the slot is shared.
+        int[][] threads = [SlotsOnNewThread(), SlotsOnNewThread(), SlotsOnNewThread(), SlotsOnNewThread()];
+        Assert.All(threads, slots => Assert.Equal(slots[0], slots[1]));
+        Assert.All(threads, slots => Assert.InRange(slots[0], 0, 63));
+        Assert.Contains(threads, slots => slots[0] != threads[0][0]);
     }
 
     [Fact]

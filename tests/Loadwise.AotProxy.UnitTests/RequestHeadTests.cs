@@ -6,7 +6,7 @@ namespace Loadwise.AotProxy.UnitTests;
 /// <summary>The fast path's request-head parser: what it forwards itself, and everything it leaves to Kestrel.</summary>
 public sealed class RequestHeadTests
 {
-    private static readonly RequestHeadLimits Limits = new(MaxRequestLineBytes: 8192, MaxHeaderBytes: 1024, MaxHeaderCount: 4);
+    private static readonly RequestHeadLimits Limits = new(MaxRequestLineBytes: 8192, MaxHeaderBytes: 1024, MaxHeaderCount: 4, MaxBodyBytes: 100);
 
     private static readonly string[] ReadHeaders = ["X-Forwarded-For", "X-Forwarded-Proto", "X-Forwarded-Host", "X-Tenant"];
 
@@ -46,20 +46,44 @@ public sealed class RequestHeadTests
     }
 
     [Theory]
+    [InlineData("POST", "5", 5)]
+    [InlineData("PUT", "100", 100)]
+    [InlineData("PATCH", "0", 0)]
+    [InlineData("DELETE", "007", 7)]
+    [InlineData("OPTIONS", "1", 1)]
+    [InlineData("GET", "0", 0)]
+    public void A_body_of_one_plain_Content_Length_is_simple(string method, string length, long expected)
+    {
+        var (parse, head) = Parse($"{method} /upload HTTP/1.1\r\nHost: a\r\ncontent-length: {length}\r\n\r\n");
+        Assert.Equal(RequestHeadParse.Simple, parse);
+        Assert.Equal(method, head.Method);
+        Assert.Equal(expected, head.BodyLength);
+        Assert.Equal(method + " ", Encoding.ASCII.GetString(head.MethodPrefix));
+    }
+
+    [Theory]
     [InlineData("GET / HTTP/1.1\r\nHost: a\r\n")]
     [InlineData("GET / HTTP/1.1\r\nHo")]
     [InlineData("GE")]
     public void An_incomplete_head_needs_more_data(string text) => Assert.Equal(RequestHeadParse.NeedMoreData, Parse(text).Parse);
 
     [Theory]
-    [InlineData("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\n\r\nx", "a body")]
-    [InlineData("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", "any Content-Length")]
+    [InlineData("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx", "two Content-Lengths, even equal")]
+    [InlineData("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1, 1\r\n\r\nx", "a Content-Length list")]
+    [InlineData("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +1\r\n\r\nx", "a signed Content-Length")]
+    [InlineData("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x1\r\n\r\nx", "a hex Content-Length")]
+    [InlineData("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 101\r\n\r\nx", "a Content-Length over the body limit")]
+    [InlineData("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 99999999999999999999999\r\n\r\nx", "a Content-Length that overflows")]
+    [InlineData("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\nx", "Content-Length with Transfer-Encoding")]
+    [InlineData("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", "a chunked body")]
+    [InlineData("TRACE / HTTP/1.1\r\nHost: a\r\n\r\n", "TRACE")]
     [InlineData("GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", "Transfer-Encoding")]
     [InlineData("GET / HTTP/1.1\r\nHost: a\r\nX-Content-Length: 5\r\n\r\n", "X-Content-Length")]
     [InlineData("GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n", "Expect")]
     [InlineData("GET / HTTP/1.1\r\nHost: a\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n", "Upgrade")]
     [InlineData("GET / HTTP/1.1\r\nHost: a\r\nConnection: X-Secret\r\n\r\n", "a Connection header naming other headers")]
-    [InlineData("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", "another method")]
+    [InlineData("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n", "the asterisk form")]
+    [InlineData("CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n", "CONNECT")]
     [InlineData("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "the HTTP/2 preface")]
     [InlineData("GET / HTTP/1.0\r\nHost: a\r\n\r\n", "HTTP/1.0")]
     [InlineData("GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n", "absolute-form target")]

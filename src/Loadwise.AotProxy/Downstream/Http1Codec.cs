@@ -84,12 +84,14 @@ internal sealed class Http1Codec(Forwarder forwarder, ForwardedHeaders forwarded
             return;
         }
 
-        // Kestrel's socket transport fires the connection-closed token on a half-close too, so there it is not taken:
-        // a client that sent its request and half-closed still gets its answer, and one that left is found out when
-        // its answer cannot be sent (as HAProxy does). The proxy's own transport fires it only when the connection breaks.
+        // Kestrel's socket transport fires the connection-closed token on a half-close too, so there a signal tells a
+        // reset apart: a client that sent its request and half-closed still gets its answer, and one that reset its
+        // connection ends its request (and the backend's) at once. The proxy's own transport fires it only when the
+        // connection breaks.
+        using TransportResetSignal? reset = direct is null ? new TransportResetSignal(socket!, context.ConnectionClosed) : null;
         var connection = direct is not null
             ? new Http1ClientConnection(this, context, direct.Input, direct.Socket, context.ConnectionClosed, heartbeat, lifetime)
-            : new Http1ClientConnection(this, context, context.Transport.Input, new ConnectionSocket(socket!), CancellationToken.None, heartbeat, lifetime);
+            : new Http1ClientConnection(this, context, context.Transport.Input, new ConnectionSocket(socket!), reset!.Token, heartbeat, lifetime);
         bool done;
         try
         {

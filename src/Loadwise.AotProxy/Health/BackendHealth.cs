@@ -57,15 +57,6 @@ internal sealed class BackendHealth
 
     public TimeSpan ProbeInterval { get; }
 
-    /// <summary>Gets the lower-case name of a status, as the metrics and logs spell it.</summary>
-    public static string StateName(HealthStatus status) => status switch
-    {
-        HealthStatus.Healthy => "healthy",
-        HealthStatus.Degraded => "degraded",
-        HealthStatus.Unhealthy => "unhealthy",
-        _ => "recovering",
-    };
-
     /// <summary>
     /// Says what a backend's response means for its health: 429, and 503 with Retry-After, rest the backend for the
     /// time it asked (capped); a configured failure status is a failure; anything else a success.
@@ -164,6 +155,6 @@ internal sealed class BackendHealth
             _logger,
             e.To == HealthStatus.Unhealthy ? LogLevel.Warning : LogLevel.Information,
             e.NodeId,
-            StateName(e.From),
-            StateName(e.To));
+            e.From.ToName(),
+            e.To.ToName());
 }

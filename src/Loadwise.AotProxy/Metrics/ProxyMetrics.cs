@@ -13,9 +13,9 @@ internal sealed class ProxyMetrics : IDisposable
     public const string MeterName = "Loadwise.Proxy";
 
     /// <summary>The states of <c>loadwise_backend_health</c>, indexed by <see cref="HealthStatus"/>.</summary>
-    public static readonly string[] HealthStates = ["healthy", "degraded", "unhealthy", "recovering"];
+    public static readonly IReadOnlyList<string> HealthStates = HealthStatusNames.All;
 
-    private static readonly KeyValuePair<string, object?>[] StateTags = Array.ConvertAll(HealthStates, static s => new KeyValuePair<string, object?>("state", s));
+    private static readonly KeyValuePair<string, object?>[] StateTags = HealthStates.Select(static s => new KeyValuePair<string, object?>("state", s)).ToArray();
 
     private static readonly KeyValuePair<string, object?>[] CodeTags = CreateCodeTags();
 
@@ -95,11 +95,11 @@ internal sealed class ProxyMetrics : IDisposable
 
     private static IEnumerable<Measurement<int>> ObserveHealth(IReadOnlyList<Backend> backends)
     {
-        var measurements = new List<Measurement<int>>(backends.Count * HealthStates.Length);
+        var measurements = new List<Measurement<int>>(backends.Count * HealthStates.Count);
         foreach (Backend backend in backends)
         {
             int current = (int)(backend.Health?.Status ?? HealthStatus.Healthy);
-            for (int state = 0; state < HealthStates.Length; state++)
+            for (int state = 0; state < HealthStates.Count; state++)
             {
                 measurements.Add(new Measurement<int>(state == current ? 1 : 0, backend.MetricTag, StateTags[state]));
             }

@@ -25,6 +25,34 @@ public enum HealthStatus
     Recovering = 3,
 }
 
+/// <summary>
+/// The one spelling of each <see cref="HealthStatus"/> that metrics, logs and configuration use: lower case,
+/// <c>healthy</c>, <c>degraded</c>, <c>unhealthy</c>, <c>recovering</c>.
+/// </summary>
+/// <example>
+/// <code>
+/// string state = tracker.GetStatus(id).ToName(); // "unhealthy"
+/// </code>
+/// </example>
+public static class HealthStatusNames
+{
+    private static readonly string[] Names = ["healthy", "degraded", "unhealthy", "recovering"];
+
+    /// <summary>Gets every status name, indexed by the status's value (<c>All[(int)HealthStatus.Unhealthy]</c> is <c>"unhealthy"</c>).</summary>
+    /// <example><code>foreach (string state in HealthStatusNames.All) gauge.Add(0, new("state", state));</code></example>
+    public static IReadOnlyList<string> All { get; } = Array.AsReadOnly(Names);
+
+    /// <summary>Returns the status's lower-case name.</summary>
+    /// <param name="status">A defined status.</param>
+    /// <returns>The name, e.g. <c>"recovering"</c>.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="status"/> is not a defined <see cref="HealthStatus"/>.</exception>
+    /// <example><code>logger.LogWarning("{Node} is {State}", id, status.ToName());</code></example>
+    public static string ToName(this HealthStatus status) =>
+        (uint)status < (uint)Names.Length
+            ? Names[(int)status]
+            : throw new ArgumentOutOfRangeException(nameof(status), status, "Not a defined HealthStatus; use Healthy, Degraded, Unhealthy or Recovering.");
+}
+
 /// <summary>How many nodes a tracker holds in each <see cref="HealthStatus"/>.</summary>
 /// <param name="Healthy">Nodes that are Healthy.</param>
 /// <param name="Degraded">Nodes that are Degraded.</param>

@@ -20,8 +20,10 @@ namespace Loadwise;
 /// <para>
 /// Status changes raise <see cref="HealthChanged"/> and the metrics hook (outside the node's lock, so handlers may
 /// call back into the tracker; concurrent changes of one node may be delivered out of order, and each event carries
-/// both ends of its change). With a <see cref="HealthTrackerOptions.StateStore"/>, changed nodes are written behind on
-/// a background task; store errors go to <see cref="IMetricsCollector.OnStateStoreError"/> and are never thrown.
+/// both ends of its change). With a <see cref="HealthTrackerOptions.StateStore"/>, a persistence component subscribed
+/// to the changes writes changed nodes behind on its own background task; store errors go to
+/// <see cref="IMetricsCollector.OnStateStoreError"/> and are never thrown. <see cref="DisposeAsync"/> waits for the
+/// queued writes and stops the write-behind.
 /// </para>
 /// </remarks>
 /// <typeparam name="TId">The node id type.</typeparam>
@@ -33,22 +35,18 @@ namespace Loadwise;
 /// bool usable = tracker.IsAvailable("10.0.0.1:80"); // false for 30 s
 /// </code>
 /// </example>
-public sealed class HealthTracker<TId> : IHandleSource<TId, NodeHealth<TId>>
+public sealed class HealthTracker<TId> : IHandleSource<TId, NodeHealth<TId>>, IAsyncDisposable
     where TId : notnull, IEquatable<TId>
 {
     private readonly ConcurrentDictionary<TId, NodeHealth<TId>> _nodes = new();
     private readonly TickClock _clock;
     private readonly IHealthPolicy _policy;
     private readonly IMetricsCollector _metrics;
-    private readonly IStateStore? _store;
+    private readonly HealthStatePersistence<TId>? _persistence;
     private readonly string _keyPrefix;
     private readonly long _defaultRetryAfterTicks;
     private readonly long _probeIntervalTicks;
     private readonly int[] _counts = new int[4];
-    private readonly ConcurrentQueue<NodeHealth<TId>> _dirty = new();
-    private readonly Lock _flushGate = new();
-    private Task _flushTask = Task.CompletedTask;
-    private bool _flushRunning;
     private long _version;
     private long _epoch;
 
@@ -77,10 +75,13 @@ public sealed class HealthTracker<TId> : IHandleSource<TId, NodeHealth<TId>>
         _clock = new TickClock(options.TimeProvider);
         _policy = options.Policy;
         _metrics = options.Metrics;
-        _store = options.StateStore;
         _keyPrefix = options.KeyPrefix;
         _defaultRetryAfterTicks = options.DefaultRetryAfter.Ticks;
         _probeIntervalTicks = _policy.ProbeInterval.Ticks;
+        if (options.StateStore is { } store)
+        {
+            _persistence = new HealthStatePersistence<TId>(this, store, _metrics);
+        }
     }
 
     /// <summary>Raised after a node's status changes (not for rate limiting, which is not a status).</summary>
@@ -103,6 +104,13 @@ public sealed class HealthTracker<TId> : IHandleSource<TId, NodeHealth<TId>>
     internal long Epoch => Volatile.Read(ref _epoch);
 
     internal TickClock Clock => _clock;
+
+    internal string KeyPrefix => _keyPrefix;
+
+    internal ICollection<NodeHealth<TId>> Nodes => _nodes.Values;
+
+    /// <summary>Raised for every change worth persisting: a status change (not one applied from the store) or a rate limit.</summary>
+    internal event Action<NodeHealth<TId>>? StateChanged;
 
     /// <summary>Returns a node's status without locking or allocating; a node never seen is Healthy.</summary>
     /// <param name="nodeId">The node.</param>
@@ -162,7 +170,7 @@ public sealed class HealthTracker<TId> : IHandleSource<TId, NodeHealth<TId>>
             }
 
             Interlocked.Increment(ref _version);
-            MarkDirty(node);
+            StateChanged?.Invoke(node);
             return;
         }
 
@@ -224,18 +232,8 @@ public sealed class HealthTracker<TId> : IHandleSource<TId, NodeHealth<TId>>
     /// <param name="nodeId">The node.</param>
     /// <returns>True when a probe should be sent; report its outcome with <see cref="Report"/>.</returns>
     /// <example><code>foreach (var id in ids) if (tracker.ShouldProbe(id)) _ = ProbeAsync(id);</code></example>
-    public bool ShouldProbe(TId nodeId)
-    {
-        if (!_nodes.TryGetValue(nodeId, out NodeHealth<TId>? node) || node.Status != HealthStatus.Unhealthy)
-        {
-            return false;
-        }
-
-        lock (node.Gate)
-        {
-            return node.Status == HealthStatus.Unhealthy && _clock.Now() - node.ProbeAnchorTicks >= _probeIntervalTicks;
-        }
-    }
+    public bool ShouldProbe(TId nodeId) =>
+        _nodes.TryGetValue(nodeId, out NodeHealth<TId>? node) && node.IsProbeDue(_probeIntervalTicks, claim: false);
 
     /// <summary>
     /// Like <see cref="ShouldProbe"/>, but claims the probe: when it returns true the interval restarts, so that of
@@ -244,25 +242,8 @@ public sealed class HealthTracker<TId> : IHandleSource<TId, NodeHealth<TId>>
     /// <param name="nodeId">The node.</param>
     /// <returns>True when this caller should send the probe.</returns>
     /// <example><code>if (tracker.TryBeginProbe(id)) tracker.Report(id, await ProbeAsync(id));</code></example>
-    public bool TryBeginProbe(TId nodeId)
-    {
-        if (!_nodes.TryGetValue(nodeId, out NodeHealth<TId>? node) || node.Status != HealthStatus.Unhealthy)
-        {
-            return false;
-        }
-
-        lock (node.Gate)
-        {
-            long now = _clock.Now();
-            if (node.Status != HealthStatus.Unhealthy || now - node.ProbeAnchorTicks < _probeIntervalTicks)
-            {
-                return false;
-            }
-
-            node.ProbeAnchorTicks = now;
-            return true;
-        }
-    }
+    public bool TryBeginProbe(TId nodeId) =>
+        _nodes.TryGetValue(nodeId, out NodeHealth<TId>? node) && node.IsProbeDue(_probeIntervalTicks, claim: true);
 
     /// <summary>Forgets a node (for example when it leaves the pool). Its handle is detached; a later report starts afresh.</summary>
     /// <param name="nodeId">The node.</param>
@@ -309,7 +290,7 @@ public sealed class HealthTracker<TId> : IHandleSource<TId, NodeHealth<TId>>
     /// <param name="nodeId">The node.</param>
     /// <returns>The state (Healthy with no counts for a node never seen).</returns>
     /// <example><code>NodeState state = tracker.CaptureState(id);</code></example>
-    public NodeState CaptureState(TId nodeId) => Capture(GetHandle(nodeId));
+    public NodeState CaptureState(TId nodeId) => GetHandle(nodeId).Capture();
 
     /// <summary>
     /// Writes every known node's state to the configured store now. Unlike the write-behind, this is an explicit call,
@@ -319,18 +300,7 @@ public sealed class HealthTracker<TId> : IHandleSource<TId, NodeHealth<TId>>
     /// <returns>The number of nodes written.</returns>
     /// <exception cref="InvalidOperationException">No <see cref="HealthTrackerOptions.StateStore"/> is configured.</exception>
     /// <example><code>await tracker.SaveAsync();</code></example>
-    public async ValueTask<int> SaveAsync(CancellationToken cancellationToken = default)
-    {
-        IStateStore store = RequireStore();
-        int written = 0;
-        foreach (NodeHealth<TId> node in _nodes.Values)
-        {
-            await store.PutAsync(GetStoreKey(node.NodeId), Capture(node), cancellationToken).ConfigureAwait(false);
-            written++;
-        }
-
-        return written;
-    }
+    public ValueTask<int> SaveAsync(CancellationToken cancellationToken = default) => RequirePersistence().SaveAsync(cancellationToken);
 
     /// <summary>
     /// Reads the given nodes' state from the configured store and applies it (raising <see cref="HealthChanged"/> where
@@ -341,22 +311,10 @@ public sealed class HealthTracker<TId> : IHandleSource<TId, NodeHealth<TId>>
     /// <returns>The number of nodes that had stored state.</returns>
     /// <exception cref="InvalidOperationException">No <see cref="HealthTrackerOptions.StateStore"/> is configured.</exception>
     /// <example><code>await tracker.LoadAsync(["10.0.0.1:80", "10.0.0.2:80"]);</code></example>
-    public async ValueTask<int> LoadAsync(IEnumerable<TId> nodeIds, CancellationToken cancellationToken = default)
+    public ValueTask<int> LoadAsync(IEnumerable<TId> nodeIds, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(nodeIds);
-        IStateStore store = RequireStore();
-        int loaded = 0;
-        foreach (TId nodeId in nodeIds)
-        {
-            NodeState? state = await store.GetAsync(GetStoreKey(nodeId), cancellationToken).ConfigureAwait(false);
-            if (state is not null)
-            {
-                Apply(nodeId, state);
-                loaded++;
-            }
-        }
-
-        return loaded;
+        return RequirePersistence().LoadAsync(nodeIds, cancellationToken);
     }
 
     /// <summary>Applies a stored state to a node (as <see cref="LoadAsync"/> does for each node it finds).</summary>
@@ -373,19 +331,7 @@ public sealed class HealthTracker<TId> : IHandleSource<TId, NodeHealth<TId>>
         }
 
         NodeHealth<TId> node = GetHandle(nodeId);
-        HealthStatus from;
-        long now;
-        lock (node.Gate)
-        {
-            now = _clock.Now();
-            from = node.Status;
-            node.SetState(new HealthState(state.Status, state.ConsecutiveFailures, state.ConsecutiveSuccesses), _policy);
-            node.StatusSinceTicks = _clock.FromWallClock(state.StatusSince);
-            node.ProbeAnchorTicks = node.StatusSinceTicks;
-            long retryAt = state.RetryAt is { } at ? _clock.FromWallClock(at) : 0;
-            node.SetRetryAt(retryAt > now ? retryAt : 0);
-        }
-
+        HealthStatus from = node.Restore(state, _policy, out long now);
         Interlocked.Increment(ref _version);
         if (from != state.Status)
         {
@@ -394,27 +340,17 @@ public sealed class HealthTracker<TId> : IHandleSource<TId, NodeHealth<TId>>
     }
 
     /// <summary>Waits until every write-behind queued so far has been attempted (errors were reported, not thrown).</summary>
-    /// <returns>A task that completes when the queue is empty.</returns>
-    /// <example><code>await tracker.FlushAsync(); // e.g. at shutdown</code></example>
-    public async Task FlushAsync()
-    {
-        while (true)
-        {
-            Task pending;
-            lock (_flushGate)
-            {
-                if (!_flushRunning && _dirty.IsEmpty)
-                {
-                    return;
-                }
+    /// <returns>A task that completes when the queue is empty (at once without a store).</returns>
+    /// <example><code>await tracker.FlushAsync(); // e.g. before reading the store in a test</code></example>
+    public Task FlushAsync() => _persistence?.FlushAsync() ?? Task.CompletedTask;
 
-                pending = _flushTask;
-            }
-
-            await pending.ConfigureAwait(false);
-            await Task.Yield();
-        }
-    }
+    /// <summary>
+    /// Stops the write-behind to the <see cref="HealthTrackerOptions.StateStore"/> once what is queued has been written;
+    /// later changes are no longer written. The tracker itself keeps working. Does nothing without a store.
+    /// </summary>
+    /// <returns>A task that completes when the queued writes have been attempted.</returns>
+    /// <example><code>await using var tracker = new HealthTracker&lt;string&gt;(new HealthTrackerOptions { StateStore = store });</code></example>
+    public ValueTask DisposeAsync() => _persistence?.DisposeAsync() ?? ValueTask.CompletedTask;
 
     NodeHealth<TId> IHandleSource<TId, NodeHealth<TId>>.GetHandle(TId id) => GetHandle(id);
 
@@ -440,97 +376,10 @@ public sealed class HealthTracker<TId> : IHandleSource<TId, NodeHealth<TId>>
         HealthChanged?.Invoke(this, new HealthChangedEventArgs<TId>(node.NodeId, from, to, _clock.ToWallClock(now)));
         if (persist)
         {
-            MarkDirty(node);
+            StateChanged?.Invoke(node);
         }
     }
 
-    private NodeState Capture(NodeHealth<TId> node)
-    {
-        lock (node.Gate)
-        {
-            long now = _clock.Now();
-            long retryAt = node.RetryAtTicks;
-            HealthState state = node.State;
-            return new NodeState
-            {
-                Status = state.Status,
-                ConsecutiveFailures = state.ConsecutiveFailures,
-                ConsecutiveSuccesses = state.ConsecutiveSuccesses,
-                StatusSince = _clock.ToWallClock(node.StatusSinceTicks == 0 ? now : node.StatusSinceTicks),
-                RetryAt = retryAt > now ? _clock.ToWallClock(retryAt) : null,
-                UpdatedAt = _clock.ToWallClock(now),
-            };
-        }
-    }
-
-    private IStateStore RequireStore() =>
-        _store ?? throw new InvalidOperationException("This tracker has no state store; set HealthTrackerOptions.StateStore (for example new InMemoryStateStore()).");
-
-    private void MarkDirty(NodeHealth<TId> node)
-    {
-        if (_store is null)
-        {
-            return;
-        }
-
-        if (Interlocked.Exchange(ref node.Dirty, 1) == 0)
-        {
-            _dirty.Enqueue(node);
-        }
-
-        lock (_flushGate)
-        {
-            if (!_flushRunning)
-            {
-                _flushRunning = true;
-                _flushTask = Task.Run(FlushPendingAsync);
-            }
-        }
-    }
-
-    // The write-behind: one background task drains the dirty queue; each node is written with its latest state.
-    private async Task FlushPendingAsync()
-    {
-        IStateStore store = _store!;
-        while (true)
-        {
-            if (!_dirty.TryDequeue(out NodeHealth<TId>? node))
-            {
-                lock (_flushGate)
-                {
-                    if (_dirty.IsEmpty)
-                    {
-                        _flushRunning = false;
-                        return;
-                    }
-                }
-
-                continue;
-            }
-
-            Volatile.Write(ref node.Dirty, 0);
-            string key = _keyPrefix;
-            try
-            {
-                key = GetStoreKey(node.NodeId);
-                await store.PutAsync(key, Capture(node), CancellationToken.None).ConfigureAwait(false);
-            }
-            catch (Exception exception)
-            {
-                ReportStoreError("put", key, exception);
-            }
-        }
-    }
-
-    private void ReportStoreError(string operation, string key, Exception exception)
-    {
-        try
-        {
-            _metrics.OnStateStoreError(operation, key, exception);
-        }
-        catch (Exception)
-        {
-            // A failing hook must not stop the write-behind; there is nowhere further to report to.
-        }
-    }
+    private HealthStatePersistence<TId> RequirePersistence() =>
+        _persistence ?? throw new InvalidOperationException("This tracker has no state store; set HealthTrackerOptions.StateStore (for example new InMemoryStateStore()).");
 }

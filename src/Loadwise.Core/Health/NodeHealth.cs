@@ -101,4 +101,67 @@ public sealed class NodeHealth<TId>
     }
 
     internal void SetRetryAt(long ticks) => Volatile.Write(ref _retryAtTicks, ticks);
+
+    /// <summary>
+    /// Whether an Unhealthy node has gone a full probe interval since it became Unhealthy or since its last outcome;
+    /// with <paramref name="claim"/>, a true answer restarts the interval, so that one caller per interval probes.
+    /// </summary>
+    internal bool IsProbeDue(long intervalTicks, bool claim)
+    {
+        if (Status != HealthStatus.Unhealthy)
+        {
+            return false;
+        }
+
+        lock (Gate)
+        {
+            long now = _clock.Now();
+            if (Status != HealthStatus.Unhealthy || now - ProbeAnchorTicks < intervalTicks)
+            {
+                return false;
+            }
+
+            if (claim)
+            {
+                ProbeAnchorTicks = now;
+            }
+
+            return true;
+        }
+    }
+
+    /// <summary>Captures the node's state in the store's serialisable form, consistently (under the node's lock).</summary>
+    internal NodeState Capture()
+    {
+        lock (Gate)
+        {
+            long now = _clock.Now();
+            long retryAt = RetryAtTicks;
+            return new NodeState
+            {
+                Status = State.Status,
+                ConsecutiveFailures = State.ConsecutiveFailures,
+                ConsecutiveSuccesses = State.ConsecutiveSuccesses,
+                StatusSince = _clock.ToWallClock(StatusSinceTicks == 0 ? now : StatusSinceTicks),
+                RetryAt = retryAt > now ? _clock.ToWallClock(retryAt) : null,
+                UpdatedAt = _clock.ToWallClock(now),
+            };
+        }
+    }
+
+    /// <summary>Takes on a stored state (a rate limit only if it has not yet passed); returns the status before.</summary>
+    internal HealthStatus Restore(NodeState state, IHealthPolicy policy, out long now)
+    {
+        lock (Gate)
+        {
+            now = _clock.Now();
+            HealthStatus from = Status;
+            SetState(new HealthState(state.Status, state.ConsecutiveFailures, state.ConsecutiveSuccesses), policy);
+            StatusSinceTicks = _clock.FromWallClock(state.StatusSince);
+            ProbeAnchorTicks = StatusSinceTicks;
+            long retryAt = state.RetryAt is { } at ? _clock.FromWallClock(at) : 0;
+            SetRetryAt(retryAt > now ? retryAt : 0);
+            return from;
+        }
+    }
 }

@@ -38,8 +38,6 @@ public sealed class DiagnosticsMetricsCollector : IMetricsCollector, IDisposable
     /// <summary>The state-store errors counter's name.</summary>
     public const string StateStoreErrorsName = "loadwise.state_store.errors";
 
-    private static readonly string[] StatusNames = ["healthy", "degraded", "unhealthy", "recovering"];
-
     private readonly Meter _meter;
     private readonly bool _ownsMeter;
     private readonly Counter<long> _selections;
@@ -103,12 +101,12 @@ public sealed class DiagnosticsMetricsCollector : IMetricsCollector, IDisposable
         }
     }
 
-    private static string NameOf(HealthStatus status) => (uint)status < (uint)StatusNames.Length ? StatusNames[(int)status] : "unknown";
+    private static string NameOf(HealthStatus status) => Enum.IsDefined(status) ? status.ToName() : "unknown";
 
     private IEnumerable<Measurement<int>> ObserveNodeCounts()
     {
         Func<HealthStatusCounts>[] sources = Volatile.Read(ref _sources);
-        var totals = new int[StatusNames.Length];
+        var totals = new int[HealthStatusNames.All.Count];
         foreach (Func<HealthStatusCounts> source in sources)
         {
             HealthStatusCounts counts = source();
@@ -118,10 +116,10 @@ public sealed class DiagnosticsMetricsCollector : IMetricsCollector, IDisposable
             totals[3] += counts.Recovering;
         }
 
-        var measurements = new Measurement<int>[StatusNames.Length];
+        var measurements = new Measurement<int>[HealthStatusNames.All.Count];
         for (int i = 0; i < measurements.Length; i++)
         {
-            measurements[i] = new Measurement<int>(totals[i], new KeyValuePair<string, object?>("status", StatusNames[i]));
+            measurements[i] = new Measurement<int>(totals[i], new KeyValuePair<string, object?>("status", HealthStatusNames.All[i]));
         }
 
         return measurements;

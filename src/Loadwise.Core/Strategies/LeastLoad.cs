@@ -3,10 +3,16 @@ using Loadwise.Internal;
 namespace Loadwise;
 
 /// <summary>
-/// Picks the candidate with the lowest load score. Ties go to the earliest candidate; a NaN load never wins (a
-/// candidate whose load is NaN is skipped, and if only such candidates remain the pick fails). One scalar pass reads
-/// each load in place; a SIMD version would first gather the strided loads into a buffer, which measured slower.
+/// Picks the candidate with the lowest load score. Candidates tied for the lowest load take turns (one shared atomic
+/// counter), as nginx least_conn and HAProxy leastconn rotate among equally loaded servers: at low concurrency loads
+/// are often all equal, and the earliest candidate would otherwise take all traffic. A NaN load never wins (a
+/// candidate whose load is NaN is skipped, and if only such candidates remain the pick fails).
 /// </summary>
+/// <remarks>
+/// One scalar pass reads each load in place and counts the ties as it goes, so a unique minimum costs neither a second
+/// pass nor the atomic; a SIMD version would first gather the strided loads into a buffer, which measured slower.
+/// Masked candidates neither win nor take a turn.
+/// </remarks>
 /// <typeparam name="TNode">The candidate type.</typeparam>
 /// <typeparam name="TAccessor">Reads the load; see <see cref="LoadAccessor{TNode}"/> for types implementing <see cref="ILoadMetric"/>.</typeparam>
 /// <example>
@@ -18,6 +24,8 @@ namespace Loadwise;
 public sealed class LeastLoad<TNode, TAccessor> : ISelectionStrategy<TNode>
     where TAccessor : ILoadAccessor<TNode>
 {
+    private uint _rotation;
+
     /// <inheritdoc/>
     public string Name => "LeastLoad";
 
@@ -31,7 +39,7 @@ public sealed class LeastLoad<TNode, TAccessor> : ISelectionStrategy<TNode>
         }
 
         bool masked = context.ValidateMask(candidates.Length);
-        index = LowestScore.Select<TNode, LoadScore<TNode, TAccessor>>(candidates, context, masked, epsilon: -1, spread: 0);
+        index = LowestScore.Select<TNode, LoadScore<TNode, TAccessor>>(candidates, context, masked, epsilon: 0, ref _rotation);
         return index >= 0;
     }
 }

@@ -5,7 +5,9 @@ namespace Loadwise;
 /// <summary>
 /// Picks the candidate with the highest remaining-capacity ratio (for example the LLM provider with the most quota
 /// left). Candidates within <see cref="Epsilon"/> of the best are near-ties and take turns, so that equal providers
-/// share traffic instead of the first one taking it all. NaN never wins.
+/// share traffic instead of the first one taking it all (the same rotation as <see cref="LeastLoad{TNode, TAccessor}"/>'s
+/// exact ties: one shared atomic counter, advanced only when there is more than one). Masked candidates neither win
+/// nor take a turn. NaN never wins.
 /// </summary>
 /// <typeparam name="TNode">The candidate type.</typeparam>
 /// <typeparam name="TAccessor">Reads the ratio; see <see cref="RemainingRatioAccessor{TNode}"/>.</typeparam>
@@ -54,8 +56,7 @@ public sealed class MostAvailable<TNode, TAccessor> : ISelectionStrategy<TNode>
         }
 
         bool masked = context.ValidateMask(candidates.Length);
-        uint spread = Interlocked.Increment(ref _rotation);
-        index = LowestScore.Select<TNode, NegatedRemainingRatio<TNode, TAccessor>>(candidates, context, masked, Epsilon, spread);
+        index = LowestScore.Select<TNode, NegatedRemainingRatio<TNode, TAccessor>>(candidates, context, masked, Epsilon, ref _rotation);
         return index >= 0;
     }
 }

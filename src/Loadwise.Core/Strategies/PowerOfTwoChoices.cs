@@ -24,6 +24,7 @@ public sealed class PowerOfTwoChoices<TNode, TAccessor> : ISelectionStrategy<TNo
     where TAccessor : ILoadAccessor<TNode>
 {
     private readonly RandomSource _random;
+    private uint _rotation;
 
     /// <summary>Creates the strategy.</summary>
     /// <param name="seed">Optional seed for reproducible single-threaded sequences.</param>
@@ -107,10 +108,10 @@ public sealed class PowerOfTwoChoices<TNode, TAccessor> : ISelectionStrategy<TNo
 
     // The first sample is NaN: the second wins unless it is NaN too, and then an exact scan finds any non-NaN load.
     [MethodImpl(MethodImplOptions.NoInlining)]
-    private static bool TrySelectAfterNaN(ReadOnlySpan<TNode> candidates, in SelectionContext context, int second, double secondLoad, out int index)
+    private bool TrySelectAfterNaN(ReadOnlySpan<TNode> candidates, in SelectionContext context, int second, double secondLoad, out int index)
     {
         index = double.IsNaN(secondLoad)
-            ? LowestScore.Select<TNode, LoadScore<TNode, TAccessor>>(candidates, context, context.HasMask, epsilon: -1, spread: 0)
+            ? LowestScore.Select<TNode, LoadScore<TNode, TAccessor>>(candidates, context, context.HasMask, epsilon: 0, ref _rotation)
             : second;
         return index >= 0;
     }

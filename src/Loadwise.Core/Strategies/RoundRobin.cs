@@ -8,8 +8,10 @@ namespace Loadwise;
 /// </summary>
 /// <remarks>
 /// The counter is 64-bit, so it never wraps in practice and the cycle stays exact past <see cref="int.MaxValue"/>
-/// picks. Masked-out candidates are skipped by scanning the mask's words for the next allowed bit, which allocates
-/// nothing; the skipped turn goes to the next allowed candidate.
+/// picks. With a mask only the allowed candidates take turns, as nginx and HAProxy count only available servers: the
+/// counter modulo the number of allowed candidates is a rank, and the candidate of that rank is found through the
+/// mask's word population counts (no allocation). A masked candidate's turns so spread evenly over the others: with
+/// 4 candidates and one masked, each of the other 3 takes exactly one of every 3 picks.
 /// </remarks>
 /// <typeparam name="TNode">The candidate type.</typeparam>
 /// <example>
@@ -30,7 +32,7 @@ public sealed class RoundRobin<TNode> : ISelectionStrategy<TNode>
     }
 
     /// <summary>Creates a round robin whose counter starts at <paramref name="start"/> (tests use this to cross overflow boundaries).</summary>
-    /// <param name="start">The counter's first value; the first pick is <c>start % candidates.Length</c>.</param>
+    /// <param name="start">The counter's first value; the first pick is <c>start % candidates.Length</c> (of the allowed candidates, under a mask).</param>
     /// <example><code>var strategy = new RoundRobin&lt;string&gt;(start: int.MaxValue);</code></example>
     public RoundRobin(ulong start) => _next = start;
 
@@ -49,13 +51,15 @@ public sealed class RoundRobin<TNode> : ISelectionStrategy<TNode>
         }
 
         ulong ticket = Interlocked.Increment(ref _next) - 1;
-        index = (int)(ticket % (uint)count);
         if (context.ValidateMask(count))
         {
-            index = context.Mask.NextAllowedWrapping(index);
+            // Skipping to the next allowed index instead would hand a masked candidate's every turn to its successor.
+            int allowed = context.Mask.CountAllowed();
+            index = allowed == 0 ? -1 : context.Mask.NthAllowed((int)(ticket % (uint)allowed));
             return index >= 0;
         }
 
+        index = (int)(ticket % (uint)count);
         return true;
     }
 }

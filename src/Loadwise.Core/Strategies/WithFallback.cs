@@ -1,10 +1,21 @@
 namespace Loadwise;
 
 /// <summary>
-/// Tries <typeparamref name="TPrimary"/> and, only when it returns false, <typeparamref name="TFallback"/>. Generic over
-/// both strategy types, so calls are to sealed concrete types that the JIT can inline; nothing is allocated.
+/// Tries <typeparamref name="TPrimary"/> and, only when it returns false, <typeparamref name="TFallback"/>. Nothing is
+/// allocated.
 /// </summary>
-/// <remarks>The name is <c>"WithFallback(Primary,Fallback)"</c>, computed once.</remarks>
+/// <remarks>
+/// <para>The name is <c>"WithFallback(Primary,Fallback)"</c>, computed once.</para>
+/// <para>
+/// The calls are direct only where the caller holds this type itself (a field or local of type
+/// <c>WithFallback&lt;...&gt;</c>): the JIT then inlines <see cref="TrySelect"/> into the caller, sees both sealed
+/// strategy types and calls them directly, as fast as calling the primary alone, with or without dynamic PGO. Held as
+/// <see cref="ISelectionStrategy{TNode}"/> (for example when the strategy is chosen from configuration), it runs the one
+/// copy of code the runtime shares among reference-type strategies, which calls both through the interface after a
+/// run-time lookup: then it is no faster than <see cref="FallbackChain{TNode}"/>, and slower without dynamic PGO (as in a
+/// native AOT build). Measurements: bench/results/core-fallback.md.
+/// </para>
+/// </remarks>
 /// <typeparam name="TNode">The candidate type.</typeparam>
 /// <typeparam name="TPrimary">The strategy tried first.</typeparam>
 /// <typeparam name="TFallback">The strategy used when the primary finds nothing.</typeparam>

@@ -30,7 +30,7 @@ public abstract class HardeningTestBase
     protected static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     /// <summary>Starts a proxy in front of <paramref name="backend"/> alone, probes and retries off.</summary>
-    internal Task<TestProxy> StartProxyAsync(ScriptedBackend backend, Action<ProxyOptions>? configure = null)
+    internal Task<TestProxy> StartProxyAsync(ScriptedBackend backend, Action<ProxyOptions>? configure = null, TimeProvider? time = null)
     {
         ProxyPath path = Path;
         return TestProxy.StartAsync(options =>
@@ -43,7 +43,7 @@ public abstract class HardeningTestBase
             options.Performance.FastPath = path is ProxyPath.EventLoop or ProxyPath.SocketTransport;
             options.Performance.DirectHttp1 = path != ProxyPath.HttpClient;
             configure?.Invoke(options);
-        }, backendCount: 0);
+        }, backendCount: 0, time: time);
     }
 
     /// <summary>

@@ -129,6 +129,16 @@ internal sealed class RawConnection : IDisposable
         return response with { Body = body.ToArray() };
     }
 
+    /// <summary>Reads up to and without <paramref name="delimiter"/>; null when the connection ends first.</summary>
+    public Task<byte[]?> ReadUntilAsync(string delimiter) => _reader.ReadUntilAsync(Encoding.Latin1.GetBytes(delimiter));
+
+    /// <summary>Closes abortively: a reset, as a client that crashed or gave up sends.</summary>
+    public void Reset()
+    {
+        _socket.LingerState = new LingerOption(true, 0);
+        _socket.Close();
+    }
+
     /// <summary>Reads until the proxy closes the connection or <paramref name="timeout"/> passes: the bytes, and whether it closed.</summary>
     public Task<(byte[] Bytes, bool Closed)> ReadToEndAsync(TimeSpan timeout) => _reader.ReadToEndAsync(timeout);
 

@@ -98,11 +98,43 @@ public class MetricsTests
     }
 
     [Fact]
-    public void No_op_collector_is_the_default_and_does_nothing()
+    public void Health_status_names_are_the_lower_case_names_indexed_by_status()
+    {
+        Assert.Equal(["healthy", "degraded", "unhealthy", "recovering"], Enum.GetValues<HealthStatus>().Select(s => s.ToName()));
+        Assert.Equal(Enum.GetValues<HealthStatus>().Select(s => s.ToName()), HealthStatusNames.All);
+        var error = Assert.Throws<ArgumentOutOfRangeException>("status", () => ((HealthStatus)9).ToName());
+        Assert.Contains("Recovering", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void No_op_collector_is_the_default_and_costs_no_allocation()
     {
         Assert.Same(NoOpMetricsCollector.Instance, new HealthTrackerOptions().Metrics);
-        NoOpMetricsCollector.Instance.OnSelected("a", "x");
-        NoOpMetricsCollector.Instance.OnHealthChanged(1, HealthStatus.Healthy, HealthStatus.Degraded);
-        NoOpMetricsCollector.Instance.OnStateStoreError("put", "k", new InvalidOperationException());
+
+        // It sits on every pick and report by default: value-type ids must not be boxed, nothing may be kept.
+        IMetricsCollector metrics = NoOpMetricsCollector.Instance;
+        var error = new InvalidOperationException();
+        void Calls(int count)
+        {
+            for (int i = 0; i < count; i++)
+            {
+                metrics.OnSelected(i, "RoundRobin");
+                metrics.OnSelected(Guid.Empty, "RoundRobin");
+                metrics.OnHealthChanged(i, HealthStatus.Healthy, HealthStatus.Degraded);
+                metrics.OnStateStoreError("put", "k", error);
+            }
+        }
+
+        Calls(100);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Calls(10_000);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+
+        // A tracker on the default hook still decides and reports status changes itself.
+        var tracker = new HealthTracker<int>(new HealthTrackerOptions { Policy = new ConsecutiveFailurePolicy(1) });
+        var changes = new List<HealthStatus>();
+        tracker.HealthChanged += (_, e) => changes.Add(e.To);
+        tracker.ReportFailure(7);
+        Assert.Equal([HealthStatus.Unhealthy], changes);
     }
 }

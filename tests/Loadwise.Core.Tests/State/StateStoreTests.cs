@@ -23,8 +23,65 @@ public sealed class ThrowingStateStore(bool synchronously) : IStateStore
     }
 }
 
+/// <summary>An in-memory store whose writes wait until the test opens the gate, like a slow network store.</summary>
+public sealed class GatedStateStore : IStateStore
+{
+    private readonly TaskCompletionSource _open = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public InMemoryStateStore Inner { get; } = new();
+
+    public int PutsStarted => Volatile.Read(ref _putsStarted);
+
+    private int _putsStarted;
+
+    public void Open() => _open.TrySetResult();
+
+    public ValueTask<NodeState?> GetAsync(string key, CancellationToken cancellationToken = default) => Inner.GetAsync(key, cancellationToken);
+
+    public async ValueTask PutAsync(string key, NodeState state, CancellationToken cancellationToken = default)
+    {
+        Interlocked.Increment(ref _putsStarted);
+        await _open.Task.ConfigureAwait(false);
+        await Inner.PutAsync(key, state, cancellationToken).ConfigureAwait(false);
+    }
+
+    public ValueTask<bool> RemoveAsync(string key, CancellationToken cancellationToken = default) => Inner.RemoveAsync(key, cancellationToken);
+
+    public ValueTask<IReadOnlyList<StoredNodeState>> ListAsync(string keyPrefix = "", CancellationToken cancellationToken = default) => Inner.ListAsync(keyPrefix, cancellationToken);
+}
+
 public class StateStoreTests
 {
+    [Fact]
+    public async Task Disposing_the_tracker_waits_for_queued_writes_and_stops_the_write_behind()
+    {
+        var store = new GatedStateStore();
+        var tracker = new HealthTracker<string>(new HealthTrackerOptions { StateStore = store, Policy = new ConsecutiveFailurePolicy(1) });
+        tracker.ReportFailure("a");
+        tracker.ReportRateLimited("b", TimeSpan.FromMinutes(1));
+
+        ValueTask disposing = tracker.DisposeAsync();
+        Assert.False(disposing.IsCompleted); // the writes are still waiting on the store
+        store.Open();
+        await disposing;
+        CancellationToken token = TestContext.Current.CancellationToken;
+        Assert.Equal(HealthStatus.Unhealthy, (await store.Inner.GetAsync(tracker.GetStoreKey("a"), token))!.Status);
+        Assert.NotNull((await store.Inner.GetAsync(tracker.GetStoreKey("b"), token))!.RetryAt);
+
+        // After disposal the tracker still tracks, but writes nothing more.
+        int puts = store.PutsStarted;
+        tracker.ReportFailure("c");
+        tracker.ReportRateLimited("a", TimeSpan.FromMinutes(2));
+        await tracker.FlushAsync();
+        Assert.Equal(HealthStatus.Unhealthy, tracker.GetStatus("c"));
+        Assert.Equal(puts, store.PutsStarted);
+        Assert.Null(await store.Inner.GetAsync(tracker.GetStoreKey("c"), token));
+
+        await tracker.DisposeAsync(); // a second disposal is harmless
+        await new HealthTracker<string>().DisposeAsync(); // so is one without a store
+    }
+
+
     [Fact]
     public async Task In_memory_store_round_trips()
     {
