@@ -9,7 +9,11 @@
 # each row starts some rounds and follows a different row in each (a plain rotation keeps every row's neighbour: the
 # AOT row always ran right after the direct row's 85k requests per second).
 #
+# SCENARIO picks the request: get (a 1 KB static page), post1k or post64k (a 1 KB or 64 KiB body up, answered by the
+# backend's `return 200` with a short body).
+#
 #   bash bench/proxy/run.sh                 # 3 rounds, 10 s per row, results to bench/results/proxy-vs-nginx-haproxy.md
+#   SCENARIO=post1k bash bench/proxy/run.sh # results to bench/results/proxy-post-1k.md
 #   ROUNDS=5 DURATION=30s CONNECTIONS=128 bash bench/proxy/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -21,7 +25,14 @@ DURATION=${DURATION:-10s}
 ROUNDS=${ROUNDS:-3}
 [[ "$ROUNDS" =~ ^[1-9]$ ]] || { echo "ROUNDS: got '$ROUNDS', expected 1-9" >&2; exit 2; }
 CORES=$(nproc)
-OUT=${OUT:-bench/results/proxy-vs-nginx-haproxy.md}
+SCENARIO=${SCENARIO:-get}
+case "$SCENARIO" in
+  get) body_bytes=0; path=/; default_out=bench/results/proxy-vs-nginx-haproxy.md ;;
+  post1k) body_bytes=1024; path=/upload; default_out=bench/results/proxy-post-1k.md ;;
+  post64k) body_bytes=65536; path=/upload; default_out=bench/results/proxy-post-64k.md ;;
+  *) echo "SCENARIO: got '$SCENARIO', expected get, post1k or post64k" >&2; exit 2 ;;
+esac
+OUT=${OUT:-$default_out}
 work=$(mktemp -d /tmp/loadwise-proxy-bench.XXXXXX)
 chmod 755 "$work" # nginx workers (www-data) serve the page from here
 pids=()
@@ -63,7 +74,12 @@ events { worker_connections 4096; }
 http {
   access_log off;
   keepalive_requests 1000000;
-  server { listen 127.0.0.1:$BACKEND; root $work/www; location / { index index.html; } }
+  client_body_buffer_size 128k; # bodies stay in memory (nginx writes larger ones to a temp file)
+  server {
+    listen 127.0.0.1:$BACKEND; root $work/www;
+    location / { index index.html; }
+    location = /upload { return 200 "ok\n"; } # nginx reads and discards the body
+  }
 }
 CONF
 nginx -c "$work/nginx-backend.conf" -p "$work"
@@ -81,6 +97,7 @@ http {
   upstream backend { server 127.0.0.1:$BACKEND; keepalive 128; }
   server {
     listen 127.0.0.1:$NGINX_PORT;
+    client_body_buffer_size 128k; # a 64 KiB body is held in memory, not written to a temp file
     location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; }
   }
 }
@@ -140,6 +157,20 @@ wait_for_200 "http://127.0.0.1:$JIT_PORT/" 30
 jit_idle_rss=$(rss_kb "$jit_pid")
 
 # --- the run -------------------------------------------------------------------------------------------------------
+# The request: a GET, or a POST of body_bytes through a wrk script.
+wrk_script=()
+if [ "$body_bytes" -gt 0 ]; then
+  cat > "$work/post.lua" <<LUA
+wrk.method = "POST"
+wrk.body = string.rep("x", $body_bytes)
+wrk.headers["Content-Type"] = "application/octet-stream"
+LUA
+  wrk_script=(-s "$work/post.lua")
+  for p in $BACKEND $AOT_PORT $NGINX_PORT $HAPROXY_PORT; do
+    code=$(curl -s -o /dev/null -w '%{http_code}' --data-binary @"$work/post.lua" "http://127.0.0.1:$p$path")
+    [ "$code" = 200 ] || { echo "POST $path on port $p answered $code, expected 200" >&2; exit 1; }
+  done
+fi
 # Each measured run appends "round rps p50 p99 errors cpu" to $work/rows/<name>.
 mkdir -p "$work/rows" "$work/gc"
 # CPU time (user + system, clock ticks) of a process and its children (nginx's workers).
@@ -160,10 +191,10 @@ run_row() { # round name port pid (whose CPU per request is reported)
   local round=$1 name=$2 port=$3 pid=$4 file="$work/wrk-$2-$1.txt" before after requests
   log "round $round/$ROUNDS, $name: wrk -t$THREADS -c$CONNECTIONS -d$DURATION"
   # A short warm-up so the JIT row is measured at tier 1 and pools are filled.
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d2s "http://127.0.0.1:$port/" > /dev/null
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d2s "${wrk_script[@]}" "http://127.0.0.1:$port$path" > /dev/null
   [[ $name == loadwise-* ]] && gc_before=$(gc_figures "$port")
   before=$(cpu_ticks "$pid")
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "http://127.0.0.1:$port/" > "$file"
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "${wrk_script[@]}" "http://127.0.0.1:$port$path" > "$file"
   after=$(cpu_ticks "$pid")
   requests=$(awk '/requests in/ {print $1}' "$file")
   if [[ $name == loadwise-* ]]; then
@@ -208,6 +239,9 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 
+sleep 2
+aot_after_rss=$(rss_kb "$aot_pid")
+
 # The median of one column (2 rps, 3 p50, 4 p99, 6 CPU) of a row's rounds; errors are summed over the rounds.
 column_median() { awk -v c="$2" '{print $c}' "$work/rows/$1" | median; } # name column
 declare -A rps p50 p99 errors cpu
@@ -221,13 +255,13 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 
 binary_bytes=$(stat -c %s "$LOADWISE_AOT")
 {
-  echo "# loadwise-proxy vs nginx vs HAProxy"
+  echo "# loadwise-proxy vs nginx vs HAProxy: $SCENARIO"
   echo
   echo "- date: $(date -u +%Y-%m-%d), machine: $(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2}'), $CORES cores, $(free -g | awk '/Mem:/ {print $2}') GiB"
-  echo "- wrk: $THREADS threads, $CONNECTIONS connections, $DURATION per row, after a 2 s warm-up; backend: nginx, 1 KB static body"
+  echo "- wrk: $THREADS threads, $CONNECTIONS connections, $DURATION per row, after a 2 s warm-up; backend: nginx; $( [ "$body_bytes" -gt 0 ] && echo "POST $path with a $body_bytes-byte body, answered by \`return 200\` (3 bytes)" || echo "GET /, a 1 KB static body")"
   echo "- $ROUNDS rounds, the rows in a different order each round (no fixed neighbours); every figure is the median of the row's rounds (errors: their sum)"
   echo "- every proxy: keep-alive to the backend, $CORES workers/threads; all processes share the same $CORES cores (CPU-bound)"
-  echo "- command: \`ROUNDS=$ROUNDS THREADS=$THREADS CONNECTIONS=$CONNECTIONS DURATION=$DURATION bash bench/proxy/run.sh\`"
+  echo "- command: \`SCENARIO=$SCENARIO ROUNDS=$ROUNDS THREADS=$THREADS CONNECTIONS=$CONNECTIONS DURATION=$DURATION bash bench/proxy/run.sh\`"
   echo
   echo "| row | rps | p50 ms | p99 ms | errors | rps / HAProxy | rps / nginx | CPU us per request |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|"
@@ -244,6 +278,7 @@ binary_bytes=$(stat -c %s "$LOADWISE_AOT")
   echo "| start to first 200 (bench/proxy/first200.py, median of 3 starts: ${starts[*]}) | ${first_200_ms} ms |"
   echo "| idle RSS | $((aot_idle_rss / 1024)) MiB |"
   echo "| RSS under load (largest mid-run sample of the rounds) | $((aot_load_rss / 1024)) MiB |"
+  echo "| RSS 2 s after the last round | $((aot_after_rss / 1024)) MiB |"
   echo "| binary size | $(awk -v b="$binary_bytes" 'BEGIN { printf "%.1f MiB (%.2f MB, %d bytes)", b / 1048576, b / 1e6, b }') |"
   echo "| JIT idle RSS | $((jit_idle_rss / 1024)) MiB |"
   for name in loadwise-aot loadwise-jit; do
