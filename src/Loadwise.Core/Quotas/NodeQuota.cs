@@ -36,7 +36,7 @@ public sealed class NodeQuota
     private readonly TickClock _clock;
     private readonly Lock _gate = new();
     private int _sequence;
-    private Dimension[] _dimensions;
+    private QuotaDimension[] _dimensions;
 
     internal NodeQuota(IReadOnlyList<QuotaLimit> limits, TickClock clock)
     {
@@ -50,7 +50,7 @@ public sealed class NodeQuota
     {
         get
         {
-            Dimension[] dimensions = Volatile.Read(ref _dimensions);
+            QuotaDimension[] dimensions = Volatile.Read(ref _dimensions);
             var limits = new QuotaLimit[dimensions.Length];
             for (int i = 0; i < limits.Length; i++)
             {
@@ -77,9 +77,9 @@ public sealed class NodeQuota
                 int sequence = Volatile.Read(ref _sequence);
                 if ((sequence & 1) == 0)
                 {
-                    Dimension[] dimensions = Volatile.Read(ref _dimensions);
+                    QuotaDimension[] dimensions = Volatile.Read(ref _dimensions);
                     double ratio = 1;
-                    foreach (Dimension dimension in dimensions)
+                    foreach (QuotaDimension dimension in dimensions)
                     {
                         double left = (dimension.Capacity - dimension.Used(now)) / dimension.Capacity;
                         ratio = left < ratio ? left : ratio;
@@ -110,7 +110,7 @@ public sealed class NodeQuota
     {
         lock (_gate)
         {
-            Dimension? found = Find(dimension);
+            QuotaDimension? found = Find(dimension);
             return found is null ? 0 : found.Used(_clock.Now());
         }
     }
@@ -176,7 +176,7 @@ public sealed class NodeQuota
         {
             long now = _clock.Now();
             BeginWrite();
-            foreach (Dimension dimension in _dimensions)
+            foreach (QuotaDimension dimension in _dimensions)
             {
                 if (dimension.Unit == QuotaUnit.Cost)
                 {
@@ -193,7 +193,7 @@ public sealed class NodeQuota
     {
         lock (_gate)
         {
-            Dimension? found = Find(dimension);
+            QuotaDimension? found = Find(dimension);
             if (found is null)
             {
                 return false;
@@ -212,7 +212,7 @@ public sealed class NodeQuota
     {
         lock (_gate)
         {
-            Dimension[] replacement = CreateDimensions(limits, _dimensions, _clock.Now());
+            QuotaDimension[] replacement = CreateDimensions(limits, _dimensions, _clock.Now());
             BeginWrite();
             Volatile.Write(ref _dimensions, replacement);
             EndWrite();
@@ -240,9 +240,9 @@ public sealed class NodeQuota
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static bool Fits(Dimension[] dimensions, double cost, long now)
+    private static bool Fits(QuotaDimension[] dimensions, double cost, long now)
     {
-        foreach (Dimension dimension in dimensions)
+        foreach (QuotaDimension dimension in dimensions)
         {
             double used = dimension.Used(now);
             bool fits = dimension.Unit switch
@@ -260,15 +260,15 @@ public sealed class NodeQuota
         return true;
     }
 
-    private static Dimension[] CreateDimensions(IReadOnlyList<QuotaLimit> limits, Dimension[]? previous, long now)
+    private static QuotaDimension[] CreateDimensions(IReadOnlyList<QuotaLimit> limits, QuotaDimension[]? previous, long now)
     {
-        var dimensions = new Dimension[limits.Count];
+        var dimensions = new QuotaDimension[limits.Count];
         for (int i = 0; i < dimensions.Length; i++)
         {
-            var dimension = new Dimension(limits[i], now);
+            var dimension = new QuotaDimension(limits[i], now);
             if (previous is not null)
             {
-                foreach (Dimension old in previous)
+                foreach (QuotaDimension old in previous)
                 {
                     // Same name and window: keep the usage, so that changing a limit does not reset what was used.
                     if (old.Limit.Name == dimension.Limit.Name && old.WindowTicks == dimension.WindowTicks)
@@ -285,9 +285,9 @@ public sealed class NodeQuota
         return dimensions;
     }
 
-    private Dimension? Find(string name)
+    private QuotaDimension? Find(string name)
     {
-        foreach (Dimension dimension in _dimensions)
+        foreach (QuotaDimension dimension in _dimensions)
         {
             if (string.Equals(dimension.Limit.Name, name, StringComparison.Ordinal))
             {
@@ -301,7 +301,7 @@ public sealed class NodeQuota
     private void AddUnderLock(double cost, long now)
     {
         BeginWrite();
-        foreach (Dimension dimension in _dimensions)
+        foreach (QuotaDimension dimension in _dimensions)
         {
             QuotaUnit unit = dimension.Unit;
             if (unit != QuotaUnit.Manual)
@@ -319,96 +319,4 @@ public sealed class NodeQuota
     private void BeginWrite() => Interlocked.Increment(ref _sequence);
 
     private void EndWrite() => Volatile.Write(ref _sequence, _sequence + 1);
-
-    private sealed class Dimension
-    {
-        private readonly double _inverseWindow;
-        private long _windowStart;
-        private double _current;
-        private double _previous;
-
-        public Dimension(QuotaLimit limit, long now)
-        {
-            Limit = limit;
-            Unit = limit.Unit;
-            Capacity = limit.Limit;
-            WindowTicks = limit.Window.Ticks;
-            _inverseWindow = 1.0 / WindowTicks;
-            _windowStart = Align(now);
-        }
-
-        public QuotaLimit Limit { get; }
-
-        public QuotaUnit Unit { get; }
-
-        public double Capacity { get; }
-
-        public long WindowTicks { get; }
-
-        /// <summary>The sliding estimate; every field is read with acquire semantics for the reader's sequence check.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public double Used(long now)
-        {
-            long elapsed = now - Volatile.Read(ref _windowStart);
-            double current = Volatile.Read(ref _current);
-            double previous = Volatile.Read(ref _previous);
-            if (elapsed < 0)
-            {
-                elapsed = 0; // a clock that stepped back: treat as the window's start
-            }
-
-            if (elapsed < WindowTicks)
-            {
-                return (previous * (1 - (elapsed * _inverseWindow))) + current;
-            }
-
-            // The current window has ended (no charge rolled it yet): it is now the previous one.
-            return elapsed < 2 * WindowTicks ? current * (1 - ((elapsed - WindowTicks) * _inverseWindow)) : 0;
-        }
-
-        /// <summary>Moves the buckets forward so that <c>_windowStart</c> is the window holding <paramref name="now"/>.</summary>
-        public void Roll(long now)
-        {
-            long elapsed = now - _windowStart;
-            if (elapsed < WindowTicks)
-            {
-                return;
-            }
-
-            if (elapsed < 2 * WindowTicks)
-            {
-                _previous = _current;
-                _windowStart += WindowTicks;
-            }
-            else
-            {
-                _previous = 0;
-                _windowStart += elapsed / WindowTicks * WindowTicks;
-            }
-
-            _current = 0;
-        }
-
-        /// <summary>Adds to the bucket of the window holding <paramref name="at"/>; older windows have slid out.</summary>
-        public void AddAt(long at, double amount)
-        {
-            if (at >= _windowStart)
-            {
-                _current = Math.Max(0, _current + amount);
-            }
-            else if (at >= _windowStart - WindowTicks)
-            {
-                _previous = Math.Max(0, _previous + amount);
-            }
-        }
-
-        public void CopyUsage(Dimension other)
-        {
-            _windowStart = other._windowStart;
-            _current = other._current;
-            _previous = other._previous;
-        }
-
-        private long Align(long now) => now - (((now % WindowTicks) + WindowTicks) % WindowTicks);
-    }
 }
