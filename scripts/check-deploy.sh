@@ -109,7 +109,7 @@ wired "^ *- \./grafana/provisioning:/etc/grafana/provisioning(:ro)?\$" "the prov
 wired "GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH: $provider_path/$(basename "$dashboard")\$" "the home dashboard"
 wired "^ *- \./prometheus\.yml:/etc/prometheus/prometheus\.yml(:ro)?\$" "prometheus.yml mounted where Prometheus reads it"
 wired "^  ${scrape_target%%:*}:\$" "a service named after the scrape target's host"
-wired "^ *- --Metrics:AdminListen=http://0\.0\.0\.0:${scrape_target##*:}\$" "the admin listener on the scrape target's port"
+wired "^ *- --Admin:Listen=http://0\.0\.0\.0:${scrape_target##*:}\$" "the admin listener on the scrape target's port"
 wired "^  $datasource_host:\$" "a service named after the datasource's host"
 echo "check-deploy: $compose mounts the provisioning and dashboards, and its services match the scrape target and datasource"
 
@@ -147,7 +147,7 @@ fi
 # 10 against the 32 requests a second below gives rate_limited drops from the first second on.
 echo "check-deploy: starting ${proxy_cmd[*]} --demo on $proxy (scrape on $admin) and Prometheus on $prometheus_url"
 setsid "${proxy_cmd[@]}" --demo \
-  "--Listen:0=$proxy" "--Metrics:AdminListen=$admin" \
+  "--Listen:0=$proxy" "--Admin:Listen=$admin" \
   "--Backends:0:Url=http://127.0.0.1:$b1_port" "--Backends:1:Url=http://127.0.0.1:$b2_port" \
   "--Backends:2:Url=http://127.0.0.1:$b3_port" --Backends:3:Id=backend-down --Backends:3:Url=http://127.0.0.1:0 \
   --HealthChecks:IntervalMs=60000 --HealthChecks:UnhealthyThreshold=8 \

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages CI and the scripts use, only those missing:
-#   prometheus (promtool for the metrics check), curl, clang + zlib1g-dev (native AOT link),
+#   prometheus (promtool for the metrics check), curl, clang + zlib1g-dev (native AOT link), chromium +
+#   chromium-driver (the status page's browser test),
 #   and with --bench also nginx, haproxy and wrk (bench/proxy/run.sh).
 set -euo pipefail
 need=()
@@ -8,6 +9,8 @@ command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v clang >/dev/null 2>&1 || need+=(clang)
 [ -e /usr/include/zlib.h ] || need+=(zlib1g-dev)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 if [ "${1:-}" = "--bench" ]; then
   command -v nginx >/dev/null 2>&1 || need+=(nginx)
   command -v haproxy >/dev/null 2>&1 || need+=(haproxy)

@@ -76,7 +76,6 @@ public class ScrapeBenchmarks
             _middleware = app.Build();
         }
 
-        _metrics = new ProxyMetrics(scope, _backends);
         _coreMetrics = new DiagnosticsMetricsCollector(meterFactory);
         if (Exporter == ScrapeExporter.Handwritten)
         {
@@ -87,7 +86,7 @@ public class ScrapeBenchmarks
 
         var health = new BackendHealth(_backends, new HealthCheckOptions(), _coreMetrics, NullLogger.Instance);
         _coreMetrics.ObserveNodes(health.Tracker);
-        _metrics.ObservePanicPicks(() => health.Filter.PanicPicks);
+        _metrics = new ProxyMetrics(scope, () => _backends, static () => 0, () => health.Filter.PanicPicks);
 
         // Traffic: every backend answers 200 and 404, some 502s and 504s, picks, drops and retries: the series a
         // proxy under load exports.

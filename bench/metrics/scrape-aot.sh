@@ -46,7 +46,7 @@ if [ "${EXTERNAL:-0}" = 1 ]; then
   } > "$OUTDIR/nginx.conf"
   env -u NGINX nginx -c "$OUTDIR/nginx.conf"
   {
-    echo "{ \"Listen\": [ \"$proxy\" ], \"Metrics\": { \"AdminListen\": \"$admin\" }, \"Log\": { \"Level\": \"Warning\" },"
+    echo "{ \"Listen\": [ \"$proxy\" ], \"Admin\": { \"Listen\": \"$admin\" }, \"Log\": { \"Level\": \"Warning\" },"
     echo "  \"Strategy\": { \"Name\": \"RoundRobin\" }, \"Backends\": ["
     for ((i = 0; i < BACKENDS; i++)); do
       [ $i -gt 0 ] && echo ","
@@ -56,7 +56,7 @@ if [ "${EXTERNAL:-0}" = 1 ]; then
   } > "$OUTDIR/proxy.json"
   args=(--config "$OUTDIR/proxy.json")
 else
-  args=(--demo "--Listen:0=$proxy" "--Metrics:AdminListen=$admin" --Log:Level=Warning)
+  args=(--demo "--Listen:0=$proxy" "--Admin:Listen=$admin" --Log:Level=Warning)
   for ((i = 0; i < BACKENDS; i++)); do
     args+=("--Backends:$i:Id=backend-$((i + 1))" "--Backends:$i:Url=http://127.0.0.1:$((BASE + 1 + i))")
   done

@@ -31,6 +31,7 @@ internal static class ProxyProgram
         then --Key:Path=value arguments. Strategies: RoundRobin, Random, WeightedRandom, WeightedRoundRobin, LeastLoad,
         PowerOfTwoChoices, ConsistentHash, MostAvailable. Reference: README.md, "Configuration".
         Exit codes: 0 ok, 1 check-config found problems, 2 invalid command line or configuration, 3 could not start.
+        Signals: SIGTERM/SIGINT drain and stop; SIGHUP reloads the configuration (an invalid one changes nothing).
         """;
 
     /// <summary>The demo: three backends on 8081-8083 and the proxy on 3000.</summary>
@@ -136,7 +137,12 @@ internal static class ProxyProgram
             return ExitInvalid;
         }
 
-        return await RunProxyAsync(options, demo, stderr, started).ConfigureAwait(false);
+        return await RunProxyAsync(options, demo, stderr, started, () =>
+        {
+            // A reload reads every source again: the file, the environment, the command line's overrides.
+            List<string> reloadProblems = LoadAndValidate(sources, environment, out ProxyOptions reloaded);
+            return (reloaded, reloadProblems);
+        }, config).ConfigureAwait(false);
     }
 
     /// <summary>Loads, binds and validates: the problems, one line each, or none.</summary>
@@ -160,7 +166,8 @@ internal static class ProxyProgram
         }
     }
 
-    private static async Task<int> RunProxyAsync(ProxyOptions options, bool demo, TextWriter stderr, Func<ProxyServer, Task>? started)
+    private static async Task<int> RunProxyAsync(
+        ProxyOptions options, bool demo, TextWriter stderr, Func<ProxyServer, Task>? started, Func<(ProxyOptions, List<string>)> reloadSource, string? configFile)
     {
         // Before any socket exists (the demo backends included): the runtime reads these switches once.
         RuntimeTuning.Apply(options.Performance);
@@ -177,6 +184,8 @@ internal static class ProxyProgram
 
             ProxyServer server = ProxyServer.Create(options, handleSignals: started is null);
             server.DemoBackendUrls = demoBackends.ConvertAll(static b => $"{b.Name} {b.Url}");
+            server.ReloadSource = reloadSource;
+            server.ConfigFile = configFile;
             await using (server.ConfigureAwait(false))
             {
                 if (started is null)

@@ -336,12 +336,20 @@ public abstract class FastPathTests
             Assert.Null(off.Server.Codec);
         }
 
+        // With an https backend in force the codec hands every request to Kestrel (a reload may bring plain backends
+        // back, so the codec stays in place and decides per request).
         await using TestProxy https = await TestProxy.StartOnAsync(OnEventLoop, options =>
         {
             NoProbes(options);
             options.Backends.Add(new BackendOptions { Id = "tls", Url = "https://127.0.0.1:1" });
         }, backendCount: 1);
-        Assert.Null(https.Server.Codec);
+        using (HttpResponseMessage response = await https.Client.GetAsync("/", Ct))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        Assert.Equal(0, https.Server.Codec!.Served);
+        Assert.True(https.Server.Codec.HandedOff >= 1);
     }
 
     private static void NoProbes(ProxyOptions options) => options.HealthChecks.Enabled = false;

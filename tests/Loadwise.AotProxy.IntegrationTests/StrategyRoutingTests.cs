@@ -146,7 +146,7 @@ public sealed class StrategyRoutingTests
     [Fact]
     public async Task Admin_listener_serves_metrics_and_the_proxy_port_forwards_that_path()
     {
-        await using TestProxy proxy = await TestProxy.StartAsync(o => o.Metrics.AdminListen = "http://127.0.0.1:0");
+        await using TestProxy proxy = await TestProxy.StartAsync(o => o.Admin.Listen = "http://127.0.0.1:0");
         string adminUrl = proxy.Server.AdminUrl!;
         string metrics = await proxy.Client.GetStringAsync(adminUrl + "/metrics", Ct);
         Assert.Contains("# TYPE loadwise_active_requests gauge", metrics, StringComparison.Ordinal);

@@ -10,13 +10,16 @@ internal sealed class Backend
 {
     private int _inFlight;
     private long _attempts;
+    private int _weight;
+    private int _capacity;
+    private volatile bool _drained;
 
     public Backend(string id, Uri url, int weight, int capacity)
     {
         Id = id;
         Url = url;
-        Weight = weight;
-        Capacity = capacity;
+        _weight = weight;
+        _capacity = capacity;
         // scheme://host:port/base-path without the trailing slash: the raw request target ("/x?y") is appended to it.
         UrlPrefix = url.GetLeftPart(UriPartial.Path).TrimEnd('/');
         Authority = url.IsDefaultPort ? url.IdnHost : $"{url.IdnHost}:{url.Port}";
@@ -27,9 +30,32 @@ internal sealed class Backend
 
     public Uri Url { get; }
 
-    public int Weight { get; }
+    public int Weight => Volatile.Read(ref _weight);
 
-    public int Capacity { get; }
+    public int Capacity => Volatile.Read(ref _capacity);
+
+    /// <summary>Gets the last minute of this backend's requests: rate, latency, errors (the admin API's figures).</summary>
+    public BackendStats Stats { get; } = new();
+
+    /// <summary>
+    /// Gets or sets whether an operator took the backend out of service (drain): no new request goes to it, those in
+    /// flight finish. It stays out, across reloads, until it is set back in service.
+    /// </summary>
+    public bool Drained
+    {
+        get => _drained;
+        set => _drained = value;
+    }
+
+    /// <summary>Gets the backend's administrative state: in service, draining (taken out, requests still in flight) or maintenance.</summary>
+    public string AdminState => !_drained ? "in_service" : InFlight > 0 ? "draining" : "maintenance";
+
+    /// <summary>Takes a reloaded configuration's weight and capacity (the same backend, same URL, kept across the reload).</summary>
+    public void Reconfigure(int weight, int capacity)
+    {
+        Volatile.Write(ref _weight, weight);
+        Volatile.Write(ref _capacity, capacity);
+    }
 
     public string UrlPrefix { get; }
 

@@ -45,6 +45,12 @@ internal sealed class ProxyOptions
 
     /// <summary>Gets the runtime tuning of the proxy process.</summary>
     public PerformanceOptions Performance { get; } = new();
+
+    /// <summary>Gets the admin listener, its API and status page, and their token.</summary>
+    public AdminOptions Admin { get; } = new();
+
+    /// <summary>Gets the configuration-reload settings.</summary>
+    public ReloadOptions Reload { get; } = new();
 }
 
 /// <summary>Runtime tuning of the proxy process.</summary>
@@ -233,7 +239,7 @@ internal sealed class MetricsOptions
     /// <summary>Gets or sets the scrape path.</summary>
     public string? Path { get; set; } = "/metrics";
 
-    /// <summary>Gets or sets a separate admin listener URL; when set the scrape is served only there.</summary>
+    /// <summary>Gets or sets the former name of <see cref="AdminOptions.Listen"/>, refused with a message that names the new key.</summary>
     public string? AdminListen { get; set; }
 }
 

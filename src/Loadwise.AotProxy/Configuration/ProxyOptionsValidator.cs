@@ -78,20 +78,12 @@ internal static class ProxyOptionsValidator
             problems.Add($"Metrics:Path: got '{metricsPath ?? Missing}', expected a path starting with '/' and without '?', '#' or spaces");
         }
 
-        if (options.Metrics.AdminListen is { } admin)
+        if (options.Metrics.AdminListen is { } moved)
         {
-            if (CheckListenUrl(problems, "Metrics:AdminListen", admin) is { } adminUri)
-            {
-                foreach (string listen in options.Listen)
-                {
-                    if (adminUri.Port != 0 && Uri.TryCreate(listen, UriKind.Absolute, out Uri? listenUri) && listenUri.Port == adminUri.Port)
-                    {
-                        problems.Add($"Metrics:AdminListen: got '{admin}', expected a port other than the proxy's listen port {listenUri.Port}");
-                        break;
-                    }
-                }
-            }
+            problems.Add($"Metrics:AdminListen: got '{moved}', expected nothing: the key is now Admin:Listen (it serves the admin API and status page too); rename it");
         }
+
+        ValidateAdmin(options, problems);
 
         ValidateHealth(options.HealthChecks, problems);
         ValidateRetries(options.Retries, problems);
@@ -105,6 +97,42 @@ internal static class ProxyOptionsValidator
         }
 
         return problems;
+    }
+
+    private static void ValidateAdmin(ProxyOptions options, List<string> problems)
+    {
+        AdminOptions admin = options.Admin;
+        if (admin.Listen is { } listen && CheckListenUrl(problems, "Admin:Listen", listen) is { } adminUri)
+        {
+            foreach (string url in options.Listen)
+            {
+                if (adminUri.Port != 0 && Uri.TryCreate(url, UriKind.Absolute, out Uri? listenUri) && listenUri.Port == adminUri.Port)
+                {
+                    problems.Add($"Admin:Listen: got '{listen}', expected a port other than the proxy's listen port {listenUri.Port}");
+                    break;
+                }
+            }
+        }
+
+        if (admin.TokenFile is not null && admin.TokenEnvironmentVariable is not null)
+        {
+            problems.Add($"Admin:TokenFile: got '{admin.TokenFile}' and Admin:TokenEnvironmentVariable '{admin.TokenEnvironmentVariable}', expected one of the two");
+        }
+
+        if ((admin.TokenFile is not null || admin.TokenEnvironmentVariable is not null) && admin.Listen is null)
+        {
+            problems.Add("Admin:TokenFile: a token is set but Admin:Listen is not, expected Admin:Listen too (the token guards the admin listener)");
+        }
+
+        if (admin.TokenFile is { } file && !AdminToken.TryRead(file, null, out _, out string? fileProblem))
+        {
+            problems.Add($"Admin:TokenFile: got '{file}', expected {fileProblem}");
+        }
+
+        if (admin.TokenEnvironmentVariable is { } variable && !AdminToken.TryRead(null, variable, out _, out string? variableProblem))
+        {
+            problems.Add($"Admin:TokenEnvironmentVariable: got '{variable}', expected {variableProblem}");
+        }
     }
 
     private static void ValidateBackends(List<BackendOptions> backends, List<string> problems)

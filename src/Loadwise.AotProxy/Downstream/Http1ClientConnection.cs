@@ -4,6 +4,7 @@ using System.Net;
 using System.Text;
 using Loadwise.AotProxy.Http;
 using Loadwise.AotProxy.Listener;
+using Loadwise.AotProxy.Router;
 using Loadwise.AotProxy.Threading;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
@@ -22,7 +23,8 @@ internal sealed partial class Http1ClientConnection : IDisposable
     private readonly PipeReader _input;
     private readonly ConnectionSocket _socket;
     private readonly IPAddress? _peer;
-    private readonly bool _peerTrusted;
+    private bool _peerTrusted;
+    private ForwardedHeaders? _trustRules; // the rules _peerTrusted was decided by (a reload may change them)
     private readonly CancellationTokenRegistration _closeRequest;
 
     // Fixed for the connection's life, and the transport's getter is a virtual call made several times per request.
@@ -52,7 +54,6 @@ internal sealed partial class Http1ClientConnection : IDisposable
         _input = input;
         _socket = socket;
         _peer = (context.RemoteEndPoint as IPEndPoint)?.Address;
-        _peerTrusted = owner.Forwarded.IsTrusted(_peer);
         _peerText = ForwardedHeaders.PeerText(_peer);
         heartbeat.OnHeartbeat(static state => ((Http1ClientConnection)state!).OnHeartbeat(), this);
         _closeRequest = lifetime.ConnectionClosedRequested.Register(static state => ((Http1ClientConnection)state!).OnCloseRequested(), this);
@@ -119,7 +120,9 @@ internal sealed partial class Http1ClientConnection : IDisposable
                 }
 
                 ReadOnlyMemory<byte> bytes = buffer.IsSingleSegment ? buffer.First : Gather(buffer, settings.Limits);
-                RequestHeadParse parse = _head.TryParse(bytes.Span, settings.Limits, settings.ReadHeaders);
+                // The configuration in force for this request, from its head to its response.
+                Forwarder forwarder = _owner.Forwarders.Current;
+                RequestHeadParse parse = _head.TryParse(bytes.Span, settings.Limits, forwarder.ReadHeaders);
                 if (parse == RequestHeadParse.NeedMoreData)
                 {
                     _input.AdvanceTo(buffer.Start, buffer.End);
@@ -138,7 +141,8 @@ internal sealed partial class Http1ClientConnection : IDisposable
                     continue;
                 }
 
-                if (parse == RequestHeadParse.HandOff || _head.PathIsOneOf(bytes.Span, settings.HandOffPaths))
+                // HttpClient reaches the backends that are not plain HTTP/1.1, and it runs only behind Kestrel's layer.
+                if (parse == RequestHeadParse.HandOff || !forwarder.AllBackendsDirect || _head.PathIsOneOf(bytes.Span, settings.HandOffPaths))
                 {
                     // Nothing consumed or examined: Kestrel reads this request as if it were the first.
                     _handedOff = true;
@@ -148,6 +152,13 @@ internal sealed partial class Http1ClientConnection : IDisposable
 
                 partial = false;
                 Volatile.Write(ref _deadline, long.MaxValue);
+                if (!ReferenceEquals(forwarder.Forwarded, _trustRules))
+                {
+                    _trustRules = forwarder.Forwarded;
+                    _peerTrusted = _trustRules.IsTrusted(_peer);
+                    _forwardedLinesHost = null;
+                }
+
                 if (!TakeUpBody(buffer, bytes, out SequencePosition end))
                 {
                     // A small body that has not all arrived: read it whole first, so that a retry can send it again.
@@ -168,7 +179,7 @@ internal sealed partial class Http1ClientConnection : IDisposable
                 _owner.OnServed();
                 try
                 {
-                    await _owner.Forwarder.ForwardAsync(new Http1ClientExchange(this)).ConfigureAwait(false);
+                    await forwarder.ForwardAsync(new Http1ClientExchange(this)).ConfigureAwait(false);
                 }
                 finally
                 {

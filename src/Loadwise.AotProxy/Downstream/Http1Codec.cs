@@ -1,4 +1,3 @@
-using Loadwise.AotProxy.Http;
 using Loadwise.AotProxy.Listener;
 using Loadwise.AotProxy.Router;
 using Loadwise.AotProxy.Threading;
@@ -13,14 +12,12 @@ namespace Loadwise.AotProxy.Downstream;
 /// <param name="KeepAliveTimeout">How long an idle connection waits for its next request.</param>
 /// <param name="RequestHeadersTimeout">How long a request head may take to arrive once it has begun.</param>
 /// <param name="HandOffPaths">Paths (exact, before any query) always left to Kestrel's HTTP layer.</param>
-/// <param name="ReadHeaders">Headers the proxy reads, which a request may carry at most once.</param>
 /// <param name="MinResponseDataRate">The slowest a client may read its response, or null for no limit.</param>
 internal sealed record Http1CodecSettings(
     RequestHeadLimits Limits,
     TimeSpan KeepAliveTimeout,
     TimeSpan RequestHeadersTimeout,
     string[] HandOffPaths,
-    string[] ReadHeaders,
     MinDataRate? MinResponseDataRate)
 {
     /// <summary>Gets the largest body read whole before the first attempt (so that a retry can send it again); larger ones stream.</summary>
@@ -38,18 +35,17 @@ internal sealed record Http1CodecSettings(
 /// for good, so everything else (bodies, limits, errors, HTTP/2) is Kestrel's.
 /// </summary>
 /// <example><code>
-/// var codec = new Http1Codec(forwarder, forwardedHeaders, settings, clock);
+/// var codec = new Http1Codec(activeForwarder, settings, clock);
 /// listenOptions.Use(next => context => codec.RunAsync(context, next));
 /// </code></example>
-internal sealed class Http1Codec(Forwarder forwarder, ForwardedHeaders forwarded, Http1CodecSettings settings, ProxyClock clock)
+internal sealed class Http1Codec(ActiveForwarder forwarders, Http1CodecSettings settings, ProxyClock clock)
 {
     private readonly PerCoreCells _served = new(1);
     private long _handedOff;
     private long _outputsReturned;
 
-    public Forwarder Forwarder => forwarder;
-
-    public ForwardedHeaders Forwarded => forwarded;
+    /// <summary>Gets the forwarder of the configuration in force (read once per request: a reload is seen by the next one).</summary>
+    public ActiveForwarder Forwarders => forwarders;
 
     public Http1CodecSettings Settings => settings;
 

@@ -9,7 +9,7 @@ namespace Loadwise.AotProxy.Downstream;
 /// <see cref="KestrelExchange"/>.
 /// </summary>
 /// <example><code>app.Run(context => entry.ForwardAsync(context));</code></example>
-internal sealed class KestrelEntry(Forwarder forwarder, ProxyMetrics metrics, long maxBufferedBodyBytes)
+internal sealed class KestrelEntry(ActiveForwarder forwarders, ProxyMetrics metrics, long maxBufferedBodyBytes)
 {
     /// <summary>Forwards a request, unless the request rules refuse it (then it is answered and its connection closed).</summary>
     public Task ForwardAsync(HttpContext context)
@@ -21,16 +21,18 @@ internal sealed class KestrelEntry(Forwarder forwarder, ProxyMetrics metrics, lo
             return RefuseAsync(context, new RequestRefusal(StatusCodes.Status400BadRequest, "400 request has both Content-Length and Transfer-Encoding\n"), ProxyMetrics.BadFraming);
         }
 
+        // The configuration in force for this request, from its head to its response.
+        Forwarder forwarder = forwarders.Current;
         if (RequestRules.Check(context, asteriskFormSupported: forwarder.AllBackendsDirect) is { } refusal)
         {
             return RefuseAsync(context, refusal, ProxyMetrics.BadRequest);
         }
 
-        return KestrelRequest.HasBody(context) ? ForwardWithBodyAsync(context) : forwarder.ForwardAsync(new KestrelExchange(context)).AsTask();
+        return KestrelRequest.HasBody(context) ? ForwardWithBodyAsync(forwarder, context) : forwarder.ForwardAsync(new KestrelExchange(context)).AsTask();
     }
 
     /// <summary>Forwards a request with a body: a small one is read whole first (so that a retry can send it again).</summary>
-    private async Task ForwardWithBodyAsync(HttpContext context)
+    private async Task ForwardWithBodyAsync(Forwarder forwarder, HttpContext context)
     {
         KestrelRequestBody? body;
         try
@@ -65,21 +67,13 @@ internal sealed class KestrelEntry(Forwarder forwarder, ProxyMetrics metrics, lo
     /// <summary>Answers a request the proxy will not forward, and closes the connection.</summary>
     private async Task RefuseAsync(HttpContext context, RequestRefusal refusal, KeyValuePair<string, object?> reason)
     {
-        metrics.RequestStarted();
-        try
+        metrics.Dropped(reason);
+        context.Response.Headers.Connection = "close";
+        if (refusal.Status == StatusCodes.Status405MethodNotAllowed)
         {
-            metrics.Dropped(reason);
-            context.Response.Headers.Connection = "close";
-            if (refusal.Status == StatusCodes.Status405MethodNotAllowed)
-            {
-                context.Response.Headers.Allow = RequestRules.AllowedMethods;
-            }
+            context.Response.Headers.Allow = RequestRules.AllowedMethods;
+        }
 
-            await new KestrelExchange(context).WriteErrorAsync(refusal.Status, refusal.Reason).ConfigureAwait(false);
-        }
-        finally
-        {
-            metrics.RequestEnded();
-        }
+        await new KestrelExchange(context).WriteErrorAsync(refusal.Status, refusal.Reason).ConfigureAwait(false);
     }
 }

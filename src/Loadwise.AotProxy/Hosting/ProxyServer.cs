@@ -1,17 +1,15 @@
 using System.Diagnostics.Metrics;
 using System.Net;
+using Loadwise.AotProxy.Admin;
 using Loadwise.AotProxy.Backends;
 using Loadwise.AotProxy.Configuration;
 using Loadwise.AotProxy.Downstream;
 using Loadwise.AotProxy.Health;
-using Loadwise.AotProxy.Http;
 using Loadwise.AotProxy.Listener;
 using Loadwise.AotProxy.Logging;
 using Loadwise.AotProxy.Metrics;
-using Loadwise.AotProxy.RateLimiting;
 using Loadwise.AotProxy.Router;
 using Loadwise.AotProxy.Threading;
-using Loadwise.AotProxy.Upstream;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
@@ -23,27 +21,29 @@ namespace Loadwise.AotProxy.Hosting;
 /// The proxy as a host: trimmed Kestrel (an empty builder, see <see cref="EmptyWebHost"/>) with one terminal request delegate that either serves the
 /// scrape or forwards. Build it from a configuration that <see cref="ProxyOptionsValidator"/> accepted.
 /// </summary>
-internal sealed class ProxyServer : IAsyncDisposable
+internal sealed partial class ProxyServer : IAsyncDisposable
 {
     /// <summary>The runtime's built-in meter (.NET 9 and later): <c>dotnet.gc.collections</c>, <c>dotnet.process.cpu.time</c> and the like.</summary>
     private const string RuntimeMeterName = "System.Runtime";
 
     private readonly WebApplication _app;
-    private readonly Forwarder _forwarder;
+    private readonly ActiveForwarder _active;
     private readonly KestrelEntry _kestrelEntry;
     private readonly ProxyMetrics _metrics;
     private readonly DiagnosticsMetricsCollector _coreMetrics;
     private readonly PrometheusExporter _exporter;
-    private readonly ActiveHealthProber _prober;
-    private readonly ClientRateLimiter? _rateLimiter;
     private readonly Http1Codec? _codec;
-    private bool _proberStopped;
+    private readonly AdminApi? _admin;
     private readonly List<ListenOptions> _listeners = [];
     private ListenOptions? _adminListener;
-    private readonly ProxyOptions _options;
+    private readonly ProxyOptions _startOptions; // what the listeners, Kestrel and the runtime were started with
     private readonly ILogger _logger;
     private long _drainStarted;
     private readonly ProxyClock _clock;
+    private readonly GenerationServices _services;
+    private ProxyGeneration _generation;
+    private volatile AdminToken? _adminToken;
+    private readonly bool _handleSignals;
 
     /// <summary>Kestrel's switch that refuses a bare LF as a line end (read when its options are made).</summary>
     private const string RefuseBareLineFeeds = "Microsoft.AspNetCore.Server.Kestrel.DisableHttp1LineFeedTerminators";
@@ -55,31 +55,8 @@ internal sealed class ProxyServer : IAsyncDisposable
         // front ends that do not could then frame the same bytes differently (a smuggling gap). The proxy takes CRLF
         // only: a bare LF is a 400, at once.
         AppContext.SetSwitch(RefuseBareLineFeeds, true);
-        _options = options;
-        var backends = new Backend[options.Backends.Count];
-        for (int i = 0; i < backends.Length; i++)
-        {
-            BackendOptions backend = options.Backends[i];
-            backends[i] = new Backend(backend.Id!, new Uri(backend.Url!), backend.Weight, backend.Capacity);
-        }
-
-        Backends = backends;
-        ISelectionStrategy<BackendNode> strategy = StrategyFactory.Create(options.Strategy);
-        StrategyName = StrategyNames.Canonical(options.Strategy.Name!);
-        var trusted = new IPNetwork[options.Forwarding.TrustedProxies.Count];
-        for (int i = 0; i < trusted.Length; i++)
-        {
-            ForwardedHeaders.TryParseNetwork(options.Forwarding.TrustedProxies[i], out trusted[i]);
-        }
-
-        var forwarded = new ForwardedHeaders(trusted, options.Forwarding.UntrustedHeaders);
-        HashKeySource? hashKey = null;
-        if (StrategyName == StrategyNames.ConsistentHash)
-        {
-            HashKeyKinds.TryParse(options.Strategy.HashKey.Source, out HashKeyKind kind);
-            hashKey = new HashKeySource(kind, options.Strategy.HashKey.Name, forwarded);
-        }
-
+        _startOptions = options;
+        _handleSignals = handleSignals;
         WebApplicationBuilder builder = EmptyWebHost.CreateBuilder();
         if (!handleSignals)
         {
@@ -134,7 +111,7 @@ internal sealed class ProxyServer : IAsyncDisposable
                 _listeners.Add(listener);
             }
 
-            if (options.Metrics.AdminListen is { } admin)
+            if (options.Admin.Listen is { } admin)
             {
                 _adminListener = Listen(kestrel, new Uri(admin));
             }
@@ -147,56 +124,33 @@ internal sealed class ProxyServer : IAsyncDisposable
         // factory), so several proxies in one process each export only their own numbers. The runtime's own meter
         // (GC collections and pauses, CPU time, working set, thread pool) is the process's, and comes along.
         var meterFactory = _app.Services.GetRequiredService<IMeterFactory>();
-        _metrics = new ProxyMetrics(this, backends);
+        _metrics = new ProxyMetrics(this, () => _active!.Current.Backends, () => _active!.InFlight, () => _active!.PanicPicks);
         _coreMetrics = new DiagnosticsMetricsCollector(meterFactory);
         _exporter = new PrometheusExporter(meter => ReferenceEquals(meter.Scope, this)
             || ReferenceEquals(meter.Scope, meterFactory)
             || (meter.Scope is null && meter.Name is ProxyMetrics.MeterName or RuntimeMeterName));
 
-        Health = new BackendHealth(backends, options.HealthChecks, _coreMetrics, _logger, time);
-        _coreMetrics.ObserveNodes(Health.Tracker);
-        _metrics.ObservePanicPicks(() => Health.Filter.PanicPicks);
-        _prober = new ActiveHealthProber(backends, Health, options.HealthChecks, time);
-        _rateLimiter = options.RateLimiting.Enabled ? new ClientRateLimiter(options.RateLimiting, forwarded) : null;
-        var retryBudget = new RetryBudget(TimeSpan.FromMilliseconds(options.Retries.BudgetWindowMs), options.Retries.BudgetPercent, options.Retries.BudgetMinRetries);
-        var upstream = new UpstreamSettings(
-            TimeSpan.FromMilliseconds(options.Timeouts.ConnectMs),
-            TimeSpan.FromMilliseconds(options.Timeouts.ResponseHeadersMs),
-            TimeSpan.FromMilliseconds(options.Timeouts.IdleMs),
-            (_app.Services.GetService<IConnectionListenerFactory>() as LoopTransportFactory)?.Group)
+        _services = new GenerationServices(_metrics, _coreMetrics, _logger, _clock, (_app.Services.GetService<IConnectionListenerFactory>() as LoopTransportFactory)?.Group);
+        _generation = ProxyGeneration.Create(options, previous: null, _services);
+        _active = new ActiveForwarder(_generation.Forwarder);
+        _coreMetrics.ObserveNodes(() => _active.Current.Health.Tracker.CountByStatus());
+        _kestrelEntry = new KestrelEntry(_active, _metrics, options.Retries.MaxBufferedBodyBytes);
+        _adminToken = AdminToken.From(options.Admin);
+        if (_adminListener is not null)
         {
-            ResponseBodyIdleTimeout = TimeSpan.FromMilliseconds(options.Timeouts.ResponseBodyIdleMs),
-            Clock = _clock,
-        };
-        var settings = new ForwarderSettings(
-            upstream,
-            string.Equals(options.Forwarding.HostHeader, "Preserve", StringComparison.OrdinalIgnoreCase),
-            options.Forwarding.XForwarded,
-            forwarded)
-        {
-            RetryCount = options.Retries.Count,
-            DirectHttp1 = options.Performance.DirectHttp1,
-        };
-        _forwarder = new Forwarder(backends, strategy, hashKey, settings, _metrics, _coreMetrics, StrategyName, _logger, Health, retryBudget, _rateLimiter);
-        _kestrelEntry = new KestrelEntry(_forwarder, _metrics, options.Retries.MaxBufferedBodyBytes);
+            _admin = new AdminApi(_active, () => Volatile.Read(ref _generation).Options, ReloadAsync, () => _adminToken, time, AdminApi.IsLoopback(new Uri(options.Admin.Listen!)));
+        }
 
         string? metricsPath = options.Metrics.Enabled ? options.Metrics.Path : null;
-        if (options.Performance.FastPath && _forwarder.AllBackendsDirect)
+        if (options.Performance.FastPath)
         {
-            string[] readHeaders = hashKey?.Kind switch
-            {
-                HashKeyKind.Header => [ForwardedHeaders.ForwardedFor, ForwardedHeaders.ForwardedProto, ForwardedHeaders.ForwardedHost, hashKey.Name!],
-                HashKeyKind.Cookie => [ForwardedHeaders.ForwardedFor, ForwardedHeaders.ForwardedProto, ForwardedHeaders.ForwardedHost, "Cookie"],
-                _ => [ForwardedHeaders.ForwardedFor, ForwardedHeaders.ForwardedProto, ForwardedHeaders.ForwardedHost],
-            };
-            // The scrape is Kestrel's to serve when it shares the proxy's port.
+            // The scrape and the admin API are Kestrel's to serve when they share the proxy's port.
             string[] handOff = _adminListener is null && metricsPath is not null ? [metricsPath] : [];
-            _codec = new Http1Codec(_forwarder, forwarded, new Http1CodecSettings(
+            _codec = new Http1Codec(_active, new Http1CodecSettings(
                 new RequestHeadLimits(new KestrelServerLimits().MaxRequestLineSize, options.Limits.MaxRequestHeadersTotalBytes, options.Limits.MaxRequestHeaderCount, options.Limits.MaxRequestBodyBytes),
                 TimeSpan.FromMilliseconds(options.Timeouts.IdleMs),
                 TimeSpan.FromMilliseconds(options.Limits.RequestHeadersTimeoutMs),
                 handOff,
-                readHeaders,
                 MinResponseRate(options.Limits))
             {
                 MaxBufferedBodyBytes = options.Retries.MaxBufferedBodyBytes,
@@ -217,6 +171,11 @@ internal sealed class ProxyServer : IAsyncDisposable
 
             if (onAdmin)
             {
+                if (_admin is not null && AdminApi.Handles(context))
+                {
+                    return _admin.ServeAsync(context);
+                }
+
                 context.Response.StatusCode = StatusCodes.Status404NotFound;
                 return Task.CompletedTask;
             }
@@ -226,13 +185,18 @@ internal sealed class ProxyServer : IAsyncDisposable
         _app.Lifetime.ApplicationStopping.Register(() =>
         {
             Volatile.Write(ref _drainStarted, _clock.Timestamp);
-            Log.DrainStarted(_logger, _forwarder.InFlight, options.Drain.TimeoutMs);
+            Log.DrainStarted(_logger, _active.InFlight, options.Drain.TimeoutMs);
         });
     }
 
-    public IReadOnlyList<Backend> Backends { get; }
+    /// <summary>Gets the backends of the configuration in force.</summary>
+    public IReadOnlyList<Backend> Backends => _active.Current.Backends;
 
-    public string StrategyName { get; }
+    /// <summary>Gets the strategy of the configuration in force.</summary>
+    public string StrategyName => _active.Current.StrategyName;
+
+    /// <summary>Gets the configuration in force (after the last applied reload).</summary>
+    public ProxyOptions Options => Volatile.Read(ref _generation).Options;
 
     /// <summary>Gets the proxy's URLs with their real ports (valid after start).</summary>
     public IReadOnlyList<string> Urls => _listeners.ConvertAll(static l => "http://" + l.EndPoint);
@@ -240,10 +204,13 @@ internal sealed class ProxyServer : IAsyncDisposable
     /// <summary>Gets the admin listener's URL with its real port, or null (valid after start).</summary>
     public string? AdminUrl => _adminListener is null ? null : "http://" + _adminListener.EndPoint;
 
-    public long InFlight => _forwarder.InFlight;
+    public long InFlight => _active.InFlight;
 
     /// <summary>Gets the backend connections idle in the proxy's own pools right now.</summary>
-    public int IdleBackendConnections => _forwarder.IdleConnections;
+    public int IdleBackendConnections => _active.Current.IdleConnections;
+
+    /// <summary>Gets the admin API, or null without an admin listener.</summary>
+    public AdminApi? Admin => _admin;
 
     /// <summary>Gets the proxy's own HTTP/1.1 codec, or null when it is off or the backends rule it out (see <see cref="PerformanceOptions.FastPath"/>).</summary>
     public Http1Codec? Codec => _codec;
@@ -253,8 +220,8 @@ internal sealed class ProxyServer : IAsyncDisposable
 
     public PrometheusExporter Exporter => _exporter;
 
-    /// <summary>Gets the backends' health (Core's tracker and filter, fed by probes and passive reports).</summary>
-    public BackendHealth Health { get; }
+    /// <summary>Gets the backends' health in the configuration in force (Core's tracker and filter, fed by probes and passive reports).</summary>
+    public BackendHealth Health => _active.Current.Health;
 
     /// <summary>Creates a proxy from a validated configuration.</summary>
     /// <param name="options">A configuration <see cref="ProxyOptionsValidator"/> accepted.</param>
@@ -270,13 +237,15 @@ internal sealed class ProxyServer : IAsyncDisposable
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
         await _app.StartAsync(cancellationToken).ConfigureAwait(false);
-        _prober.Start();
+        _generation.Start();
+        _admin?.Start();
+        StartReloadTriggers();
         if (DemoBackendUrls is { Count: > 0 } demo)
         {
             Log.DemoBackendsStarted(_logger, string.Join(", ", demo));
         }
 
-        string metrics = !_options.Metrics.Enabled ? "(disabled)" : (AdminUrl ?? Urls[0]) + _options.Metrics.Path;
+        string metrics = !_startOptions.Metrics.Enabled ? "(disabled)" : (AdminUrl ?? Urls[0]) + _startOptions.Metrics.Path;
         Log.Started(_logger, ProxyVersion.Current, string.Join(", ", Urls), Backends.Count, StrategyName, metrics);
     }
 
@@ -285,42 +254,33 @@ internal sealed class ProxyServer : IAsyncDisposable
     {
         await StartAsync().ConfigureAwait(false);
         await _app.WaitForShutdownAsync().ConfigureAwait(false);
-        await StopProberAsync().ConfigureAwait(false);
+        await StopProbingAsync().ConfigureAwait(false);
         LogDrainFinished();
     }
 
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
         await _app.StopAsync(cancellationToken).ConfigureAwait(false);
-        await StopProberAsync().ConfigureAwait(false);
+        await StopProbingAsync().ConfigureAwait(false);
         LogDrainFinished();
     }
 
     public async ValueTask DisposeAsync()
     {
+        StopReloadTriggers();
         await _app.DisposeAsync().ConfigureAwait(false);
-        await StopProberAsync().ConfigureAwait(false);
-        _rateLimiter?.Dispose();
-        _forwarder.Dispose();
+        _admin?.Dispose();
+        await RetireAllAsync().ConfigureAwait(false);
         _exporter.Dispose();
         _coreMetrics.Dispose();
         _metrics.Dispose();
-    }
-
-    private async Task StopProberAsync()
-    {
-        if (!_proberStopped)
-        {
-            _proberStopped = true;
-            await _prober.DisposeAsync().ConfigureAwait(false);
-        }
     }
 
     private void LogDrainFinished()
     {
         long started = Volatile.Read(ref _drainStarted);
         long elapsed = started == 0 ? 0 : (long)_clock.Elapsed(started).TotalMilliseconds;
-        Log.DrainFinished(_logger, elapsed, _forwarder.InFlight);
+        Log.DrainFinished(_logger, elapsed, _active.InFlight);
     }
 
     private async Task ServeMetricsAsync(HttpContext context)

@@ -29,4 +29,13 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 12, Level = LogLevel.Debug, Message = "backend {Backend} failed ({Error}); retrying on another backend")]
     public static partial void Retrying(ILogger logger, string backend, string error);
+
+    [LoggerMessage(EventId = 20, Level = LogLevel.Information, Message = "config reloaded ({Trigger}): {Summary}")]
+    public static partial void ConfigReloaded(ILogger logger, string trigger, string summary);
+
+    [LoggerMessage(EventId = 21, Level = LogLevel.Warning, Message = "config reload ({Trigger}): {Keys} changed, which takes a restart; the rest of the change applied")]
+    public static partial void ConfigNeedsRestart(ILogger logger, string trigger, string keys);
+
+    [LoggerMessage(EventId = 22, Level = LogLevel.Warning, Message = "config reload ({Trigger}) refused, the running configuration stays: config error: {Problem}")]
+    public static partial void ConfigReloadRefused(ILogger logger, string trigger, string problem);
 }

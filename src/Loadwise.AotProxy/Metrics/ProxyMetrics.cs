@@ -1,6 +1,5 @@
 using System.Diagnostics.Metrics;
 using Loadwise.AotProxy.Backends;
-using Loadwise.AotProxy.Threading;
 
 namespace Loadwise.AotProxy.Metrics;
 
@@ -21,21 +20,28 @@ internal sealed class ProxyMetrics : IDisposable
 
     private readonly Counter<long> _requests;
     private readonly Counter<long> _dropped;
-    private readonly PerCoreCells _active = new(1); // read at scrape time: two measurements fewer per request
+    private readonly Counter<long> _reloads;
     private readonly Histogram<double> _duration;
     private readonly Counter<long> _retries;
 
-    public ProxyMetrics(object scope, IReadOnlyList<Backend> backends)
+    /// <summary>Creates the instruments; the observed ones read the configuration in force at each scrape.</summary>
+    /// <param name="scope">The proxy instance the meter belongs to.</param>
+    /// <param name="backends">The backends of the configuration in force.</param>
+    /// <param name="inFlight">The requests in flight (each counted once, by the forwarder that carries it).</param>
+    /// <param name="panicPicks">The picks made in health panic since start.</param>
+    public ProxyMetrics(object scope, Func<IReadOnlyList<Backend>> backends, Func<long> inFlight, Func<long> panicPicks)
     {
         // The scope ties the meter to this proxy instance, so that several proxies in one process (tests) each export
         // only their own numbers.
         Meter = new Meter(new MeterOptions(MeterName) { Scope = scope });
         _requests = Meter.CreateCounter<long>("loadwise.requests", description: "Requests forwarded, by backend and response status code.");
         _dropped = Meter.CreateCounter<long>("loadwise.requests.dropped", description: "Requests not forwarded to completion, by reason.");
-        Meter.CreateObservableUpDownCounter("loadwise.active_requests", () => _active.Sum(0), description: "Requests in flight through the proxy.");
+        Meter.CreateObservableUpDownCounter("loadwise.active_requests", inFlight, description: "Requests in flight through the proxy.");
         _duration = Meter.CreateHistogram<double>("loadwise.request.duration", unit: "s", description: "Time from request start to response end, by backend.");
         _retries = Meter.CreateCounter<long>("loadwise.retries", description: "Failed attempts retried on another backend (retried), or not retried because the retry budget was spent (budget_exhausted).");
-        Meter.CreateObservableGauge("loadwise.backend.health", () => ObserveHealth(backends), description: "Backend health: 1 for the backend's current state, 0 for the others.");
+        Meter.CreateObservableGauge("loadwise.backend.health", () => ObserveHealth(backends()), description: "Backend health: 1 for the backend's current state, 0 for the others.");
+        Meter.CreateObservableCounter("loadwise.panic_picks", panicPicks, description: "Picks made among all backends because fewer than HealthChecks:PanicThresholdPercent were available.");
+        _reloads = Meter.CreateCounter<long>("loadwise.config.reloads", description: "Configuration reloads, by result: applied, or invalid (the running configuration kept).");
     }
 
     public Meter Meter { get; }
@@ -58,16 +64,14 @@ internal sealed class ProxyMetrics : IDisposable
 
     public void Retry(KeyValuePair<string, object?> result) => _retries.Add(1, result);
 
-    /// <summary>Exports the picks made in health panic (<c>loadwise_panic_picks_total</c>), read at scrape time.</summary>
-    public void ObservePanicPicks(Func<long> picks) =>
-        Meter.CreateObservableCounter("loadwise.panic_picks", picks, description: "Picks made among all backends because fewer than HealthChecks:PanicThresholdPercent were available.");
+    /// <summary>The result tag of an applied reload.</summary>
+    public static readonly KeyValuePair<string, object?> ReloadApplied = new("result", "applied");
 
-    /// <summary>Gets the requests in flight through the proxy right now (counted once per request, here).</summary>
-    public long ActiveRequests => _active.Sum(0);
+    /// <summary>The result tag of a reload refused for an invalid configuration.</summary>
+    public static readonly KeyValuePair<string, object?> ReloadInvalid = new("result", "invalid");
 
-    public void RequestStarted() => _active.Add(0, 1);
-
-    public void RequestEnded() => _active.Add(0, -1);
+    /// <summary>Counts one configuration reload.</summary>
+    public void Reloaded(KeyValuePair<string, object?> result) => _reloads.Add(1, result);
 
     public void Completed(Backend backend, int statusCode, double seconds)
     {

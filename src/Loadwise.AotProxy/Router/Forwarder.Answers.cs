@@ -32,12 +32,14 @@ internal sealed partial class Forwarder
                 break;
             case AttemptOutcome.TimedOut:
                 Log.UpstreamTimeout(_logger, backend.Id);
+                backend.Stats.RecordError(_clock.Time.GetUtcNow(), "no response head in time");
                 status = StatusCodes.Status504GatewayTimeout;
                 await exchange.WriteErrorAsync(status, "504 backend did not answer in time\n").ConfigureAwait(false);
                 break;
             default:
                 // Failed, or retryable with no retry left.
                 Log.UpstreamFailed(_logger, backend.Id, result.Error ?? "failed");
+                backend.Stats.RecordError(_clock.Time.GetUtcNow(), result.Error ?? "failed");
                 status = StatusCodes.Status502BadGateway;
                 if (exchange.TryDiscardResponse())
                 {
@@ -51,7 +53,15 @@ internal sealed partial class Forwarder
                 break;
         }
 
-        _metrics.Completed(backend, status, _clock.Elapsed(started).TotalSeconds);
+        Completed(backend, status, started);
+    }
+
+    /// <summary>Records a finished request in the metrics and in the backend's last-minute figures.</summary>
+    private void Completed(Backend backend, int status, long started)
+    {
+        TimeSpan elapsed = _clock.Elapsed(started);
+        _metrics.Completed(backend, status, elapsed.TotalSeconds);
+        backend.Stats.Record(elapsed.TotalMilliseconds, failed: status >= 500);
     }
 
     /// <summary>
@@ -71,7 +81,7 @@ internal sealed partial class Forwarder
         Backend failed = _backends[tried![attempts - 1]];
         Log.UpstreamFailed(_logger, failed.Id, "no other backend to retry on");
         await exchange.WriteErrorAsync(StatusCodes.Status502BadGateway, "502 backend unreachable\n").ConfigureAwait(false);
-        _metrics.Completed(failed, StatusCodes.Status502BadGateway, _clock.Elapsed(started).TotalSeconds);
+        Completed(failed, StatusCodes.Status502BadGateway, started);
     }
 
     /// <summary>
@@ -80,7 +90,7 @@ internal sealed partial class Forwarder
     /// </summary>
     private int Select(bool hasKey, ulong key, int[]? tried, int triedCount)
     {
-        if (triedCount == 0)
+        if (triedCount == 0 && Volatile.Read(ref _drained) == 0)
         {
             var first = hasKey ? new SelectionContext { HashKey = key } : default;
             return Filter.TrySelect(_nodes, in first, _healthFilter, _strategy, out int index) ? index : -1;
@@ -92,6 +102,15 @@ internal sealed partial class Forwarder
         for (int i = 0; i < triedCount; i++)
         {
             mask.Exclude(tried![i]);
+        }
+
+        // Drained backends are out even in health panic: an operator's decision, not a health guess.
+        for (int i = 0; i < _backends.Length && Volatile.Read(ref _drained) > 0; i++)
+        {
+            if (_backends[i].Drained)
+            {
+                mask.Exclude(i);
+            }
         }
 
         var retry = new SelectionContext { HashKey = hasKey ? key : null, Mask = mask };

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Loadwise.AotProxy.Backends;
+using Loadwise.AotProxy.Configuration;
 using Loadwise.AotProxy.Health;
 using Loadwise.AotProxy.Http;
 using Loadwise.AotProxy.Logging;
@@ -21,7 +22,7 @@ namespace Loadwise.AotProxy.Router;
 /// using var forwarder = new Forwarder(backends, strategy, hashKey, settings, metrics, selections, "RoundRobin", logger, health, budget, limiter);
 /// await forwarder.ForwardAsync(new KestrelExchange(httpContext));
 /// </code></example>
-internal sealed partial class Forwarder : IDisposable
+internal sealed partial class Forwarder
 {
     private readonly HttpClientAttempt _httpClient;
     private readonly DirectAttempt?[] _direct;
@@ -40,6 +41,8 @@ internal sealed partial class Forwarder : IDisposable
     private readonly string _strategyName;
     private readonly ILogger _logger;
     private readonly ProxyClock _clock;
+    private readonly PerCoreCells _active = new(1); // in flight on this forwarder: each request counted once, here
+    private int _drained;
 
     public Forwarder(
         IReadOnlyList<Backend> backends,
@@ -52,7 +55,8 @@ internal sealed partial class Forwarder : IDisposable
         ILogger logger,
         BackendHealth health,
         RetryBudget retryBudget,
-        ClientRateLimiter? rateLimiter)
+        ClientRateLimiter? rateLimiter,
+        Forwarder? previous = null)
     {
         _backends = [.. backends];
         _nodes = new BackendNode[backends.Count];
@@ -65,8 +69,13 @@ internal sealed partial class Forwarder : IDisposable
             _targets[i] = new UpstreamTarget(backend.Authority, backend.Url.AbsolutePath.TrimEnd('/'), settings.PreserveHost, settings.XForwarded, settings.Forwarded);
             if (settings.DirectHttp1 && backend.Url.Scheme == Uri.UriSchemeHttp)
             {
-                _direct[i] = new DirectAttempt(backend, new ConnectionPool(backend.Url, settings.Upstream), settings.Upstream, health);
+                // A backend kept across a reload keeps its pooled connections, unless the timeouts they were made
+                // with changed.
+                ConnectionPool pool = previous?.PoolFor(backend, settings.Upstream) ?? new ConnectionPool(backend.Url, settings.Upstream);
+                _direct[i] = new DirectAttempt(backend, pool, settings.Upstream, health);
             }
+
+            _drained += backend.Drained ? 1 : 0;
         }
 
         _strategy = strategy;
@@ -82,10 +91,52 @@ internal sealed partial class Forwarder : IDisposable
         _logger = logger;
         _httpClient = new HttpClientAttempt(settings.Upstream, health);
         _clock = settings.Upstream.Clock;
+        StrategyName = strategyName;
+        ReadHeaders = hashKey?.Kind switch
+        {
+            HashKeyKind.Header => [ForwardedHeaders.ForwardedFor, ForwardedHeaders.ForwardedProto, ForwardedHeaders.ForwardedHost, hashKey.Name!],
+            HashKeyKind.Cookie => [ForwardedHeaders.ForwardedFor, ForwardedHeaders.ForwardedProto, ForwardedHeaders.ForwardedHost, "Cookie"],
+            _ => [ForwardedHeaders.ForwardedFor, ForwardedHeaders.ForwardedProto, ForwardedHeaders.ForwardedHost],
+        };
     }
 
-    /// <summary>Gets the requests being forwarded right now.</summary>
-    public long InFlight => _metrics.ActiveRequests;
+    /// <summary>Gets the requests being forwarded by this forwarder right now.</summary>
+    public long InFlight => _active.Sum(0);
+
+    /// <summary>Gets the backends, in configuration order.</summary>
+    public IReadOnlyList<Backend> Backends => _backends;
+
+    /// <summary>Gets the backends' health (Core's tracker and filter).</summary>
+    public BackendHealth Health => _health;
+
+    /// <summary>Gets the name of the strategy, as configured.</summary>
+    public string StrategyName { get; }
+
+    /// <summary>Gets the trust rules for forwarding headers.</summary>
+    public ForwardedHeaders Forwarded => _settings.Forwarded;
+
+    /// <summary>Gets the headers the router reads from a request (forwarding headers, the hash key's), which it may carry at most once.</summary>
+    public string[] ReadHeaders { get; }
+
+    /// <summary>Gets the picks made in health panic.</summary>
+    public long PanicPicks => _healthFilter.PanicPicks;
+
+    /// <summary>
+    /// Takes a backend out of service (drain) or puts it back: no new request goes to a drained backend, in any
+    /// forwarder made after this one too (the flag is the backend's). Returns false for an unknown id.
+    /// </summary>
+    public bool SetDrained(string id, bool drained)
+    {
+        Backend? backend = Array.Find(_backends, b => b.Id == id);
+        if (backend is null)
+        {
+            return false;
+        }
+
+        backend.Drained = drained;
+        Volatile.Write(ref _drained, _backends.Count(static b => b.Drained));
+        return true;
+    }
 
     /// <summary>Gets the backend connections idle in the proxy's own pools right now.</summary>
     public int IdleConnections => _direct.Sum(static attempt => attempt?.Pool.IdleCount ?? 0);
@@ -102,7 +153,7 @@ internal sealed partial class Forwarder : IDisposable
         where TExchange : IClientExchange
     {
         long started = _clock.Timestamp;
-        _metrics.RequestStarted();
+        _active.Add(0, 1);
         try
         {
             if (_rateLimiter is not null && !_rateLimiter.TryAcquire(exchange, out int retryAfter))
@@ -145,6 +196,7 @@ internal sealed partial class Forwarder : IDisposable
 
                 if (result.Outcome == AttemptOutcome.Retryable && attempts < _settings.RetryCount)
                 {
+                    backend.Stats.RecordError(_clock.Time.GetUtcNow(), result.Error ?? "failed");
                     attemptStarted = _clock.NowMilliseconds;
                     if (_retryBudget.TryRetry(attemptStarted))
                     {
@@ -164,16 +216,32 @@ internal sealed partial class Forwarder : IDisposable
         }
         finally
         {
-            _metrics.RequestEnded();
+            _active.Add(0, -1);
         }
     }
 
-    public void Dispose()
+    /// <summary>
+    /// Closes what this forwarder holds once its requests finished: its HttpClient connections, and the pools that
+    /// <paramref name="next"/> did not take over (all of them at shutdown, when there is no next).
+    /// </summary>
+    public void Retire(Forwarder? next)
     {
         _httpClient.Dispose();
         foreach (DirectAttempt? attempt in _direct)
         {
-            attempt?.Pool.Dispose();
+            if (attempt is not null && (next is null || !next.Uses(attempt.Pool)))
+            {
+                attempt.Pool.Dispose();
+            }
         }
     }
+
+    /// <summary>The pool of <paramref name="backend"/> when this forwarder has one made with the same settings, else null.</summary>
+    private ConnectionPool? PoolFor(Backend backend, UpstreamSettings settings)
+    {
+        int i = Array.IndexOf(_backends, backend);
+        return i >= 0 && _direct[i] is { } attempt && attempt.Pool.MakesConnectionsAs(settings) ? attempt.Pool : null;
+    }
+
+    private bool Uses(ConnectionPool pool) => Array.Exists(_direct, a => ReferenceEquals(a?.Pool, pool));
 }

@@ -42,8 +42,17 @@ internal sealed class ConnectionPool : IDisposable
     private readonly ProxyClock _clock;
     private volatile bool _disposed;
 
+    /// <summary>Gets the settings the pool's connections are made with.</summary>
+    public UpstreamSettings Settings { get; }
+
+    /// <summary>Gets whether connections made under <paramref name="other"/> would be made the same way (so a reload can keep this pool).</summary>
+    public bool MakesConnectionsAs(UpstreamSettings other) =>
+        Settings.ConnectTimeout == other.ConnectTimeout && Settings.IdleTimeout == other.IdleTimeout
+        && ReferenceEquals(Settings.EventLoop, other.EventLoop) && ReferenceEquals(Settings.Clock, other.Clock);
+
     public ConnectionPool(Uri backend, UpstreamSettings settings)
     {
+        Settings = settings;
         _loop = settings.EventLoop;
         _clock = settings.Clock;
         TimeSpan connectTimeout = settings.ConnectTimeout;

@@ -77,6 +77,22 @@ public sealed class DiagnosticsMetricsCollector : IMetricsCollector, IDisposable
         }
     }
 
+    /// <summary>
+    /// Adds node counts read from <paramref name="counts"/> at each collection to the <c>loadwise.nodes</c> gauge: for
+    /// a set of nodes whose tracker is replaced over time (a reloaded configuration), where passing each tracker to
+    /// <see cref="ObserveNodes{TId}"/> would count the replaced ones too.
+    /// </summary>
+    /// <param name="counts">Returns the current counts.</param>
+    /// <example><code>metrics.ObserveNodes(() => current.Tracker.CountByStatus());</code></example>
+    public void ObserveNodes(Func<HealthStatusCounts> counts)
+    {
+        ArgumentNullException.ThrowIfNull(counts);
+        lock (_sourcesGate)
+        {
+            _sources = [.. _sources, counts];
+        }
+    }
+
     /// <inheritdoc/>
     public void OnSelected<TId>(TId nodeId, string strategy)
         where TId : notnull =>
