@@ -297,7 +297,7 @@ public sealed class SnapshotTests
     }
 }
 
-/// <summary>README.md ("Generated selectors") shows real generated code: every line of its excerpt appears in the snapshot.</summary>
+/// <summary>docs/core/generator.md shows real generated code: every line of its excerpt appears in the snapshot.</summary>
 public sealed class DocumentationExcerptTests
 {
     [Fact]
@@ -305,12 +305,12 @@ public sealed class DocumentationExcerptTests
     {
         string testsDirectory = RepositoryPaths.TestProject;
         string root = RepositoryPaths.Root;
-        string docs = File.ReadAllText(Path.Combine(root, "README.md"));
+        string docs = File.ReadAllText(Path.Combine(root, "docs/core/generator.md"));
         string snapshot = File.ReadAllText(Path.Combine(testsDirectory, "Snapshots/Struct_Backend.verified.cs"));
         string[] snapshotLines = [.. snapshot.Split('\n').Select(l => l.Trim())];
 
         int start = docs.IndexOf("```csharp\npartial struct Backend", StringComparison.Ordinal);
-        Assert.True(start >= 0, "excerpt not found in README.md");
+        Assert.True(start >= 0, "excerpt not found in docs/core/generator.md");
         int end = docs.IndexOf("```", start + 10, StringComparison.Ordinal);
         string[] excerpt = [.. docs[(start + 10)..end].Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0)];
 
