@@ -317,6 +317,23 @@ public sealed class DocumentationExcerptTests
         Assert.True(excerpt.Length >= 8);
         Assert.All(excerpt, line => Assert.Contains(line, snapshotLines));
     }
+
+    /// <summary>README.md's C# examples are code that CI compiles and runs: every line appears in samples/Quickstart.</summary>
+    [Fact]
+    public void Readme_examples_are_lines_of_the_quickstart_sample()
+    {
+        string root = RepositoryPaths.Root;
+        string readme = File.ReadAllText(Path.Combine(root, "README.md"));
+        HashSet<string> sample = [.. Directory.GetFiles(Path.Combine(root, "samples/Quickstart"), "*.cs")
+            .SelectMany(File.ReadAllLines).Select(l => l.Trim())];
+        System.Text.RegularExpressions.MatchCollection blocks = System.Text.RegularExpressions.Regex.Matches(
+            readme, "```csharp\n(.*?)```", System.Text.RegularExpressions.RegexOptions.Singleline);
+
+        Assert.True(blocks.Count >= 3, $"expected the README's three C# examples, found {blocks.Count}");
+        string[] missing = [.. blocks.SelectMany(b => b.Groups[1].Value.Split('\n'))
+            .Select(l => l.Trim()).Where(l => l.Length > 0 && !sample.Contains(l))];
+        Assert.True(missing.Length == 0, "README.md lines not in samples/Quickstart:\n" + string.Join("\n", missing));
+    }
 }
 
 /// <summary>Types whose file names would collide still each get their own generated file.</summary>
