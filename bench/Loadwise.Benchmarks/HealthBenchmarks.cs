@@ -4,7 +4,7 @@ namespace Loadwise.Benchmarks;
 
 public sealed record HealthBenchNode(string Id, double LoadScore) : INode<string>, ILoadMetric;
 
-/// <summary>Issue 3 targets: status lookup &lt;= 10 ns; HealthFilter + PowerOfTwoChoices over 64 nodes &lt;= 40 ns; 0 B.</summary>
+/// <summary>Targets: status lookup &lt;= 10 ns; HealthFilter + PowerOfTwoChoices over 64 nodes &lt;= 40 ns; 0 B.</summary>
 [MemoryDiagnoser]
 [MedianColumn]
 public class HealthBenchmarks

@@ -13,7 +13,7 @@ namespace Loadwise.Benchmarks;
 /// <summary>
 /// The proxy's pick path exactly as the forwarder runs it: the hash key read from a request header, Core's health
 /// filter, and the configured strategy (ConsistentHash by header, round robin for keyless requests), for 3 and 64
-/// backends, with every backend healthy or one ejected. Issue 6 target: &lt;= 200 ns, 0 B.
+/// backends, with every backend healthy or one ejected. Target: &lt;= 200 ns, 0 B.
 /// </summary>
 [MemoryDiagnoser]
 [MedianColumn]

@@ -7,7 +7,7 @@ public sealed record BenchProvider(string Id, NodeQuota Quota) : INode<string>, 
     public double RemainingRatio => Quota.RemainingRatio;
 }
 
-/// <summary>Issue 3 target: quota check per pick &lt;= 30 ns, 0 B.</summary>
+/// <summary>Target: quota check per pick &lt;= 30 ns, 0 B.</summary>
 [MemoryDiagnoser]
 [MedianColumn]
 public class QuotaBenchmarks

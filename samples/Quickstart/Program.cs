@@ -1,6 +1,6 @@
 using Loadwise;
 
-// The seed's quick start: a round robin over three addresses.
+// The README's first example: a round robin over three addresses.
 var strategy = new RoundRobin<string>();
 string[] backends = ["10.0.0.1:8080", "10.0.0.2:8080", "10.0.0.3:8080"];
 if (strategy.TrySelect(backends, SelectionContext.Empty, out int first))
@@ -37,6 +37,10 @@ var masked = new SelectionContext { Mask = mask };
 var leastLoad = LeastLoad.For<Backend>();
 leastLoad.TrySelect(nodes, in masked, out int pick);
 Console.WriteLine($"{"LeastLoad without api-a",-42} {nodes[pick].Id}");
+
+// The README's other two examples: a generated node, and health + filter + strategy.
+ReadmeExamples.GeneratedNode();
+ReadmeExamples.HealthFilterStrategy();
 
 void Show(string title, ISelectionStrategy<Backend> selector, Func<int, string>? key = null)
 {

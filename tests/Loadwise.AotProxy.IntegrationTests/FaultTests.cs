@@ -20,7 +20,7 @@ public sealed class FaultTests
     [Fact]
     public async Task A_backend_that_dies_under_load_costs_clients_nothing_and_comes_back_through_recovering()
     {
-        // The scenario with 50 concurrent clients; about 8 s instead of 20 s to keep the suite short on 2 cores.
+        // A backend killed under load from 50 concurrent clients; about 8 s instead of 20 s to keep the suite short on 2 cores.
         const int Clients = 50;
         await using TestProxy proxy = await TestProxy.StartAsync();
         Backend victim = proxy.Server.Backends[1];

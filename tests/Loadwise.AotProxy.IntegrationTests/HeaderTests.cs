@@ -11,7 +11,7 @@ public sealed class HeaderTests
     {
         await using TestProxy proxy = await TestProxy.StartAsync();
         // The Connection header names a custom header only: Kestrel (.NET 8-10) rewrites a Connection header that
-        // also carries close/keep-alive/upgrade to just that token before the application sees it (see README.md, "Forwarding").
+        // also carries close/keep-alive/upgrade to just that token before the application sees it (see docs/proxy/forwarding-and-security.md, "Header rules").
         // Transfer-Encoding is in the rules too (see Hop_by_hop_rules), but HttpClient re-frames a body upstream, so it is
         // checked there rather than here.
         string response = await RawHttp.SendAsync(proxy.Port, $"""

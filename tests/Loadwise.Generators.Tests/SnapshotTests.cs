@@ -297,7 +297,7 @@ public sealed class SnapshotTests
     }
 }
 
-/// <summary>README.md ("Generated selectors") shows real generated code: every line of its excerpt appears in the snapshot.</summary>
+/// <summary>docs/core/generator.md shows real generated code: every line of its excerpt appears in the snapshot.</summary>
 public sealed class DocumentationExcerptTests
 {
     [Fact]
@@ -305,17 +305,34 @@ public sealed class DocumentationExcerptTests
     {
         string testsDirectory = RepositoryPaths.TestProject;
         string root = RepositoryPaths.Root;
-        string docs = File.ReadAllText(Path.Combine(root, "README.md"));
+        string docs = File.ReadAllText(Path.Combine(root, "docs/core/generator.md"));
         string snapshot = File.ReadAllText(Path.Combine(testsDirectory, "Snapshots/Struct_Backend.verified.cs"));
         string[] snapshotLines = [.. snapshot.Split('\n').Select(l => l.Trim())];
 
         int start = docs.IndexOf("```csharp\npartial struct Backend", StringComparison.Ordinal);
-        Assert.True(start >= 0, "excerpt not found in README.md");
+        Assert.True(start >= 0, "excerpt not found in docs/core/generator.md");
         int end = docs.IndexOf("```", start + 10, StringComparison.Ordinal);
         string[] excerpt = [.. docs[(start + 10)..end].Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0)];
 
         Assert.True(excerpt.Length >= 8);
         Assert.All(excerpt, line => Assert.Contains(line, snapshotLines));
+    }
+
+    /// <summary>README.md's C# examples are code that CI compiles and runs: every line appears in samples/Quickstart.</summary>
+    [Fact]
+    public void Readme_examples_are_lines_of_the_quickstart_sample()
+    {
+        string root = RepositoryPaths.Root;
+        string readme = File.ReadAllText(Path.Combine(root, "README.md"));
+        HashSet<string> sample = [.. Directory.GetFiles(Path.Combine(root, "samples/Quickstart"), "*.cs")
+            .SelectMany(File.ReadAllLines).Select(l => l.Trim())];
+        System.Text.RegularExpressions.MatchCollection blocks = System.Text.RegularExpressions.Regex.Matches(
+            readme, "```csharp\n(.*?)```", System.Text.RegularExpressions.RegexOptions.Singleline);
+
+        Assert.True(blocks.Count >= 3, $"expected the README's three C# examples, found {blocks.Count}");
+        string[] missing = [.. blocks.SelectMany(b => b.Groups[1].Value.Split('\n'))
+            .Select(l => l.Trim()).Where(l => l.Length > 0 && !sample.Contains(l))];
+        Assert.True(missing.Length == 0, "README.md lines not in samples/Quickstart:\n" + string.Join("\n", missing));
     }
 }
 

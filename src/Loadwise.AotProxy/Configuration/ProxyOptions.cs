@@ -1,7 +1,7 @@
 namespace Loadwise.AotProxy.Configuration;
 
 // The configuration shape, bound by the configuration-binding source generator (AOT-safe, no reflection). Every key,
-// its default and its meaning is documented in README.md ("Configuration"); keep the two in step. Names and choices are plain strings
+// its default and its meaning is documented in docs/proxy/configuration.md; ConfigurationReferenceTests keeps the two in step. Names and choices are plain strings
 // so that the validator can say what is allowed instead of the binder failing on the first bad enum value.
 
 /// <summary>The whole proxy configuration (the root of the JSON file).</summary>
@@ -71,19 +71,20 @@ internal sealed class PerformanceOptions
     public bool InlineScheduling { get; set; } = true;
 
     /// <summary>
-    /// Gets or sets whether requests without a body to http:// backends go over the proxy's own pooled HTTP/1.1
-    /// connections, with the request head written straight from Kestrel's headers and the response parsed in place,
-    /// instead of through HttpClient (HttpRequestMessage, HttpResponseMessage and a Uri per request). Requests with a
-    /// body and https:// backends always use HttpClient.
+    /// Gets or sets whether requests to http:// backends, with or without a body, go over the proxy's own pooled HTTP/1.1
+    /// connections, with the request head written straight from the parsed request and the response parsed in place,
+    /// instead of through HttpClient (HttpRequestMessage, HttpResponseMessage and a Uri per request). https:// backends
+    /// always use HttpClient.
     /// </summary>
     public bool DirectHttp1 { get; set; } = true;
 
     /// <summary>
-    /// Gets or sets whether plain-HTTP listeners serve simple requests (GET or HEAD, HTTP/1.1, no body, one Host, visible
-    /// ASCII only) on a lean HTTP/1.1 path in front of Kestrel's HTTP layer: the request head is parsed in the
-    /// connection's buffer and forwarded as it is, and the response head is written back from the backend's bytes. The
-    /// first request it is not sure of hands the connection to Kestrel for good, so limits, errors, bodies and HTTP/2
-    /// are unchanged. Needs <see cref="DirectHttp1"/> and http:// backends only; otherwise it stays off.
+    /// Gets or sets whether plain-HTTP listeners serve common requests (GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS,
+    /// HTTP/1.1, one Host, visible ASCII only, no body or one framed by a single Content-Length) with the proxy's own
+    /// HTTP/1.1 codec in front of Kestrel's HTTP layer: the request head is parsed in the connection's buffer and
+    /// forwarded as it is, and the response head is written back from the backend's bytes. The first request it is not
+    /// sure of (chunked bodies, Expect, Upgrade and the rest) hands the connection to Kestrel for good, so Kestrel's
+    /// limits and errors apply to it. Needs <see cref="DirectHttp1"/> and http:// backends only; otherwise it stays off.
     /// </summary>
     public bool FastPath { get; set; } = true;
 

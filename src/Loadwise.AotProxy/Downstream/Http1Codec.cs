@@ -29,10 +29,11 @@ internal sealed record Http1CodecSettings(
 
 /// <summary>
 /// The proxy's own HTTP/1.1 codec: a connection middleware in front of Kestrel's HTTP layer. Each request head is
-/// parsed in place by <see cref="RequestHead"/>; a plain GET or HEAD is handed to the router from those bytes and
-/// the backend's response written straight back, with no HttpContext, header dictionary or strings per request. The
-/// first request it is not sure of hands the connection, that request's bytes still unread, to Kestrel's HTTP layer
-/// for good, so everything else (bodies, limits, errors, HTTP/2) is Kestrel's.
+/// parsed in place by <see cref="RequestHead"/>; a request it accepts (a common method, no body or one framed by a
+/// single Content-Length) is handed to the router from those bytes and the backend's response written straight back,
+/// with no HttpContext, header dictionary or strings per request. The first request it is not sure of hands the
+/// connection, that request's bytes still unread, to Kestrel's HTTP layer for good, so everything else (chunked
+/// bodies, Expect, limits, errors, HTTP/2) is Kestrel's.
 /// </summary>
 /// <example><code>
 /// var codec = new Http1Codec(activeForwarder, settings, clock);

@@ -64,7 +64,8 @@ internal readonly record struct AttemptResult(AttemptOutcome Outcome, int Status
 /// <summary>
 /// The one rule both upstream paths (the proxy's own HTTP/1.1 connections and HttpClient) use to decide what a failure
 /// means. A failed connect may be retried elsewhere unless the request body began to stream; no response at all may be
-/// retried for an idempotent request without a body (the backend may have acted on it, but doing it twice is harmless);
+/// retried for an idempotent request with no body or one held whole (the backend may have acted on it, but doing it
+/// twice is harmless, and a held body can be sent again; a streamed one cannot);
 /// a timeout is a 504 and never retried (the backend may still be working, and the client's wait would double);
 /// anything else is a 502.
 /// </summary>

@@ -6,7 +6,7 @@ using Loadwise.AotProxy.Http;
 namespace Loadwise.AotProxy.Upstream;
 
 /// <summary>
-/// One attempt through HttpClient (SocketsHttpHandler): for https backends, requests with bodies, and everything when
+/// One attempt through HttpClient (SocketsHttpHandler): for https backends, and for every request when
 /// Performance:DirectHttp1 is off. Kestrel parsed the request; the response is written to Kestrel's response, which
 /// frames it. Same outcomes and retry rules as <see cref="DirectAttempt"/> (<see cref="AttemptClassifier"/>), and the
 /// same framing rules for what the backend sends (<see cref="FramingProblem"/>).

@@ -84,7 +84,7 @@ public class ConsecutiveFailurePolicyTests
     }
 
     /// <summary>
-    /// Every reachable (status, counters) state times every outcome, against the transition table.
+    /// Every reachable (status, counters) state times every outcome, against the transition table in docs/core/health.md (the state diagram).
     /// </summary>
     [Theory]
     [MemberData(nameof(Thresholds))]

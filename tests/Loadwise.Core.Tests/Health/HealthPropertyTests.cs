@@ -6,7 +6,7 @@ namespace Loadwise.Tests.Health;
 public class HealthPropertyTests
 {
     /// <summary>
-    /// A deliberately naive model of the table, written without the policy's code: run counters and a switch.
+    /// A deliberately naive model of the documented state table (docs/core/health.md), written without the policy's code: run counters and a switch.
     /// </summary>
     private sealed class ReferenceModel(int t, int r)
     {
