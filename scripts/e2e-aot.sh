@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end check of the native-AOT proxy binary (called by .ci/run):
 #   publish -> start --demo -> time to first 200 -> 100 requests all 200 over every backend -> promtool check metrics
+#   -> admin API and status page on the admin listener (drain and ready a backend) -> access log lines, reopened on
+#   SIGUSR1 -> SIGHUP reloads and the proxy keeps serving
 #   -> SIGTERM with a /delay/2000 request in flight: it completes 200 and the process exits 0 before the drain timeout
 #   -> a stray response on an idle backend connection never reaches another client -> binary size.
 # Every wait is bounded; the proxy is killed on any exit. Exits non-zero on the first failure.
@@ -12,6 +14,7 @@ out=artifacts/aot
 bin="$out/loadwise-proxy"
 log=artifacts/e2e-aot.log
 proxy="http://127.0.0.1:3000"
+admin="http://127.0.0.1:9100"
 pid=""
 
 fail() { echo "e2e-aot: FAIL: $*" >&2; [ -f "$log" ] && { echo "--- proxy log ---" >&2; cat "$log" >&2; }; exit 1; }
@@ -37,7 +40,7 @@ if [ "${1:-}" != "--no-publish" ]; then
 fi
 [ -x "$bin" ] || fail "$bin not found"
 
-for port in 3000 8081 8082 8083; do
+for port in 3000 8081 8082 8083 9100; do
   if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/"; then fail "port $port is already in use"; fi
 done
 
@@ -58,7 +61,11 @@ echo "e2e-aot: --check-config accepts the sample and rejects a bad file"
 # 1. Start the demo and time start -> first 200.
 started=$(now_ms)
 # Rate limiting on (with room for the whole run), so the native binary exercises the per-client token buckets too.
-"$bin" --demo --RateLimiting:Enabled=true --RateLimiting:TokensPerSecond=1000 --RateLimiting:Burst=1000 >"$log" 2>&1 &
+# The admin listener and the access log on too, checked after the scrape.
+access_log=$(pwd)/artifacts/e2e-aot-access.log
+rm -f "$access_log" "$access_log.1"
+"$bin" --demo --RateLimiting:Enabled=true --RateLimiting:TokensPerSecond=1000 --RateLimiting:Burst=1000 \
+  --Admin:Listen=http://127.0.0.1:9100 --AccessLog:Enabled=true "--AccessLog:Path=$access_log" >"$log" 2>&1 &
 pid=$!
 deadline=$(( started + 10000 ))
 until [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$proxy/" || true)" = "200" ]; do
@@ -83,7 +90,7 @@ done
 echo "e2e-aot: 100 requests all 200 across ${#seen[@]} backends (${!seen[*]})"
 
 # 3. The scrape passes promtool and has every metric.
-metrics=$(curl -s --max-time 5 "$proxy/metrics") || fail "scrape failed"
+metrics=$(curl -s --max-time 5 "$admin/metrics") || fail "scrape failed"
 echo "$metrics" | promtool check metrics || fail "promtool check metrics rejected the scrape"
 for name in loadwise_requests_total loadwise_requests_dropped_total loadwise_active_requests \
   loadwise_request_duration_seconds loadwise_backend_health loadwise_selections_total \
@@ -99,12 +106,51 @@ for backend in backend-1 backend-2 backend-3; do
 done
 echo "e2e-aot: promtool check metrics passed; every demo backend probed healthy"
 
+# 3b. The admin API and the status page, in the native binary: list, drain (no request reaches the backend), ready.
+backends_json=$(curl -fsS --max-time 5 "$admin/admin/backends") || fail "GET /admin/backends failed"
+[ "$(echo "$backends_json" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["backends"]))')" = 3 ] \
+  || fail "GET /admin/backends did not list 3 backends: $backends_json"
+curl -fsS --max-time 5 "$admin/admin/" | grep -q "<title>loadwise-proxy status</title>" || fail "the status page is not served"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$proxy/admin/backends")" != 200 ] || true # forwarded to a demo backend there
+drained=$(curl -fsS --max-time 5 -X POST "$admin/admin/backends/backend-1/drain") || fail "drain failed"
+echo "$drained" | grep -q '"admin": "maintenance"' || fail "drain did not put backend-1 in maintenance: $drained"
+for i in $(seq 1 30); do
+  [ "$(curl -s --max-time 5 "$proxy/" | tr -d '\n')" != "backend-1" ] || fail "request $i reached the drained backend-1"
+done
+curl -fsS --max-time 5 -X POST "$admin/admin/backends/backend-1/ready" | grep -q '"admin": "in_service"' || fail "ready failed"
+echo "e2e-aot: admin API lists 3 backends, the page is served, a drained backend got none of 30 requests, ready again"
+
+# 3c. The access log: a line per request; after a rename, SIGUSR1 reopens the file.
+lines=$(wc -l <"$access_log")
+[ "$lines" -ge 130 ] || fail "the access log has $lines lines, expected at least 130 (100 + 30 requests)"
+grep -q '"GET / HTTP/1.1" 200 ' "$access_log" || fail "no common-format line in the access log: $(head -n 2 "$access_log")"
+mv "$access_log" "$access_log.1"
+kill -USR1 "$pid"
+sleep 0.3
+curl -s -o /dev/null --max-time 5 "$proxy/reopened" || true
+deadline=$(( $(now_ms) + 5000 ))
+until [ -s "$access_log" ]; do [ "$(now_ms)" -lt "$deadline" ] || fail "no new access log after SIGUSR1"; sleep 0.05; done
+grep -q '"GET /reopened HTTP/1.1"' "$access_log" || fail "the reopened access log lacks the request: $(cat "$access_log")"
+echo "e2e-aot: access log wrote $lines lines; SIGUSR1 reopened it after a rename"
+
+# 3d. SIGHUP reloads (nginx's habit) instead of ending the process, and the proxy keeps serving.
+kill -HUP "$pid"
+deadline=$(( $(now_ms) + 5000 ))
+until grep -q "config reloaded (SIGHUP)" "$log"; do
+  kill -0 "$pid" 2>/dev/null || fail "SIGHUP ended the proxy"
+  [ "$(now_ms)" -lt "$deadline" ] || fail "no reload log line after SIGHUP"
+  sleep 0.05
+done
+[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$proxy/")" = 200 ] || fail "no 200 after the reload"
+curl -fsS --max-time 5 "$admin/metrics" | grep -q '^loadwise_config_reloads_total{result="applied"} 1$' || fail "the reload was not counted"
+echo "e2e-aot: SIGHUP reloaded the configuration; the proxy kept serving"
+
 # 4. SIGTERM with a request in flight: it completes with 200 and the process exits 0 before the drain timeout (30 s).
 delay_out=artifacts/e2e-aot-delay.txt
 curl -s --max-time 15 -o "$delay_out" -w '%{http_code}' "$proxy/delay/2000" >"$delay_out.code" &
 delay_pid=$!
 deadline=$(( $(now_ms) + 5000 ))
-until curl -s --max-time 1 "$proxy/metrics" | grep -q '^loadwise_active_requests 1$'; do
+until curl -s --max-time 1 "$admin/metrics" | grep -q '^loadwise_active_requests 1$'; do
   [ "$(now_ms)" -lt "$deadline" ] || fail "the /delay/2000 request never got in flight"
 done
 signalled=$(now_ms)

@@ -51,6 +51,12 @@ internal sealed class ProxyOptions
 
     /// <summary>Gets the configuration-reload settings.</summary>
     public ReloadOptions Reload { get; } = new();
+
+    /// <summary>Gets the access-log settings.</summary>
+    public AccessLogOptions AccessLog { get; } = new();
+
+    /// <summary>Gets the telemetry export settings.</summary>
+    public TelemetryOptions Telemetry { get; } = new();
 }
 
 /// <summary>Runtime tuning of the proxy process.</summary>

@@ -84,6 +84,7 @@ internal static class ProxyOptionsValidator
         }
 
         ValidateAdmin(options, problems);
+        ObservabilityValidator.Validate(options, problems);
 
         ValidateHealth(options.HealthChecks, problems);
         ValidateRetries(options.Retries, problems);

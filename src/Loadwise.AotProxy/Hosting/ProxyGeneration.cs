@@ -4,6 +4,7 @@ using Loadwise.AotProxy.Configuration;
 using Loadwise.AotProxy.Health;
 using Loadwise.AotProxy.Http;
 using Loadwise.AotProxy.Listener;
+using Loadwise.AotProxy.Logging;
 using Loadwise.AotProxy.Metrics;
 using Loadwise.AotProxy.RateLimiting;
 using Loadwise.AotProxy.Router;
@@ -18,7 +19,9 @@ namespace Loadwise.AotProxy.Hosting;
 /// <param name="Logger">The proxy's logger.</param>
 /// <param name="Clock">The proxy's clock.</param>
 /// <param name="EventLoop">The event loop the backend connections run on, or null.</param>
-internal sealed record GenerationServices(ProxyMetrics Metrics, DiagnosticsMetricsCollector CoreMetrics, ILogger Logger, ProxyClock Clock, EventLoopGroup? EventLoop);
+/// <param name="AccessLog">The access log, or null when it is off.</param>
+internal sealed record GenerationServices(
+    ProxyMetrics Metrics, DiagnosticsMetricsCollector CoreMetrics, ILogger Logger, ProxyClock Clock, EventLoopGroup? EventLoop, AccessLog? AccessLog);
 
 /// <summary>
 /// One configuration's running parts: its backends, their health and probes, the client rate limiter, and the
@@ -109,6 +112,7 @@ internal sealed class ProxyGeneration
         {
             RetryCount = options.Retries.Count,
             DirectHttp1 = options.Performance.DirectHttp1,
+            AccessLog = services.AccessLog,
         };
         var forwarder = new Forwarder(
             backends, strategy, hashKey, settings, services.Metrics, services.CoreMetrics, strategyName, services.Logger, health, retryBudget, rateLimiter, previous?.Forwarder);

@@ -18,7 +18,10 @@ internal sealed partial class ProxyServer
     private readonly SemaphoreSlim _reloadGate = new(1, 1);
     private readonly List<(ProxyGeneration Generation, Task Retirement)> _retiring = [];
     private readonly Lock _retiringGate = new();
+    private const int SigUsr1 = 10;
+
     private PosixSignalRegistration? _hangUp;
+    private PosixSignalRegistration? _reopenLog;
     private FileSystemWatcher? _watcher;
     private ITimer? _watchQuiet;
 
@@ -155,6 +158,16 @@ internal sealed partial class ProxyServer
             });
         }
 
+        if (_handleSignals && OperatingSystem.IsLinux() && _telemetry.AccessLog is { } accessLog)
+        {
+            // logrotate's habit (nginx reopens its logs on SIGUSR1 too); 10 is SIGUSR1 on Linux, passed as a raw number.
+            _reopenLog = PosixSignalRegistration.Create((PosixSignal)SigUsr1, context =>
+            {
+                context.Cancel = true;
+                accessLog.Reopen();
+            });
+        }
+
         if (_startOptions.Reload.WatchFile)
         {
             WatchConfigFile();
@@ -184,6 +197,7 @@ internal sealed partial class ProxyServer
     private void StopReloadTriggers()
     {
         _hangUp?.Dispose();
+        _reopenLog?.Dispose();
         _watcher?.Dispose();
         _watchQuiet?.Dispose();
     }

@@ -32,6 +32,7 @@ internal sealed partial class ProxyServer : IAsyncDisposable
     private readonly ProxyMetrics _metrics;
     private readonly DiagnosticsMetricsCollector _coreMetrics;
     private readonly PrometheusExporter _exporter;
+    private readonly ProxyTelemetry _telemetry;
     private readonly Http1Codec? _codec;
     private readonly AdminApi? _admin;
     private readonly List<ListenOptions> _listeners = [];
@@ -130,7 +131,9 @@ internal sealed partial class ProxyServer : IAsyncDisposable
             || ReferenceEquals(meter.Scope, meterFactory)
             || (meter.Scope is null && meter.Name is ProxyMetrics.MeterName or RuntimeMeterName));
 
-        _services = new GenerationServices(_metrics, _coreMetrics, _logger, _clock, (_app.Services.GetService<IConnectionListenerFactory>() as LoopTransportFactory)?.Group);
+        _telemetry = ProxyTelemetry.Create(options, _metrics, time);
+        _services = new GenerationServices(
+            _metrics, _coreMetrics, _logger, _clock, (_app.Services.GetService<IConnectionListenerFactory>() as LoopTransportFactory)?.Group, _telemetry.AccessLog);
         _generation = ProxyGeneration.Create(options, previous: null, _services);
         _active = new ActiveForwarder(_generation.Forwarder);
         _coreMetrics.ObserveNodes(() => _active.Current.Health.Tracker.CountByStatus());
@@ -209,6 +212,9 @@ internal sealed partial class ProxyServer : IAsyncDisposable
     /// <summary>Gets the backend connections idle in the proxy's own pools right now.</summary>
     public int IdleBackendConnections => _active.Current.IdleConnections;
 
+    /// <summary>Gets the access log, or null when it is off.</summary>
+    public AccessLog? AccessLog => _telemetry.AccessLog;
+
     /// <summary>Gets the admin API, or null without an admin listener.</summary>
     public AdminApi? Admin => _admin;
 
@@ -271,6 +277,8 @@ internal sealed partial class ProxyServer : IAsyncDisposable
         await _app.DisposeAsync().ConfigureAwait(false);
         _admin?.Dispose();
         await RetireAllAsync().ConfigureAwait(false);
+        _telemetry.Flush();
+        _telemetry.Dispose();
         _exporter.Dispose();
         _coreMetrics.Dispose();
         _metrics.Dispose();

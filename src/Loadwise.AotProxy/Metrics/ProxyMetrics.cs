@@ -81,6 +81,10 @@ internal sealed class ProxyMetrics : IDisposable
 
     public void Dropped(KeyValuePair<string, object?> reason) => _dropped.Add(1, reason);
 
+    /// <summary>Exports the access-log lines dropped because the output could not keep up.</summary>
+    public void ObserveAccessLogDrops(Func<long> dropped) =>
+        Meter.CreateObservableCounter("loadwise.access_log.dropped", dropped, description: "Access-log lines dropped because the output (disk, pipe) could not keep up.");
+
     public void Dispose() => Meter.Dispose();
 
     private static KeyValuePair<string, object?> CodeTag(int statusCode) =>

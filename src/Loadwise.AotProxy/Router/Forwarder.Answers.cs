@@ -9,51 +9,77 @@ namespace Loadwise.AotProxy.Router;
 /// <summary>How the router picks a backend, and what it answers for each attempt result.</summary>
 internal sealed partial class Forwarder
 {
+    /// <summary>nginx's status for a request whose client left before the answer: never sent, only logged.</summary>
+    private const int ClientClosedRequest = 499;
+
     /// <summary>
     /// Records an attempt's result and answers the client where the attempt did not: a drop for a client that left,
     /// 504 for a timeout, and for a failure a 502 when nothing of the response reached the client yet, else a cut
     /// connection (the only honest signal left once a response has started).
     /// </summary>
-    private async ValueTask AnswerAsync<TExchange>(TExchange exchange, Backend backend, AttemptResult result, long started)
+    private async ValueTask<(int Status, long Bytes)> AnswerAsync<TExchange>(TExchange exchange, Backend backend, AttemptResult result, long started)
         where TExchange : IClientExchange
     {
-        int status;
+        (int Status, long Bytes) answer;
         switch (result.Outcome)
         {
             case AttemptOutcome.Completed:
-                status = result.Status;
+                answer = (result.Status, result.Bytes);
                 break;
             case AttemptOutcome.ClientGone:
                 _metrics.Dropped(ProxyMetrics.ClientAbort);
-                return;
+                return (ClientClosedRequest, result.Bytes);
             case AttemptOutcome.ClientError:
-                status = result.Status;
-                await exchange.WriteErrorAsync(status, $"{status} bad request body\n").ConfigureAwait(false);
+                answer = await ErrorAsync(exchange, result.Status, $"{result.Status} bad request body\n").ConfigureAwait(false);
                 break;
             case AttemptOutcome.TimedOut:
                 Log.UpstreamTimeout(_logger, backend.Id);
                 backend.Stats.RecordError(_clock.Time.GetUtcNow(), "no response head in time");
-                status = StatusCodes.Status504GatewayTimeout;
-                await exchange.WriteErrorAsync(status, "504 backend did not answer in time\n").ConfigureAwait(false);
+                answer = await ErrorAsync(exchange, StatusCodes.Status504GatewayTimeout, "504 backend did not answer in time\n").ConfigureAwait(false);
                 break;
             default:
                 // Failed, or retryable with no retry left.
                 Log.UpstreamFailed(_logger, backend.Id, result.Error ?? "failed");
                 backend.Stats.RecordError(_clock.Time.GetUtcNow(), result.Error ?? "failed");
-                status = StatusCodes.Status502BadGateway;
                 if (exchange.TryDiscardResponse())
                 {
-                    await exchange.WriteErrorAsync(status, result.Outcome == AttemptOutcome.Retryable ? "502 backend unreachable\n" : "502 invalid response from the backend\n").ConfigureAwait(false);
+                    answer = await ErrorAsync(exchange, StatusCodes.Status502BadGateway, result.Outcome == AttemptOutcome.Retryable ? "502 backend unreachable\n" : "502 invalid response from the backend\n").ConfigureAwait(false);
                 }
                 else
                 {
                     exchange.Abort();
+                    answer = (StatusCodes.Status502BadGateway, result.Bytes);
                 }
 
                 break;
         }
 
-        Completed(backend, status, started);
+        Completed(backend, answer.Status, started);
+        return answer;
+    }
+
+    /// <summary>Answers the client with a short plain-text error; gets the status and the body's length for the access log.</summary>
+    private static async ValueTask<(int Status, long Bytes)> ErrorAsync<TExchange>(TExchange exchange, int status, string text, int retryAfterSeconds = -1)
+        where TExchange : IClientExchange
+    {
+        await exchange.WriteErrorAsync(status, text, retryAfterSeconds).ConfigureAwait(false);
+        return (status, text.Length);
+    }
+
+    /// <summary>Writes the request's access-log line.</summary>
+    private void Record<TExchange>(AccessLog log, TExchange exchange, (int Status, long Bytes) answer, Backend? backend, long upstreamTicks, long started, int retries)
+        where TExchange : IClientExchange
+    {
+        var entry = new AccessLogEntry(
+            answer.Status == 0 ? ClientClosedRequest : answer.Status,
+            backend?.Id,
+            upstreamTicks * 1000.0 / _clock.Time.TimestampFrequency,
+            _clock.Elapsed(started).TotalMilliseconds,
+            answer.Bytes,
+            retries);
+        // Path and query share the codec's decode buffer: the query (written only when configured) is copied first.
+        string query = log.LogsQuery ? exchange.Query.ToString() : "";
+        log.Write(exchange.Peer, exchange.Method, exchange.Path, query, exchange.Context?.Request.Protocol ?? "HTTP/1.1", entry);
     }
 
     /// <summary>Records a finished request in the metrics and in the backend's last-minute figures.</summary>
@@ -68,20 +94,20 @@ internal sealed partial class Forwarder
     /// No backend left to pick: 503 with Retry-After when none was available from the start; otherwise the last
     /// failure stands (every candidate was tried), answered 502.
     /// </summary>
-    private async ValueTask NoBackendAsync<TExchange>(TExchange exchange, int[]? tried, int attempts, long started)
+    private async ValueTask<((int Status, long Bytes) Answer, Backend? Failed)> NoBackendAsync<TExchange>(TExchange exchange, int[]? tried, int attempts, long started)
         where TExchange : IClientExchange
     {
         if (attempts == 0)
         {
             _metrics.Dropped(ProxyMetrics.NoBackend);
-            await exchange.WriteErrorAsync(StatusCodes.Status503ServiceUnavailable, "503 no backend available\n", _health.RetryAfterSeconds(_backends)).ConfigureAwait(false);
-            return;
+            return (await ErrorAsync(exchange, StatusCodes.Status503ServiceUnavailable, "503 no backend available\n", _health.RetryAfterSeconds(_backends)).ConfigureAwait(false), null);
         }
 
         Backend failed = _backends[tried![attempts - 1]];
         Log.UpstreamFailed(_logger, failed.Id, "no other backend to retry on");
-        await exchange.WriteErrorAsync(StatusCodes.Status502BadGateway, "502 backend unreachable\n").ConfigureAwait(false);
+        (int Status, long Bytes) answer = await ErrorAsync(exchange, StatusCodes.Status502BadGateway, "502 backend unreachable\n").ConfigureAwait(false);
         Completed(failed, StatusCodes.Status502BadGateway, started);
+        return (answer, failed);
     }
 
     /// <summary>

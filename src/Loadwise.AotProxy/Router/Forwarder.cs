@@ -154,12 +154,17 @@ internal sealed partial class Forwarder
     {
         long started = _clock.Timestamp;
         _active.Add(0, 1);
+        AccessLog? accessLog = _settings.AccessLog;
+        (int Status, long Bytes) answer = (0, 0);
+        Backend? backend = null;
+        long upstreamTicks = 0;
+        int attempts = 0;
         try
         {
             if (_rateLimiter is not null && !_rateLimiter.TryAcquire(exchange, out int retryAfter))
             {
                 _metrics.Dropped(ProxyMetrics.RateLimited);
-                await exchange.WriteErrorAsync(StatusCodes.Status429TooManyRequests, "429 too many requests from this client\n", retryAfter).ConfigureAwait(false);
+                answer = await ErrorAsync(exchange, StatusCodes.Status429TooManyRequests, "429 too many requests from this client\n", retryAfter).ConfigureAwait(false);
                 return;
             }
 
@@ -169,19 +174,19 @@ internal sealed partial class Forwarder
             long attemptStarted = _clock.Milliseconds(started);
             _retryBudget.OnRequest(attemptStarted);
             int[]? tried = null;
-            int attempts = 0;
             while (true)
             {
                 int index = Select(hasKey, key, tried, attempts);
                 if (index < 0)
                 {
-                    await NoBackendAsync(exchange, tried, attempts, started).ConfigureAwait(false);
+                    (answer, backend) = await NoBackendAsync(exchange, tried, attempts, started).ConfigureAwait(false);
                     return;
                 }
 
-                Backend backend = _backends[index];
+                backend = _backends[index];
                 _selections.OnSelected(backend.Id, _strategyName);
                 backend.Enter();
+                long attemptTimestamp = accessLog is null ? 0 : _clock.Timestamp;
                 AttemptResult result;
                 try
                 {
@@ -192,6 +197,10 @@ internal sealed partial class Forwarder
                 finally
                 {
                     backend.Leave();
+                    if (accessLog is not null)
+                    {
+                        upstreamTicks += _clock.Timestamp - attemptTimestamp;
+                    }
                 }
 
                 if (result.Outcome == AttemptOutcome.Retryable && attempts < _settings.RetryCount)
@@ -210,13 +219,17 @@ internal sealed partial class Forwarder
                     _metrics.Retry(ProxyMetrics.BudgetExhausted);
                 }
 
-                await AnswerAsync(exchange, backend, result, started).ConfigureAwait(false);
+                answer = await AnswerAsync(exchange, backend, result, started).ConfigureAwait(false);
                 return;
             }
         }
         finally
         {
             _active.Add(0, -1);
+            if (accessLog is not null)
+            {
+                Record(accessLog, exchange, answer, backend, upstreamTicks, started, attempts);
+            }
         }
     }
 

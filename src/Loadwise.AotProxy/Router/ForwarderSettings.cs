@@ -1,4 +1,5 @@
 using Loadwise.AotProxy.Http;
+using Loadwise.AotProxy.Logging;
 using Loadwise.AotProxy.Upstream;
 
 namespace Loadwise.AotProxy.Router;
@@ -19,4 +20,7 @@ internal sealed record ForwarderSettings(UpstreamSettings Upstream, bool Preserv
     /// (<see cref="DirectAttempt"/>) rather than HttpClient (<see cref="HttpClientAttempt"/>).
     /// </summary>
     public bool DirectHttp1 { get; init; }
+
+    /// <summary>Gets the access log, or null when it is off.</summary>
+    public AccessLog? AccessLog { get; init; }
 }

@@ -54,7 +54,10 @@ internal enum FailureStage
 /// </code></example>
 internal readonly record struct AttemptResult(AttemptOutcome Outcome, int Status, string? Error)
 {
-    public static AttemptResult Completed(int status) => new(AttemptOutcome.Completed, status, null);
+    /// <summary>Gets the response body bytes relayed to the client (the access log's figure).</summary>
+    public long Bytes { get; init; }
+
+    public static AttemptResult Completed(int status, long bytes) => new(AttemptOutcome.Completed, status, null) { Bytes = bytes };
 
     public static AttemptResult ClientGone => new(AttemptOutcome.ClientGone, 0, null);
 

@@ -150,6 +150,7 @@ internal sealed class DirectAttempt(Backend backend, ConnectionPool pool, Upstre
             health.ReportPassive(backend, outcome);
         }
 
+        long bytes = 0;
         try
         {
             exchange.BeginResponse(head, connection.Buffer.AsSpan(head.Offset));
@@ -159,11 +160,12 @@ internal sealed class DirectAttempt(Backend backend, ConnectionPool pool, Upstre
                 int length = (int)head.ContentLength;
                 await exchange.ResponseBody.WriteAsync(connection.Buffer.AsMemory(connection.Start, length), exchange.ClientAborted).ConfigureAwait(false);
                 connection.Start += length;
+                bytes = length;
             }
             else if (head.Framing != BodyFraming.None)
             {
                 using var deadline = new ReadDeadline(exchange.ClientAborted, settings.ResponseBodyIdleTimeout, settings.Clock);
-                await ResponseReader.CopyBodyAsync(connection, head, exchange.ResponseBody, deadline).ConfigureAwait(false);
+                bytes = await ResponseReader.CopyBodyAsync(connection, head, exchange.ResponseBody, deadline).ConfigureAwait(false);
             }
 
             exchange.EndResponse();
@@ -189,7 +191,7 @@ internal sealed class DirectAttempt(Backend backend, ConnectionPool pool, Upstre
             health.ReportPassive(backend, outcome);
         }
 
-        return AttemptResult.Completed(head.Status);
+        return AttemptResult.Completed(head.Status, bytes);
     }
 
     /// <summary>

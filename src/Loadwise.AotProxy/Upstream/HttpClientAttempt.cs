@@ -97,6 +97,7 @@ internal sealed partial class HttpClientAttempt(UpstreamSettings settings, Backe
             }
 
             HttpResponse downstream = context.Response;
+            long bytes;
             try
             {
                 downstream.StatusCode = status;
@@ -105,7 +106,7 @@ internal sealed partial class HttpClientAttempt(UpstreamSettings settings, Backe
                 await using (body.ConfigureAwait(false))
                 {
                     using var deadline = new ReadDeadline(cancellation.Token, settings.ResponseBodyIdleTimeout, settings.Clock);
-                    await BodyCopy.CopyAsync(body, downstream.Body, deadline).ConfigureAwait(false);
+                    bytes = await BodyCopy.CopyAsync(body, downstream.Body, deadline).ConfigureAwait(false);
                 }
             }
             catch (Exception e)
@@ -125,7 +126,7 @@ internal sealed partial class HttpClientAttempt(UpstreamSettings settings, Backe
                 health.ReportPassive(backend, outcome);
             }
 
-            return AttemptResult.Completed(status);
+            return AttemptResult.Completed(status, bytes);
         }
     }
 

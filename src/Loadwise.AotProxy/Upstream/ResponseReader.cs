@@ -111,15 +111,18 @@ internal static class ResponseReader
 
     /// <summary>
     /// Copies the body that <paramref name="head"/> announced to <paramref name="destination"/>, decoding chunks; each
-    /// read from the backend is bounded by <paramref name="deadline"/>, each write to the client by its token.
+    /// read from the backend is bounded by <paramref name="deadline"/>, each write to the client by its token. Gets the
+    /// body bytes written (decoded).
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public static async ValueTask CopyBodyAsync(BackendConnection connection, ResponseHead head, Stream destination, ReadDeadline deadline)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public static async ValueTask<long> CopyBodyAsync(BackendConnection connection, ResponseHead head, Stream destination, ReadDeadline deadline)
     {
+        long copied = 0;
         switch (head.Framing)
         {
             case BodyFraming.ContentLength:
                 await CopyExactAsync(connection, head.ContentLength, destination, deadline).ConfigureAwait(false);
+                copied = head.ContentLength;
                 break;
             case BodyFraming.Chunked:
                 while (true)
@@ -143,6 +146,7 @@ internal static class ResponseReader
                     }
 
                     await CopyExactAsync(connection, size, destination, deadline).ConfigureAwait(false);
+                    copied += size;
                     if (await ReadLineAsync(connection, deadline).ConfigureAwait(false) != 0)
                     {
                         throw new UpstreamException(UpstreamError.Body, "chunk data longer than its size");
@@ -156,6 +160,7 @@ internal static class ResponseReader
                     if (connection.Start < connection.End)
                     {
                         await destination.WriteAsync(connection.Buffer.AsMemory(connection.Start, connection.End - connection.Start), deadline.ClientAborted).ConfigureAwait(false);
+                        copied += connection.End - connection.Start;
                         connection.Start = connection.End;
                     }
 
@@ -167,6 +172,8 @@ internal static class ResponseReader
 
                 break;
         }
+
+        return copied;
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]

@@ -76,10 +76,11 @@ internal static class BodyCopy
         }
     }
 
-    /// <summary>Copies a backend's response body to the client, each read bounded by <paramref name="deadline"/>.</summary>
-    /// <example><code>await BodyCopy.CopyAsync(responseBody, context.Response.Body, deadline);</code></example>
-    public static async Task CopyAsync(Stream source, Stream destination, ReadDeadline deadline)
+    /// <summary>Copies a backend's response body to the client, each read bounded by <paramref name="deadline"/>; gets the bytes copied.</summary>
+    /// <example><code>long bytes = await BodyCopy.CopyAsync(responseBody, context.Response.Body, deadline);</code></example>
+    public static async Task<long> CopyAsync(Stream source, Stream destination, ReadDeadline deadline)
     {
+        long copied = 0;
         byte[] buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
         try
         {
@@ -102,10 +103,11 @@ internal static class BodyCopy
 
                 if (read == 0)
                 {
-                    return;
+                    return copied;
                 }
 
                 await destination.WriteAsync(buffer.AsMemory(0, read), deadline.ClientAborted).ConfigureAwait(false);
+                copied += read;
             }
         }
         finally

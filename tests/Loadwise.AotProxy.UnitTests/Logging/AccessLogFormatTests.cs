@@ -1,0 +1,88 @@
+using System.Net;
+using System.Text.Json;
+using Loadwise.AotProxy.Logging;
+
+namespace Loadwise.AotProxy.UnitTests.Logging;
+
+/// <summary>The access log's two formats, its field selection, and its escaping of what clients sent.</summary>
+public sealed class AccessLogFormatTests
+{
+    private static readonly DateTimeOffset Time = new(2026, 12, 6, 5, 52, 0, 123, TimeSpan.Zero);
+    private static readonly AccessLogEntry Entry = new(200, "b1", 0.4121, 0.5309, 1234, 1);
+
+    [Fact]
+    public void Common_is_apache_common_then_the_proxy_fields()
+    {
+        using AccessLog log = Log(json: false, []);
+        Assert.Equal(
+            "10.0.0.7 - - [06/Dec/2026:05:52:00 +0000] \"GET /api/items HTTP/1.1\" 200 1234 backend=b1 upstream_ms=0.412 total_ms=0.531 retries=1",
+            log.Format(Time, IPAddress.Parse("10.0.0.7"), "GET", "/api/items", "?token=secret", "HTTP/1.1", Entry));
+    }
+
+    [Fact]
+    public void Common_with_fields_left_out_shows_dashes_and_the_query_only_when_listed()
+    {
+        using AccessLog log = Log(json: false, ["status", "path", "query", "total_ms"]);
+        Assert.Equal(
+            "- - - - \"- /api/items?page=2 HTTP/1.1\" 200 - total_ms=0.531",
+            log.Format(Time, IPAddress.Parse("10.0.0.7"), "GET", "/api/items", "?page=2", "HTTP/1.1", Entry));
+    }
+
+    [Fact]
+    public void Json_has_the_listed_fields_in_order_and_parses()
+    {
+        using AccessLog log = Log(json: true, ["time", "client", "method", "path", "status", "backend", "upstream_ms", "total_ms", "bytes", "retries"]);
+        string line = log.Format(Time, IPAddress.Parse("::ffff:10.0.0.7"), "POST", "/upload", "", "HTTP/1.1", Entry);
+        Assert.Equal(
+            """{"time":"2026-12-06T05:52:00.123Z","client":"10.0.0.7","method":"POST","path":"/upload","status":200,"backend":"b1","upstream_ms":0.412,"total_ms":0.531,"bytes":1234,"retries":1}""",
+            line);
+        using JsonDocument parsed = JsonDocument.Parse(line);
+        Assert.Equal(10, parsed.RootElement.EnumerateObject().Count());
+    }
+
+    [Fact]
+    public void Json_without_a_backend_or_client_writes_null()
+    {
+        using AccessLog log = Log(json: true, ["client", "status", "backend"]);
+        Assert.Equal("""{"client":null,"status":503,"backend":null}""", log.Format(Time, null, "GET", "/", "", "HTTP/1.1", new AccessLogEntry(503, null, 0, 0.1, 24, 0)));
+    }
+
+    [Theory]
+    [InlineData("/a\nb", "/a\\x0Ab")]
+    [InlineData("/a\" 200 9 backend=forged", "/a\\x22\\x20200\\x209\\x20backend=forged")]
+    [InlineData("/caf\u00e9\\", "/caf\\xC3\\xA9\\x5C")]
+    [InlineData("/\u001b[31mred", "/\\x1B[31mred")]
+    public void Common_escapes_what_could_forge_a_line_or_a_field(string path, string shown)
+    {
+        using AccessLog log = Log(json: false, ["path"]);
+        string line = log.Format(Time, null, "GET", path, "", "HTTP/1.1", Entry);
+        Assert.Equal($"- - - - \"- {shown} HTTP/1.1\" - -", line);
+        Assert.DoesNotContain('\n', line);
+    }
+
+    [Theory]
+    [InlineData("/a\nb\"c\\d\u00e9")]
+    [InlineData("/\u0000\u007f\ud800")]
+    public void Json_escapes_to_ascii_and_round_trips(string path)
+    {
+        using AccessLog log = Log(json: true, ["path"]);
+        string line = log.Format(Time, null, "GET", path, "", "HTTP/1.1", Entry);
+        Assert.True(line.All(c => c is >= ' ' and < '\x7f'), line);
+        if (!path.Contains('\ud800', StringComparison.Ordinal))
+        {
+            Assert.Equal(path, JsonDocument.Parse(line).RootElement.GetProperty("path").GetString());
+        }
+    }
+
+    [Fact]
+    public void No_fields_listed_means_every_field_but_the_query()
+    {
+        AccessLogField[] fields = AccessLog.ParseFields([]);
+        Assert.DoesNotContain(AccessLogField.Query, fields);
+        Assert.Equal(Enum.GetValues<AccessLogField>().Length - 1, fields.Length);
+        Assert.Equal([AccessLogField.Bytes, AccessLogField.Query], AccessLog.ParseFields(["bytes", "query"]));
+    }
+
+    private static AccessLog Log(bool json, string[] fields) =>
+        new(json, AccessLog.ParseFields(fields), new LineWriter(() => Stream.Null, 16, null, "test"), TimeProvider.System);
+}
