@@ -22,13 +22,15 @@ namespace Loadwise.AotProxy.Admin;
 /// changes and the configuration need a token there.
 /// </summary>
 /// <example><code>
-/// var admin = new AdminApi(active, () => current.Options, trigger => ReloadAsync(trigger), () => token, clock, loopback: true);
+/// var admin = new AdminApi(active, () => current.Options, trigger => ReloadAsync(trigger), () => token, clock, new Uri("http://127.0.0.1:9100"));
 /// if (admin.Handles(context)) await admin.ServeAsync(context);
 /// </code></example>
 internal sealed class AdminApi(
-    ActiveForwarder forwarders, Func<ProxyOptions> options, Func<string, Task<ReloadOutcome>> reload, Func<AdminToken?> token, TimeProvider time, bool loopback)
+    ActiveForwarder forwarders, Func<ProxyOptions> options, Func<string, Task<ReloadOutcome>> reload, Func<AdminToken?> token, TimeProvider time, Uri listen)
     : IDisposable
 {
+    private readonly bool _loopback = IsLoopback(listen);
+
     private ITimer? _sampler;
 
     /// <summary>The path prefix of the API and page.</summary>
@@ -65,6 +67,13 @@ internal sealed class AdminApi(
     {
         HttpRequest request = context.Request;
         string path = request.Path.Value ?? "";
+        if (ForeignHost(request))
+        {
+            // DNS rebinding: a page of evil.example whose name now points at this listener is same-origin with it, so the
+            // Origin check alone would let it through. Only an address, localhost or the configured name is served.
+            return WriteErrorAsync(context, StatusCodes.Status421MisdirectedRequest, $"the Host header must be an IP address, localhost or {listen.Host}");
+        }
+
         if (path is "/admin" or "/admin/")
         {
             return Only(context, HttpMethods.Get) ?? StatusPage.WriteAsync(context);
@@ -83,7 +92,7 @@ internal sealed class AdminApi(
                 return WriteErrorAsync(context, StatusCodes.Status401Unauthorized, "send Authorization: Bearer <token> (Admin:TokenFile or Admin:TokenEnvironmentVariable)");
             }
         }
-        else if (!loopback && (!HttpMethods.IsGet(request.Method) || path == "/admin/config"))
+        else if (!_loopback && (!HttpMethods.IsGet(request.Method) || path == "/admin/config"))
         {
             return WriteErrorAsync(context, StatusCodes.Status403Forbidden, "this admin listener is reachable from other hosts and has no token: set Admin:TokenFile or Admin:TokenEnvironmentVariable to allow changes and /admin/config, or listen on 127.0.0.1");
         }
@@ -181,6 +190,14 @@ internal sealed class AdminApi(
 
         context.Response.Headers.Allow = method;
         return WriteErrorAsync(context, StatusCodes.Status405MethodNotAllowed, $"use {method}");
+    }
+
+    private bool ForeignHost(HttpRequest request)
+    {
+        string host = request.Host.Host;
+        return !(IPAddress.TryParse(host.Trim('[', ']'), out _)
+            || string.Equals(host, "localhost", StringComparison.OrdinalIgnoreCase)
+            || string.Equals(host, listen.IdnHost, StringComparison.OrdinalIgnoreCase));
     }
 
     /// <summary>Whether a browser sent this from a page of another origin (the admin page's own calls are same-origin).</summary>

@@ -141,7 +141,7 @@ internal sealed partial class ProxyServer : IAsyncDisposable
         _adminToken = AdminToken.From(options.Admin);
         if (_adminListener is not null)
         {
-            _admin = new AdminApi(_active, () => Volatile.Read(ref _generation).Options, ReloadAsync, () => _adminToken, time, AdminApi.IsLoopback(new Uri(options.Admin.Listen!)));
+            _admin = new AdminApi(_active, () => Volatile.Read(ref _generation).Options, ReloadAsync, () => _adminToken, time, new Uri(options.Admin.Listen!));
         }
 
         string? metricsPath = options.Metrics.Enabled ? options.Metrics.Path : null;

@@ -170,6 +170,29 @@ public sealed class AdminApiTests
         Assert.Equal(HttpStatusCode.Forbidden, config.StatusCode);
     }
 
+    [Fact]
+    public async Task A_host_name_other_than_the_listener_s_is_refused_against_dns_rebinding()
+    {
+        await using TestProxy proxy = await StartAsync(backendCount: 1);
+        string id = proxy.Backends[0].Name;
+        using var rebound = new HttpRequestMessage(HttpMethod.Post, proxy.Server.AdminUrl + $"/admin/backends/{id}/drain");
+        rebound.Headers.Host = "evil.example:" + new Uri(proxy.Server.AdminUrl!).Port;
+        rebound.Headers.Add("Origin", "http://" + rebound.Headers.Host);
+        using HttpResponseMessage refused = await proxy.Client.SendAsync(rebound, Ct);
+        Assert.Equal(HttpStatusCode.MisdirectedRequest, refused.StatusCode);
+        Assert.False(proxy.Server.Backends[0].Drained);
+
+        using var page = new HttpRequestMessage(HttpMethod.Get, proxy.Server.AdminUrl + "/admin/");
+        page.Headers.Host = "evil.example";
+        using HttpResponseMessage pageRefused = await proxy.Client.SendAsync(page, Ct);
+        Assert.Equal(HttpStatusCode.MisdirectedRequest, pageRefused.StatusCode);
+
+        using var local = new HttpRequestMessage(HttpMethod.Get, proxy.Server.AdminUrl + "/admin/backends");
+        local.Headers.Host = "localhost:" + new Uri(proxy.Server.AdminUrl!).Port;
+        using HttpResponseMessage allowed = await proxy.Client.SendAsync(local, Ct);
+        Assert.Equal(HttpStatusCode.OK, allowed.StatusCode);
+    }
+
     [Theory]
     [InlineData("http://127.0.0.1:9100", true)]
     [InlineData("http://localhost:9100", true)]
