@@ -15,8 +15,9 @@ namespace Loadwise.Redis;
 /// <see cref="NodeState.Writer"/> is written with <see cref="RedisStateOptions.InstanceId"/>.
 /// </para>
 /// <para>
-/// While Redis is out (<see cref="RedisStateConnection.IsAvailable"/> false) a put is kept in memory and returns at once;
-/// the latest kept state of each key is written when Redis answers again. Reads and lists throw while it is out.
+/// A put never throws for Redis errors: while Redis is out (<see cref="RedisStateConnection.IsAvailable"/> false), or when
+/// the write fails, the state is kept in memory (the put returns at once) and the latest kept state of each key is
+/// written when Redis answers again; errors are counted by the connection. Reads and lists throw Redis errors.
 /// </para>
 /// </remarks>
 /// <example>
@@ -122,8 +123,9 @@ public sealed class RedisStateStore : IStateStore
         }
         catch (Exception)
         {
+            // Counted and marked out by the connection (not thrown, so the tracker's own hook does not count it twice);
+            // written when Redis answers again.
             Keep(key, state);
-            throw;
         }
     }
 

@@ -196,9 +196,11 @@ public sealed class SharedHealth<TId> : IAsyncDisposable
 
         lock (_applyGate)
         {
-            if (!state.Supersedes(_seen.GetValueOrDefault(read.Key)) || _tracker.CaptureState(id).Version > state.Version)
+            long local = _tracker.CaptureState(id).Version;
+            if (!state.Supersedes(_seen.GetValueOrDefault(read.Key)) || local > state.Version ||
+                (local == state.Version && state.Writer == _connection.Options.InstanceId))
             {
-                return; // ours, one already taken on, or older than a change this instance has not yet written
+                return; // one already taken on, older than a change not yet written, or this instance's current own
             }
 
             _seen[read.Key] = state;

@@ -9,6 +9,7 @@ using Loadwise.AotProxy.Listener;
 using Loadwise.AotProxy.Logging;
 using Loadwise.AotProxy.Metrics;
 using Loadwise.AotProxy.RateLimiting;
+using Loadwise.AotProxy.State;
 using Loadwise.AotProxy.Router;
 using Loadwise.AotProxy.Threading;
 using Loadwise.AotProxy.Upstream;
@@ -36,6 +37,7 @@ internal sealed class ProxyServer : IAsyncDisposable
     private readonly PrometheusExporter _exporter;
     private readonly ActiveHealthProber _prober;
     private readonly ClientRateLimiter? _rateLimiter;
+    private readonly SharedState? _sharedState;
     private readonly Http1Codec? _codec;
     private bool _proberStopped;
     private readonly List<ListenOptions> _listeners = [];
@@ -153,7 +155,8 @@ internal sealed class ProxyServer : IAsyncDisposable
             || ReferenceEquals(meter.Scope, meterFactory)
             || (meter.Scope is null && meter.Name is ProxyMetrics.MeterName or RuntimeMeterName));
 
-        Health = new BackendHealth(backends, options.HealthChecks, _coreMetrics, _logger, time);
+        _sharedState = SharedState.Create(options.State, _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Loadwise.State"), meterFactory, time);
+        Health = new BackendHealth(backends, options.HealthChecks, _coreMetrics, _logger, time, _sharedState?.Store);
         _coreMetrics.ObserveNodes(Health.Tracker);
         _metrics.ObservePanicPicks(() => Health.Filter.PanicPicks);
         _prober = new ActiveHealthProber(backends, Health, options.HealthChecks, time);
@@ -269,6 +272,11 @@ internal sealed class ProxyServer : IAsyncDisposable
 
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
+        if (_sharedState is not null)
+        {
+            await _sharedState.StartAsync(Health.Tracker).ConfigureAwait(false);
+        }
+
         await _app.StartAsync(cancellationToken).ConfigureAwait(false);
         _prober.Start();
         if (DemoBackendUrls is { Count: > 0 } demo)
@@ -301,6 +309,11 @@ internal sealed class ProxyServer : IAsyncDisposable
         await _app.DisposeAsync().ConfigureAwait(false);
         await StopProberAsync().ConfigureAwait(false);
         _rateLimiter?.Dispose();
+        if (_sharedState is not null)
+        {
+            await _sharedState.DisposeAsync().ConfigureAwait(false);
+        }
+
         _forwarder.Dispose();
         _exporter.Dispose();
         _coreMetrics.Dispose();
