@@ -67,6 +67,7 @@ public class SharedHealthPickBenchmarks
     private HealthBenchNode[] _nodes = null!;
     private FilteredStrategy<HealthBenchNode, HealthFilter<HealthBenchNode, string, NodeAccessor<HealthBenchNode, string>>, PowerOfTwoChoices<HealthBenchNode, LoadAccessor<HealthBenchNode>>> _local = null!;
     private FilteredStrategy<HealthBenchNode, HealthFilter<HealthBenchNode, string, NodeAccessor<HealthBenchNode, string>>, PowerOfTwoChoices<HealthBenchNode, LoadAccessor<HealthBenchNode>>> _sharedPick = null!;
+    private FilteredStrategy<HealthBenchNode, HealthFilter<HealthBenchNode, string, NodeAccessor<HealthBenchNode, string>>, PowerOfTwoChoices<HealthBenchNode, LoadAccessor<HealthBenchNode>>> _localAgain = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -76,13 +77,14 @@ public class SharedHealthPickBenchmarks
         var store = new RedisStateStore(_connection);
         var sharedTracker = new HealthTracker<string>(new HealthTrackerOptions { StateStore = store });
         var localTracker = new HealthTracker<string>();
+        var secondLocalTracker = new HealthTracker<string>();
         _nodes = new HealthBenchNode[16];
         for (int i = 0; i < _nodes.Length; i++)
         {
             _nodes[i] = new HealthBenchNode($"10.0.0.{i}:8080", 1 + (i % 5));
         }
 
-        foreach (HealthTracker<string> tracker in new[] { sharedTracker, localTracker })
+        foreach (HealthTracker<string> tracker in new[] { sharedTracker, localTracker, secondLocalTracker })
         {
             foreach (HealthBenchNode node in _nodes)
             {
@@ -99,6 +101,7 @@ public class SharedHealthPickBenchmarks
         sharedTracker.FlushAsync().GetAwaiter().GetResult();
         _local = new(new HealthFilter<HealthBenchNode, string, NodeAccessor<HealthBenchNode, string>>(localTracker), PowerOfTwoChoices.For<HealthBenchNode>());
         _sharedPick = new(new HealthFilter<HealthBenchNode, string, NodeAccessor<HealthBenchNode, string>>(sharedTracker), PowerOfTwoChoices.For<HealthBenchNode>());
+        _localAgain = new(new HealthFilter<HealthBenchNode, string, NodeAccessor<HealthBenchNode, string>>(secondLocalTracker), PowerOfTwoChoices.For<HealthBenchNode>());
     }
 
     [GlobalCleanup]
@@ -113,6 +116,14 @@ public class SharedHealthPickBenchmarks
     public int LocalPick()
     {
         _local.TrySelect(_nodes, SelectionContext.Empty, out int index);
+        return index;
+    }
+
+    /// <summary>The local pick again (a second tracker, the same setup): how far two identical runs differ on this machine.</summary>
+    [Benchmark(Description = "HealthFilter + P2C, 16 nodes, local tracker (A/A control)")]
+    public int LocalAgain()
+    {
+        _localAgain.TrySelect(_nodes, SelectionContext.Empty, out int index);
         return index;
     }
 

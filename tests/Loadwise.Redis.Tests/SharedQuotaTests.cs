@@ -110,6 +110,8 @@ public sealed class SharedQuotaTests(RedisServer server) : IClassFixture<RedisSe
             }
         }
 
+        TestContext.Current.TestOutputHelper?.WriteLine(
+            $"{prefix} lease {leaseFraction}: admitted per window " + string.Join(", ", perWindow.OrderBy(w => w.Key).Select(w => w.Value)));
         return perWindow;
     }
 }
