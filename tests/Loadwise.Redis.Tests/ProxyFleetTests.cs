@@ -15,6 +15,7 @@ public sealed partial class ProxyFleetTests(RedisServer server) : IClassFixture<
 {
     private static readonly string ProxyDll = Path.Combine(RepositoryRoot.Path, "src", "Loadwise.AotProxy", "bin", "Release", "net10.0", "loadwise-proxy.dll");
     private readonly List<Process> _processes = [];
+    private readonly Dictionary<Process, System.Collections.Concurrent.ConcurrentQueue<string>> _output = [];
 
     [Fact]
     public async Task A_backend_killed_under_load_through_proxy_A_is_dropped_by_proxy_B_within_a_second_and_both_take_it_back()
@@ -73,6 +74,56 @@ public sealed partial class ProxyFleetTests(RedisServer server) : IClassFixture<
         Assert.Equal(0, failedB);
         Assert.True(okA > 100 && okB > 100, $"too little load: A {okA}, B {okB}");
     }
+
+    [Fact]
+    public async Task Redis_killed_under_load_costs_no_request_and_each_proxy_logs_one_outage_and_one_recovery_line()
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        int[] backendPorts = [FreePort(), FreePort(), FreePort()];
+        foreach (int port in backendPorts)
+        {
+            StartBackend(port);
+        }
+
+        int portA = FreePort(), portB = FreePort();
+        Process proxyA = StartProxy(portA, backendPorts, passive: true, probeMs: 300, logLevel: "Information");
+        Process proxyB = StartProxy(portB, backendPorts, passive: true, probeMs: 300, logLevel: "Information");
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        foreach (int port in new[] { portA, portB })
+        {
+            await Eventually.HoldsAsync(() => TryGet(client, port), TimeSpan.FromSeconds(30), $"proxy on {port} answers");
+        }
+
+        int failed = 0, ok = 0;
+        using var stop = new CancellationTokenSource();
+        Task[] load =
+        [
+            LoadAsync(client, portA, () => Interlocked.Increment(ref ok), () => Interlocked.Increment(ref failed), stop.Token),
+            LoadAsync(client, portB, () => Interlocked.Increment(ref ok), () => Interlocked.Increment(ref failed), stop.Token),
+        ];
+
+        await Task.Delay(1_000, ct);
+        server.Kill();
+        await Eventually.HoldsAsync(() => Lines(proxyA, "unreachable") == 1 && Lines(proxyB, "unreachable") == 1, TimeSpan.FromSeconds(5), "both log the outage");
+        await Task.Delay(1_000, ct);
+        await server.StartAsync();
+        await Eventually.HoldsAsync(() => Lines(proxyA, "answers again after") == 1 && Lines(proxyB, "answers again after") == 1, TimeSpan.FromSeconds(5), "both log the recovery");
+        await Task.Delay(1_000, ct);
+        await stop.CancelAsync();
+        await Task.WhenAll(load);
+
+        Assert.Equal(0, failed);
+        Assert.True(ok > 100, $"too little load: {ok}");
+        foreach (Process proxy in new[] { proxyA, proxyB })
+        {
+            TestContext.Current.TestOutputHelper?.WriteLine(string.Join("\n", _output[proxy].Where(line => line.Contains("Redis", StringComparison.Ordinal))));
+            Assert.Equal(1, Lines(proxy, "unreachable"));
+            Assert.Equal(1, Lines(proxy, "answers again after"));
+        }
+    }
+
+    private int Lines(Process process, string containing) =>
+        _output[process].Count(line => line.Contains("Redis state store", StringComparison.Ordinal) && line.Contains(containing, StringComparison.Ordinal));
 
     public ValueTask DisposeAsync()
     {
@@ -160,7 +211,7 @@ public sealed partial class ProxyFleetTests(RedisServer server) : IClassFixture<
             "--Log:Level=Warning");
     }
 
-    private void StartProxy(int port, int[] backendPorts, bool passive, int probeMs)
+    private Process StartProxy(int port, int[] backendPorts, bool passive, int probeMs, string logLevel = "Warning")
     {
         string config = Path.Combine(server.Directory, $"proxy-{port}.json");
         File.WriteAllText(config, $$"""
@@ -174,10 +225,10 @@ public sealed partial class ProxyFleetTests(RedisServer server) : IClassFixture<
               "HealthChecks": { "IntervalMs": {{probeMs}}, "TimeoutMs": 200, "JitterMs": 0, "Passive": { "Enabled": {{(passive ? "true" : "false")}} } },
               "Retries": { "Count": 2, "BudgetMinRetries": 1000 },
               "State": { "Redis": "{{server.Configuration}}", "KeyPrefix": "fleet:", "ReconcileMs": 1000 },
-              "Log": { "Level": "Warning" }
+              "Log": { "Level": "{{logLevel}}" }
             }
             """);
-        Start("--config", config);
+        return Start("--config", config);
     }
 
     private Process Start(params string[] arguments)
@@ -190,8 +241,10 @@ public sealed partial class ProxyFleetTests(RedisServer server) : IClassFixture<
         }
 
         var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start");
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, _) => { };
+        var lines = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        _output[process] = lines;
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) { lines.Enqueue(e.Data); } };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { lines.Enqueue(e.Data); } };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         _processes.Add(process);
