@@ -120,7 +120,7 @@ public sealed partial class ConfigurationReferenceTests
 
     /// <summary>An option class: its keys are nested under its property's name.</summary>
     private static bool IsSection(Type type) =>
-        type.IsClass && type.Namespace == typeof(ProxyOptions).Namespace && type.Name.EndsWith("Options", StringComparison.Ordinal);
+        type.IsClass && type.Namespace is { } ns && ns.StartsWith("Loadwise.AotProxy", StringComparison.Ordinal) && type.Name.EndsWith("Options", StringComparison.Ordinal);
 
     private static string TypeName(Type type)
     {

@@ -22,11 +22,17 @@ namespace Loadwise.AotProxy.Admin;
 /// changes and the configuration need a token there.
 /// </summary>
 /// <example><code>
-/// var admin = new AdminApi(active, () => current.Options, trigger => ReloadAsync(trigger), () => token, clock, new Uri("http://127.0.0.1:9100"));
+/// var admin = new AdminApi(active, () => current.Options, ReloadAsync, SetDrainedAsync, () => token, clock, new Uri("http://127.0.0.1:9100"));
 /// if (admin.Handles(context)) await admin.ServeAsync(context);
 /// </code></example>
 internal sealed class AdminApi(
-    ActiveForwarder forwarders, Func<ProxyOptions> options, Func<string, Task<ReloadOutcome>> reload, Func<AdminToken?> token, TimeProvider time, Uri listen)
+    ActiveForwarder forwarders,
+    Func<ProxyOptions> options,
+    Func<string, Task<ReloadOutcome>> reload,
+    Func<string, bool, Task<bool>> setDrained,
+    Func<AdminToken?> token,
+    TimeProvider time,
+    Uri listen)
     : IDisposable
 {
     private readonly bool _loopback = IsLoopback(listen);
@@ -154,16 +160,17 @@ internal sealed class AdminApi(
             minute.PerSecond);
     }
 
-    private Task SetDrainedAsync(HttpContext context, string id, bool drained)
+    private async Task SetDrainedAsync(HttpContext context, string id, bool drained)
     {
-        Forwarder forwarder = forwarders.Current;
-        if (!forwarder.SetDrained(id, drained))
+        // Through the server, under its reload gate: a reload in progress copies every drain flag it finds.
+        if (!await setDrained(id, drained).ConfigureAwait(false))
         {
-            return WriteErrorAsync(context, StatusCodes.Status404NotFound, $"no backend '{id}'; GET /admin/backends lists them");
+            await WriteErrorAsync(context, StatusCodes.Status404NotFound, $"no backend '{id}'; GET /admin/backends lists them").ConfigureAwait(false);
+            return;
         }
 
-        Backend backend = forwarder.Backends.First(b => b.Id == id);
-        return WriteAsync(context, StatusCodes.Status200OK, View(backend), AdminJsonContext.Default.BackendView);
+        Backend backend = forwarders.Current.Backends.First(b => b.Id == id);
+        await WriteAsync(context, StatusCodes.Status200OK, View(backend), AdminJsonContext.Default.BackendView).ConfigureAwait(false);
     }
 
     private async Task ReloadAsync(HttpContext context)

@@ -51,9 +51,9 @@ internal sealed class OtlpOptions
 {
     /// <summary>Whether this build has the exporter (<c>-p:LoadwiseOtlp=false</c> leaves OpenTelemetry's SDK out).</summary>
 #if LOADWISE_OTLP
-    public const bool BuiltIn = true;
+    public static bool BuiltIn => true;
 #else
-    public const bool BuiltIn = false;
+    public static bool BuiltIn => false;
 #endif
 
     /// <summary>Gets or sets the collector's URL (e.g. <c>http://127.0.0.1:4318</c>); null: no export.</summary>

@@ -57,6 +57,9 @@ internal sealed class ProxyOptions
 
     /// <summary>Gets the telemetry export settings.</summary>
     public TelemetryOptions Telemetry { get; } = new();
+
+    /// <summary>Gets state shared with other proxies through Redis (off unless State:Redis is set).</summary>
+    public State.StateOptions State { get; } = new();
 }
 
 /// <summary>Runtime tuning of the proxy process.</summary>

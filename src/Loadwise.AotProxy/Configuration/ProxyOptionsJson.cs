@@ -18,7 +18,7 @@ internal static class ProxyOptionsJson
     public static readonly string[] RestartOnly =
     [
         "Listen", "Limits", "Performance", "Metrics", "Admin:Listen", "Drain", "Log", "Reload", "Timeouts:IdleMs", "Retries:MaxBufferedBodyBytes",
-        "AccessLog", "Telemetry",
+        "AccessLog", "Telemetry", "State",
     ];
 
     /// <summary>
@@ -110,9 +110,18 @@ internal static class ProxyOptionsJson
 
     private static string? RedactUserInfo(string text)
     {
-        if (Uri.TryCreate(text, UriKind.Absolute, out Uri? uri) && uri.UserInfo.Length > 0)
+        // The user-info as written, between "://" and the last '@' before the path (Uri.UserInfo is the escaped form,
+        // which a password with %40 or a space would not match).
+        int scheme = text.IndexOf("://", StringComparison.Ordinal);
+        if (scheme > 0)
         {
-            return text.Replace(uri.UserInfo + "@", "***@", StringComparison.Ordinal);
+            int authorityEnd = text.IndexOfAny(['/', '?', '#'], scheme + 3);
+            string authority = authorityEnd < 0 ? text[(scheme + 3)..] : text[(scheme + 3)..authorityEnd];
+            int userEnd = authority.LastIndexOf('@');
+            if (userEnd >= 0)
+            {
+                return string.Concat(text.AsSpan(0, scheme + 3), "***", text.AsSpan(scheme + 3 + userEnd));
+            }
         }
 
         // StackExchange.Redis and ADO.NET style: "host:6379,password=...,ssl=true" or "Server=...;Password=...".

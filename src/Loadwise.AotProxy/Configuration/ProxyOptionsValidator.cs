@@ -90,6 +90,7 @@ internal static class ProxyOptionsValidator
         ValidateRetries(options.Retries, problems);
         Range(problems, "Performance:EventLoopThreads", options.Performance.EventLoopThreads, 0, 1024);
         ValidateRateLimiting(options.RateLimiting, problems);
+        State.StateOptionsRules.Validate(options.State, problems);
 
         Range(problems, "Drain:TimeoutMs", options.Drain.TimeoutMs, 0, 3_600_000);
         if (Array.FindIndex(LogLevels, l => string.Equals(l, options.Log.Level, StringComparison.OrdinalIgnoreCase)) < 0)

@@ -177,12 +177,15 @@ internal sealed partial class Http1ClientConnection : IDisposable
                 TakeUpOutput();
                 _request = bytes[.._head.Length];
                 _owner.OnServed();
+                // Held from here to the end, so that a reload since the head was read cannot retire it under the request.
+                forwarder = _owner.Forwarders.Acquire();
                 try
                 {
                     await forwarder.ForwardAsync(new Http1ClientExchange(this)).ConfigureAwait(false);
                 }
                 finally
                 {
+                    forwarder.Release();
                     _request = default;
                     EndBody(end);
                 }

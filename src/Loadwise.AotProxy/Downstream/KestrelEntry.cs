@@ -28,11 +28,25 @@ internal sealed class KestrelEntry(ActiveForwarder forwarders, ProxyMetrics metr
             return RefuseAsync(context, refusal, ProxyMetrics.BadRequest);
         }
 
-        return KestrelRequest.HasBody(context) ? ForwardWithBodyAsync(forwarder, context) : forwarder.ForwardAsync(new KestrelExchange(context)).AsTask();
+        return KestrelRequest.HasBody(context) ? ForwardWithBodyAsync(context) : ForwardAsync(context, body: null);
+    }
+
+    /// <summary>Forwards on the configuration in force, held for the request (a reload cannot retire it meanwhile).</summary>
+    private async Task ForwardAsync(HttpContext context, KestrelRequestBody? body)
+    {
+        Forwarder forwarder = forwarders.Acquire();
+        try
+        {
+            await forwarder.ForwardAsync(new KestrelExchange(context, body)).ConfigureAwait(false);
+        }
+        finally
+        {
+            forwarder.Release();
+        }
     }
 
     /// <summary>Forwards a request with a body: a small one is read whole first (so that a retry can send it again).</summary>
-    private async Task ForwardWithBodyAsync(Forwarder forwarder, HttpContext context)
+    private async Task ForwardWithBodyAsync(HttpContext context)
     {
         KestrelRequestBody? body;
         try
@@ -53,7 +67,7 @@ internal sealed class KestrelEntry(ActiveForwarder forwarders, ProxyMetrics metr
 
         using (body)
         {
-            await forwarder.ForwardAsync(new KestrelExchange(context, body)).ConfigureAwait(false);
+            await ForwardAsync(context, body).ConfigureAwait(false);
         }
     }
 

@@ -20,7 +20,7 @@ internal sealed class BackendHealth
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
 
-    public BackendHealth(IReadOnlyList<Backend> backends, HealthCheckOptions options, IMetricsCollector metrics, ILogger logger, TimeProvider? time = null)
+    public BackendHealth(IReadOnlyList<Backend> backends, HealthCheckOptions options, IMetricsCollector metrics, ILogger logger, TimeProvider? time = null, IStateStore? stateStore = null)
     {
         _time = time ?? TimeProvider.System;
         StatusCodeSet.TryParse(options.Passive.FailureStatusCodes, out _failureCodes);
@@ -33,6 +33,7 @@ internal sealed class BackendHealth
             Policy = new ConsecutiveFailurePolicy(options.UnhealthyThreshold, options.HealthyThreshold, ProbeInterval),
             Metrics = metrics,
             TimeProvider = _time,
+            StateStore = stateStore,
             DefaultRetryAfter = TimeSpan.FromMilliseconds(Math.Min(options.Passive.DefaultRetryAfterMs, options.Passive.MaxRetryAfterMs)),
         });
         foreach (Backend backend in backends)

@@ -20,8 +20,9 @@ namespace Loadwise.AotProxy.Hosting;
 /// <param name="Clock">The proxy's clock.</param>
 /// <param name="EventLoop">The event loop the backend connections run on, or null.</param>
 /// <param name="AccessLog">The access log, or null when it is off.</param>
+/// <param name="StateStore">Where health changes are also written (Redis, shared with other proxies), or null.</param>
 internal sealed record GenerationServices(
-    ProxyMetrics Metrics, DiagnosticsMetricsCollector CoreMetrics, ILogger Logger, ProxyClock Clock, EventLoopGroup? EventLoop, AccessLog? AccessLog);
+    ProxyMetrics Metrics, DiagnosticsMetricsCollector CoreMetrics, ILogger Logger, ProxyClock Clock, EventLoopGroup? EventLoop, AccessLog? AccessLog, IStateStore? StateStore);
 
 /// <summary>
 /// One configuration's running parts: its backends, their health and probes, the client rate limiter, and the
@@ -76,7 +77,7 @@ internal sealed class ProxyGeneration
             hashKey = new HashKeySource(kind, options.Strategy.HashKey.Name, forwarded);
         }
 
-        var health = new BackendHealth(backends, options.HealthChecks, services.CoreMetrics, services.Logger, services.Clock.Time);
+        var health = new BackendHealth(backends, options.HealthChecks, services.CoreMetrics, services.Logger, services.Clock.Time, services.StateStore);
         if (previous is not null)
         {
             // Health carries over: a backend that was ejected stays out, one resting stays resting.

@@ -43,12 +43,48 @@ internal sealed partial class ProxyServer
             return Refused(trigger, ["reload: this proxy was started without a configuration source to read again"]);
         }
 
-        (ProxyOptions options, List<string> problems) = source();
-        return problems.Count > 0 ? Refused(trigger, problems) : await ApplyAsync(options, trigger).ConfigureAwait(false);
+        // Read under the gate: two reloads at once (SIGHUP and the file watch) apply in the order they read the file.
+        await _reloadGate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            (ProxyOptions options, List<string> problems) = source();
+            return problems.Count > 0 ? Refused(trigger, problems) : await ApplyLockedAsync(options, trigger).ConfigureAwait(false);
+        }
+        finally
+        {
+            _reloadGate.Release();
+        }
     }
 
     /// <summary>Swaps in <paramref name="options"/>, which must be valid (<see cref="ProxyOptionsValidator"/>).</summary>
     public async Task<ReloadOutcome> ApplyAsync(ProxyOptions options, string trigger)
+    {
+        await _reloadGate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            return await ApplyLockedAsync(options, trigger).ConfigureAwait(false);
+        }
+        finally
+        {
+            _reloadGate.Release();
+        }
+    }
+
+    /// <summary>Takes a backend out of service or back, between reloads (a reload copies the drain flags it finds).</summary>
+    internal async Task<bool> SetDrainedAsync(string id, bool drained)
+    {
+        await _reloadGate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            return _active.Current.SetDrained(id, drained);
+        }
+        finally
+        {
+            _reloadGate.Release();
+        }
+    }
+
+    private async Task<ReloadOutcome> ApplyLockedAsync(ProxyOptions options, string trigger)
     {
         List<string> problems = ProxyOptionsValidator.Validate(options);
         if (problems.Count > 0)
@@ -56,37 +92,42 @@ internal sealed partial class ProxyServer
             return Refused(trigger, problems);
         }
 
-        await _reloadGate.WaitAsync().ConfigureAwait(false);
-        try
+        // The token as read now: a file that became unreadable since validation must not turn the check off.
+        AdminToken? token = AdminToken.From(options.Admin);
+        if (token is null && (options.Admin.TokenFile is not null || options.Admin.TokenEnvironmentVariable is not null))
         {
-            ProxyGeneration previous = _generation;
-            ProxyGeneration next = ProxyGeneration.Create(options, previous, _services);
-            Volatile.Write(ref _generation, next);
-            _active.Install(next.Forwarder);
-            _adminToken = AdminToken.From(options.Admin);
-            next.Start();
-            await previous.StopProbingAsync().ConfigureAwait(false);
-            Retire(previous, next);
-
-            List<string> restart = ProxyOptionsJson.ChangedKeys(_startOptions, options, ProxyOptionsJson.RestartOnly);
-            IReadOnlyList<Backends.Backend> before = previous.Forwarder.Backends;
-            IReadOnlyList<Backends.Backend> after = next.Forwarder.Backends;
-            string added = string.Join(", ", after.Except(before).Select(static b => b.Id));
-            string removed = string.Join(", ", before.Except(after).Select(static b => b.Id));
-            string summary = $"{after.Count} backends (added: {(added.Length == 0 ? "none" : added)}; removed: {(removed.Length == 0 ? "none" : removed)}), strategy {next.Forwarder.StrategyName}";
-            _metrics.Reloaded(ProxyMetrics.ReloadApplied);
-            Log.ConfigReloaded(_logger, trigger, summary);
-            if (restart.Count > 0)
-            {
-                Log.ConfigNeedsRestart(_logger, trigger, string.Join(", ", restart));
-            }
-
-            return new ReloadOutcome(true, [], [.. restart], "applied: " + summary);
+            return Refused(trigger, ["Admin:TokenFile: the token could not be read again, expected a readable token; the running token stays"]);
         }
-        finally
+
+        ProxyGeneration previous = _generation;
+        ProxyGeneration next = ProxyGeneration.Create(options, previous, _services);
+        Volatile.Write(ref _generation, next);
+        _active.Install(next.Forwarder);
+        _adminToken = token;
+        next.Start();
+        if (_sharedState is not null)
         {
-            _reloadGate.Release();
+            // The shared health now follows the new generation's tracker (which took over the old one's state).
+            await _sharedState.FollowAsync(next.Forwarder.Health.Tracker).ConfigureAwait(false);
         }
+
+        await previous.StopProbingAsync().ConfigureAwait(false);
+        Retire(previous, next);
+
+        List<string> restart = ProxyOptionsJson.ChangedKeys(_startOptions, options, ProxyOptionsJson.RestartOnly);
+        IReadOnlyList<Backends.Backend> before = previous.Forwarder.Backends;
+        IReadOnlyList<Backends.Backend> after = next.Forwarder.Backends;
+        string added = string.Join(", ", after.Except(before).Select(static b => b.Id));
+        string removed = string.Join(", ", before.Except(after).Select(static b => b.Id));
+        string summary = $"{after.Count} backends (added: {(added.Length == 0 ? "none" : added)}; removed: {(removed.Length == 0 ? "none" : removed)}), strategy {next.Forwarder.StrategyName}";
+        _metrics.Reloaded(ProxyMetrics.ReloadApplied);
+        Log.ConfigReloaded(_logger, trigger, summary);
+        if (restart.Count > 0)
+        {
+            Log.ConfigNeedsRestart(_logger, trigger, string.Join(", ", restart));
+        }
+
+        return new ReloadOutcome(true, [], [.. restart], "applied: " + summary);
     }
 
     private ReloadOutcome Refused(string trigger, List<string> problems)
@@ -114,7 +155,7 @@ internal sealed partial class ProxyServer
     {
         long started = _clock.Timestamp;
         var limit = TimeSpan.FromMilliseconds(next.Options.Drain.TimeoutMs);
-        while (previous.Forwarder.InFlight > 0 && _clock.Elapsed(started) < limit)
+        while (previous.Forwarder.Busy && _clock.Elapsed(started) < limit)
         {
             await Task.Delay(TimeSpan.FromMilliseconds(50), _clock.Time).ConfigureAwait(false);
         }

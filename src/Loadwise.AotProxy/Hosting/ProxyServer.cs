@@ -8,6 +8,7 @@ using Loadwise.AotProxy.Health;
 using Loadwise.AotProxy.Listener;
 using Loadwise.AotProxy.Logging;
 using Loadwise.AotProxy.Metrics;
+using Loadwise.AotProxy.State;
 using Loadwise.AotProxy.Router;
 using Loadwise.AotProxy.Threading;
 using Microsoft.AspNetCore.Connections;
@@ -33,6 +34,7 @@ internal sealed partial class ProxyServer : IAsyncDisposable
     private readonly DiagnosticsMetricsCollector _coreMetrics;
     private readonly PrometheusExporter _exporter;
     private readonly ProxyTelemetry _telemetry;
+    private readonly SharedState? _sharedState;
     private readonly Http1Codec? _codec;
     private readonly AdminApi? _admin;
     private readonly List<ListenOptions> _listeners = [];
@@ -132,8 +134,9 @@ internal sealed partial class ProxyServer : IAsyncDisposable
             || (meter.Scope is null && meter.Name is ProxyMetrics.MeterName or RuntimeMeterName));
 
         _telemetry = ProxyTelemetry.Create(options, _metrics, time);
+        _sharedState = SharedState.Create(options.State, _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Loadwise.State"), meterFactory, time);
         _services = new GenerationServices(
-            _metrics, _coreMetrics, _logger, _clock, (_app.Services.GetService<IConnectionListenerFactory>() as LoopTransportFactory)?.Group, _telemetry.AccessLog);
+            _metrics, _coreMetrics, _logger, _clock, (_app.Services.GetService<IConnectionListenerFactory>() as LoopTransportFactory)?.Group, _telemetry.AccessLog, _sharedState?.Store);
         _generation = ProxyGeneration.Create(options, previous: null, _services);
         _active = new ActiveForwarder(_generation.Forwarder);
         _coreMetrics.ObserveNodes(() => _active.Current.Health.Tracker.CountByStatus());
@@ -141,7 +144,7 @@ internal sealed partial class ProxyServer : IAsyncDisposable
         _adminToken = AdminToken.From(options.Admin);
         if (_adminListener is not null)
         {
-            _admin = new AdminApi(_active, () => Volatile.Read(ref _generation).Options, ReloadAsync, () => _adminToken, time, new Uri(options.Admin.Listen!));
+            _admin = new AdminApi(_active, () => Volatile.Read(ref _generation).Options, ReloadAsync, SetDrainedAsync, () => _adminToken, time, new Uri(options.Admin.Listen!));
         }
 
         string? metricsPath = options.Metrics.Enabled ? options.Metrics.Path : null;
@@ -242,6 +245,11 @@ internal sealed partial class ProxyServer : IAsyncDisposable
 
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
+        if (_sharedState is not null)
+        {
+            await _sharedState.FollowAsync(Health.Tracker).ConfigureAwait(false);
+        }
+
         await _app.StartAsync(cancellationToken).ConfigureAwait(false);
         _generation.Start();
         _admin?.Start();
@@ -279,6 +287,11 @@ internal sealed partial class ProxyServer : IAsyncDisposable
         await RetireAllAsync().ConfigureAwait(false);
         _telemetry.Flush();
         _telemetry.Dispose();
+        if (_sharedState is not null)
+        {
+            await _sharedState.DisposeAsync().ConfigureAwait(false);
+        }
+
         _exporter.Dispose();
         _coreMetrics.Dispose();
         _metrics.Dispose();

@@ -25,6 +25,9 @@ internal readonly record struct AccessLogEntry(int Status, string? Backend, doub
 /// </code></example>
 internal sealed class AccessLog : IDisposable
 {
+    /// <summary>The most characters of a path or query written: with the queue's line count it bounds the memory queued.</summary>
+    public const int MaxFieldChars = 2048;
+
     [ThreadStatic]
     private static StringBuilder? t_line;
 
@@ -91,13 +94,17 @@ internal sealed class AccessLog : IDisposable
     {
         StringBuilder line = t_line ??= new StringBuilder(256);
         line.Clear();
+        // A longer field is cut and marked (an 8 KB request line escaped could take 32 KB of queue).
+        bool pathCut = path.Length > MaxFieldChars, queryCut = query.Length > MaxFieldChars;
+        path = pathCut ? path[..MaxFieldChars] : path;
+        query = queryCut ? query[..MaxFieldChars] : query;
         if (_json)
         {
-            FormatJson(line, time, client, method, path, query, entry);
+            FormatJson(line, time, client, method, path, query, entry, pathCut || queryCut);
         }
         else
         {
-            FormatCommon(line, time, client, method, path, query, protocol, entry);
+            FormatCommon(line, time, client, method, path, query, protocol, entry, pathCut || queryCut);
         }
 
         string text = line.ToString();
@@ -110,7 +117,8 @@ internal sealed class AccessLog : IDisposable
         return text;
     }
 
-    private void FormatCommon(StringBuilder line, DateTimeOffset time, IPAddress? client, ReadOnlySpan<char> method, ReadOnlySpan<char> path, ReadOnlySpan<char> query, string protocol, in AccessLogEntry entry)
+    private void FormatCommon(
+        StringBuilder line, DateTimeOffset time, IPAddress? client, ReadOnlySpan<char> method, ReadOnlySpan<char> path, ReadOnlySpan<char> query, string protocol, in AccessLogEntry entry, bool cut)
     {
         // client - - [06/Dec/2026:05:52:00 +0000] "GET /path?query HTTP/1.1" 200 1234, as Apache and nginx write it.
         if (_has[(int)AccessLogField.Client] && client is not null)
@@ -164,9 +172,15 @@ internal sealed class AccessLog : IDisposable
                     break;
             }
         }
+
+        if (cut)
+        {
+            line.Append(" truncated=1");
+        }
     }
 
-    private void FormatJson(StringBuilder line, DateTimeOffset time, IPAddress? client, ReadOnlySpan<char> method, ReadOnlySpan<char> path, ReadOnlySpan<char> query, in AccessLogEntry entry)
+    private void FormatJson(
+        StringBuilder line, DateTimeOffset time, IPAddress? client, ReadOnlySpan<char> method, ReadOnlySpan<char> path, ReadOnlySpan<char> query, in AccessLogEntry entry, bool cut)
     {
         line.Append('{');
         bool first = true;
@@ -217,7 +231,7 @@ internal sealed class AccessLog : IDisposable
             }
         }
 
-        line.Append('}');
+        line.Append(cut ? ",\"truncated\":true}" : "}");
     }
 
     private static void AppendOr(StringBuilder line, bool has, long value)

@@ -23,7 +23,7 @@ internal sealed class LineWriter : IDisposable
     private readonly Func<Stream> _open;
     private readonly Func<long, string?>? _droppedNotice;
     private readonly Thread _thread;
-    private TextWriter _output;
+    private TextWriter? _output;
     private long _dropped;
     private long _droppedTotal;
     private int _reopen;
@@ -91,7 +91,14 @@ internal sealed class LineWriter : IDisposable
         // Bounded: a stalled output must not hold up the process's exit for ever.
         if (_thread.Join(DisposeWait))
         {
-            _output.Dispose();
+            try
+            {
+                _output?.Dispose();
+            }
+            catch (IOException)
+            {
+                // The output is gone; nothing left to flush to.
+            }
         }
     }
 
@@ -99,13 +106,15 @@ internal sealed class LineWriter : IDisposable
 
     private void WriteLines()
     {
-        try
+        while (_queue.TryTake(out string? line, Timeout.Infinite))
         {
-            while (_queue.TryTake(out string? line, Timeout.Infinite))
+            int burst = 1;
+            try
             {
-                if (Interlocked.Exchange(ref _reopen, 0) == 1)
+                if (Interlocked.Exchange(ref _reopen, 0) == 1 || _output is null)
                 {
-                    _output.Dispose();
+                    _output?.Dispose();
+                    _output = null;
                     _output = Writer(_open());
                 }
 
@@ -113,6 +122,7 @@ internal sealed class LineWriter : IDisposable
                 _output.Write('\n');
                 while (_queue.TryTake(out line))
                 {
+                    burst++;
                     _output.Write(line);
                     _output.Write('\n');
                 }
@@ -127,13 +137,21 @@ internal sealed class LineWriter : IDisposable
                 // Once per burst, so a burst costs one write to the terminal, pipe or file.
                 _output.Flush();
             }
-        }
-        catch (IOException)
-        {
-            // The output is gone (closed pipe, full disk): nothing left to write to; the queue is abandoned.
-        }
-        catch (ObjectDisposedException)
-        {
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException or NotSupportedException or ArgumentException)
+            {
+                // A full disk, a closed pipe, a rotated file this process may not open: the burst is lost and counted,
+                // and the next line tries a fresh open (as does the next SIGUSR1). The process carries on.
+                Interlocked.Add(ref _droppedTotal, burst);
+                try
+                {
+                    _output?.Dispose();
+                }
+                catch (Exception disposeError) when (disposeError is IOException or ObjectDisposedException)
+                {
+                }
+
+                _output = null;
+            }
         }
     }
 

@@ -21,6 +21,27 @@ internal sealed class ActiveForwarder(Forwarder first)
     /// <summary>Gets the forwarder new requests go to.</summary>
     public Forwarder Current => Volatile.Read(ref _current);
 
+    /// <summary>
+    /// Gets the forwarder of the configuration in force, held for one request: it will not retire until
+    /// <see cref="Forwarder.Release"/>. Without the hold a reload could retire it between this read and the request's
+    /// start (a small body is read whole in between).
+    /// </summary>
+    public Forwarder Acquire()
+    {
+        while (true)
+        {
+            Forwarder forwarder = Current;
+            forwarder.Hold();
+            // Held before the check: a reload that installed another one since sees the hold and waits for it.
+            if (ReferenceEquals(forwarder, Current))
+            {
+                return forwarder;
+            }
+
+            forwarder.Release();
+        }
+    }
+
     /// <summary>Gets the requests in flight on every forwarder not yet retired (each request counted once, by its forwarder).</summary>
     public long InFlight
     {

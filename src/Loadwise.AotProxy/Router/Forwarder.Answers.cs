@@ -70,8 +70,10 @@ internal sealed partial class Forwarder
     private void Record<TExchange>(AccessLog log, TExchange exchange, (int Status, long Bytes) answer, Backend? backend, long upstreamTicks, long started, int retries)
         where TExchange : IClientExchange
     {
+        // No answer recorded: the client left (nginx's 499), or the forwarding threw and Kestrel answers 500.
+        int status = answer.Status != 0 ? answer.Status : exchange.ClientGone ? ClientClosedRequest : StatusCodes.Status500InternalServerError;
         var entry = new AccessLogEntry(
-            answer.Status == 0 ? ClientClosedRequest : answer.Status,
+            status,
             backend?.Id,
             upstreamTicks * 1000.0 / _clock.Time.TimestampFrequency,
             _clock.Elapsed(started).TotalMilliseconds,

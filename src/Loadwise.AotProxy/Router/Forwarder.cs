@@ -41,7 +41,7 @@ internal sealed partial class Forwarder
     private readonly string _strategyName;
     private readonly ILogger _logger;
     private readonly ProxyClock _clock;
-    private readonly PerCoreCells _active = new(1); // in flight on this forwarder: each request counted once, here
+    private readonly PerCoreCells _active = new(2); // 0: in flight on this forwarder, each request counted once, here; 1: held by a front end
     private int _drained;
 
     public Forwarder(
@@ -102,6 +102,15 @@ internal sealed partial class Forwarder
 
     /// <summary>Gets the requests being forwarded by this forwarder right now.</summary>
     public long InFlight => _active.Sum(0);
+
+    /// <summary>Gets whether a request is in flight here or a front end holds this forwarder for one (it may not retire).</summary>
+    public bool Busy => _active.Sum(0) + _active.Sum(1) > 0;
+
+    /// <summary>Marks a request a front end is about to forward here (see <see cref="ActiveForwarder.Acquire"/>).</summary>
+    internal void Hold() => _active.Add(1, 1);
+
+    /// <summary>Ends a <see cref="Hold"/>.</summary>
+    public void Release() => _active.Add(1, -1);
 
     /// <summary>Gets the backends, in configuration order.</summary>
     public IReadOnlyList<Backend> Backends => _backends;

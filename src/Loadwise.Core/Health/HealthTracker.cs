@@ -167,6 +167,7 @@ public sealed class HealthTracker<TId> : IHandleSource<TId, NodeHealth<TId>>, IA
             {
                 long retryAt = _clock.Now() + wait;
                 node.SetRetryAt(retryAt == 0 ? 1 : retryAt);
+                node.StateVersion++;
             }
 
             Interlocked.Increment(ref _version);
@@ -194,6 +195,7 @@ public sealed class HealthTracker<TId> : IHandleSource<TId, NodeHealth<TId>>, IA
             if (from != to)
             {
                 node.StatusSinceTicks = now;
+                node.StateVersion++;
             }
 
             if (to == HealthStatus.Unhealthy)

@@ -79,6 +79,9 @@ public sealed class NodeHealth<TId>
 
     internal long ProbeAnchorTicks { get; set; }
 
+    /// <summary>The logical clock behind <see cref="NodeState.Version"/>: raised on each persisted change and past every restored version.</summary>
+    internal long StateVersion { get; set; }
+
     internal int Dirty;
 
     /// <summary>The raw retry-at tick (0 = none), for filters that compare against one clock read per pick.</summary>
@@ -145,6 +148,7 @@ public sealed class NodeHealth<TId>
                 StatusSince = _clock.ToWallClock(StatusSinceTicks == 0 ? now : StatusSinceTicks),
                 RetryAt = retryAt > now ? _clock.ToWallClock(retryAt) : null,
                 UpdatedAt = _clock.ToWallClock(now),
+                Version = StateVersion,
             };
         }
     }
@@ -161,6 +165,7 @@ public sealed class NodeHealth<TId>
             ProbeAnchorTicks = StatusSinceTicks;
             long retryAt = state.RetryAt is { } at ? _clock.FromWallClock(at) : 0;
             SetRetryAt(retryAt > now ? retryAt : 0);
+            StateVersion = Math.Max(StateVersion, state.Version);
             return from;
         }
     }

@@ -87,7 +87,45 @@ public sealed record NodeState
     /// <example><code>bool limited = state.RetryAt &gt; DateTimeOffset.UtcNow;</code></example>
     public DateTimeOffset? RetryAt { get; init; }
 
-    /// <summary>Gets when this state was captured (a network store may use it for last-writer-wins).</summary>
+    /// <summary>Gets when this state was captured (the merge's second key, after <see cref="Version"/>).</summary>
     /// <example><code>var at = state.UpdatedAt;</code></example>
     public DateTimeOffset UpdatedAt { get; init; }
+
+    /// <summary>
+    /// Gets the state's version: a logical clock the node's tracker raises on each status or rate-limit change and
+    /// raises past every version it takes on from a store, so a change made after seeing a state always has a higher
+    /// version than it, whatever the writers' wall clocks say. 0 for a state written without one.
+    /// </summary>
+    /// <example><code>long version = state.Version;</code></example>
+    public long Version { get; init; }
+
+    /// <summary>Gets who wrote the state (an instance id; the merge's last key); empty when unknown.</summary>
+    /// <example><code>string writer = state.Writer;</code></example>
+    public string Writer { get; init; } = "";
+
+    /// <summary>
+    /// Returns whether this state should replace <paramref name="current"/> in a shared store. The merge rule: the
+    /// higher <see cref="Version"/> wins; on equal versions (two writers changing the node without having seen each
+    /// other) the later <see cref="UpdatedAt"/> wins; on equal times the ordinally greater <see cref="Writer"/> wins. The
+    /// order is total, so every instance that sees the same two states keeps the same one, and a late write of an older
+    /// state never undoes a newer one.
+    /// </summary>
+    /// <param name="current">The stored state, or null when none is stored.</param>
+    /// <returns>True when this state is newer (always when <paramref name="current"/> is null).</returns>
+    /// <example><code>if (incoming.Supersedes(stored)) stored = incoming;</code></example>
+    public bool Supersedes(NodeState? current)
+    {
+        if (current is null)
+        {
+            return true;
+        }
+
+        if (Version != current.Version)
+        {
+            return Version > current.Version;
+        }
+
+        int byTime = UpdatedAt.CompareTo(current.UpdatedAt);
+        return byTime != 0 ? byTime > 0 : string.CompareOrdinal(Writer, current.Writer) > 0;
+    }
 }

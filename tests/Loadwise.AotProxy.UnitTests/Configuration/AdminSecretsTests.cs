@@ -13,6 +13,7 @@ public sealed class AdminSecretsTests
     [InlineData("""{"Password":"pa55","ClientSecret":"pa55","BearerToken":"pa55","ApiKey":"pa55"}""", """{"Password":"***","ClientSecret":"***","BearerToken":"***","ApiKey":"***"}""")]
     [InlineData("""{"TokenFile":"/run/secrets/t","TokenEnvironmentVariable":"LW_TOKEN"}""", """{"TokenFile":"/run/secrets/t","TokenEnvironmentVariable":"LW_TOKEN"}""")]
     [InlineData("""{"Backends":[{"Url":"http://a:b@h/"}],"List":["http://c:d@h/"]}""", """{"Backends":[{"Url":"http://***@h/"}],"List":["http://***@h/"]}""")]
+    [InlineData("""{"Endpoint":"https://u:p%40ss word@collector:4318/v1"}""", """{"Endpoint":"https://***@collector:4318/v1"}""")]
     [InlineData("""{"Url":"http://10.0.0.1:8080/","Name":"RoundRobin"}""", """{"Url":"http://10.0.0.1:8080/","Name":"RoundRobin"}""")]
     public void Secrets_are_replaced_and_the_rest_is_kept(string json, string expected)
     {

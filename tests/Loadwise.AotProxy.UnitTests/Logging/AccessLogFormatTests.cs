@@ -75,6 +75,20 @@ public sealed class AccessLogFormatTests
     }
 
     [Fact]
+    public void A_long_path_is_cut_and_the_line_says_so()
+    {
+        using AccessLog common = Log(json: false, ["path"]);
+        string path = "/" + new string('a', 5_000);
+        string line = common.Format(Time, null, "GET", path, "", "HTTP/1.1", Entry);
+        Assert.Equal($"- - - - \"- /{new string('a', AccessLog.MaxFieldChars - 1)} HTTP/1.1\" - - truncated=1", line);
+
+        using AccessLog json = Log(json: true, ["path"]);
+        using JsonDocument parsed = JsonDocument.Parse(json.Format(Time, null, "GET", path, "", "HTTP/1.1", Entry));
+        Assert.Equal(AccessLog.MaxFieldChars, parsed.RootElement.GetProperty("path").GetString()!.Length);
+        Assert.True(parsed.RootElement.GetProperty("truncated").GetBoolean());
+    }
+
+    [Fact]
     public void No_fields_listed_means_every_field_but_the_query()
     {
         AccessLogField[] fields = AccessLog.ParseFields([]);
