@@ -95,14 +95,8 @@ public static class StrategyRegistry
         }
 
         Entry entry = Find(settings.Name!);
-        ISelectionStrategy<TNode> strategy = entry.Factory.Create<TNode, TTraits>(settings);
-        if (!entry.RequiresKey)
-        {
-            return strategy;
-        }
-
-        ISelectionStrategy<TNode> fallback = Find(settings.Fallback!).Factory.Create<TNode, TTraits>(settings);
-        return new WithFallback<TNode, ISelectionStrategy<TNode>, ISelectionStrategy<TNode>>(strategy, fallback);
+        ISelectionStrategy<TNode>? fallback = entry.RequiresKey ? Find(settings.Fallback!).Factory.Create<TNode, TTraits>(settings, null) : null;
+        return entry.Factory.Create<TNode, TTraits>(settings, fallback);
     }
 
     private static Entry Find(string name)
@@ -115,58 +109,61 @@ public static class StrategyRegistry
 
     private sealed record Entry(string Name, bool RequiresKey, IStrategyFactory Factory);
 
-    // The registry's factories run once per strategy instance, never per pick.
+    // The registry's factories run once per strategy instance, never per pick. A keyed strategy gets its fallback and
+    // wraps itself, so that its own type stays concrete inside the WithFallback (no interface call on keyed picks).
     private interface IStrategyFactory
     {
-        ISelectionStrategy<TNode> Create<TNode, TTraits>(StrategySettings settings)
+        ISelectionStrategy<TNode> Create<TNode, TTraits>(StrategySettings settings, ISelectionStrategy<TNode>? fallback)
             where TTraits : INodeTraits<TNode>;
     }
 
     private sealed class RoundRobinFactory : IStrategyFactory
     {
-        public ISelectionStrategy<TNode> Create<TNode, TTraits>(StrategySettings settings)
+        public ISelectionStrategy<TNode> Create<TNode, TTraits>(StrategySettings settings, ISelectionStrategy<TNode>? fallback)
             where TTraits : INodeTraits<TNode> => new RoundRobin<TNode>();
     }
 
     private sealed class RandomFactory : IStrategyFactory
     {
-        public ISelectionStrategy<TNode> Create<TNode, TTraits>(StrategySettings settings)
+        public ISelectionStrategy<TNode> Create<TNode, TTraits>(StrategySettings settings, ISelectionStrategy<TNode>? fallback)
             where TTraits : INodeTraits<TNode> => new Random<TNode>(settings.Seed);
     }
 
     private sealed class WeightedRandomFactory : IStrategyFactory
     {
-        public ISelectionStrategy<TNode> Create<TNode, TTraits>(StrategySettings settings)
+        public ISelectionStrategy<TNode> Create<TNode, TTraits>(StrategySettings settings, ISelectionStrategy<TNode>? fallback)
             where TTraits : INodeTraits<TNode> => new WeightedRandom<TNode, TTraits>(settings.Seed);
     }
 
     private sealed class WeightedRoundRobinFactory : IStrategyFactory
     {
-        public ISelectionStrategy<TNode> Create<TNode, TTraits>(StrategySettings settings)
+        public ISelectionStrategy<TNode> Create<TNode, TTraits>(StrategySettings settings, ISelectionStrategy<TNode>? fallback)
             where TTraits : INodeTraits<TNode> => new WeightedRoundRobin<TNode, string, TTraits>();
     }
 
     private sealed class LeastLoadFactory : IStrategyFactory
     {
-        public ISelectionStrategy<TNode> Create<TNode, TTraits>(StrategySettings settings)
+        public ISelectionStrategy<TNode> Create<TNode, TTraits>(StrategySettings settings, ISelectionStrategy<TNode>? fallback)
             where TTraits : INodeTraits<TNode> => new LeastLoad<TNode, TTraits>();
     }
 
     private sealed class PowerOfTwoChoicesFactory : IStrategyFactory
     {
-        public ISelectionStrategy<TNode> Create<TNode, TTraits>(StrategySettings settings)
+        public ISelectionStrategy<TNode> Create<TNode, TTraits>(StrategySettings settings, ISelectionStrategy<TNode>? fallback)
             where TTraits : INodeTraits<TNode> => new PowerOfTwoChoices<TNode, TTraits>(settings.Seed);
     }
 
     private sealed class ConsistentHashFactory : IStrategyFactory
     {
-        public ISelectionStrategy<TNode> Create<TNode, TTraits>(StrategySettings settings)
-            where TTraits : INodeTraits<TNode> => new ConsistentHash<TNode, string, TTraits>(settings.VirtualNodes);
+        public ISelectionStrategy<TNode> Create<TNode, TTraits>(StrategySettings settings, ISelectionStrategy<TNode>? fallback)
+            where TTraits : INodeTraits<TNode> =>
+            new WithFallback<TNode, ConsistentHash<TNode, string, TTraits>, ISelectionStrategy<TNode>>(
+                new ConsistentHash<TNode, string, TTraits>(settings.VirtualNodes), fallback ?? new RoundRobin<TNode>());
     }
 
     private sealed class MostAvailableFactory : IStrategyFactory
     {
-        public ISelectionStrategy<TNode> Create<TNode, TTraits>(StrategySettings settings)
+        public ISelectionStrategy<TNode> Create<TNode, TTraits>(StrategySettings settings, ISelectionStrategy<TNode>? fallback)
             where TTraits : INodeTraits<TNode> => new MostAvailable<TNode, TTraits>(settings.Epsilon);
     }
 }
