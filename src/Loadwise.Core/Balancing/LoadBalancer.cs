@@ -183,9 +183,94 @@ public sealed class LoadBalancer<TNode>
     /// if (!balancer.TryAcquire(in context, out var lease)) return Results.StatusCode(503);
     /// </code>
     /// </example>
-    public bool TryAcquire(in SelectionContext context, out NodeLease<TNode> lease)
+    public bool TryAcquire(in SelectionContext context, out NodeLease<TNode> lease) =>
+        TryAcquire(Volatile.Read(ref _snapshot), in context, out lease);
+
+    /// <summary>
+    /// Picks a node other than the ones named, and holds it: for a retry that must go elsewhere. The exclusions are
+    /// matched against the snapshot the pick is made from, so an <see cref="Update"/> in between cannot misplace them.
+    /// </summary>
+    /// <param name="context">The pick's context; a mask in it must not be set (the exclusions make the mask).</param>
+    /// <param name="excludedIds">Identities of nodes not to pick (for example the ones that already failed this request).</param>
+    /// <param name="lease">The lease when a node was picked; default otherwise.</param>
+    /// <returns>True when a node was picked.</returns>
+    /// <exception cref="ArgumentException">The context carries a mask.</exception>
+    /// <example><code>bool again = balancer.TryAcquire(SelectionContext.Empty, [failed.NodeId], out var retry);</code></example>
+    [SkipLocalsInit]
+    public bool TryAcquire(in SelectionContext context, ReadOnlySpan<string> excludedIds, out NodeLease<TNode> lease)
     {
+        if (context.HasMask)
+        {
+            throw new ArgumentException("Pass either a mask in the context or excluded ids, not both.", nameof(context));
+        }
+
         Snapshot snapshot = Volatile.Read(ref _snapshot);
+        if (excludedIds.IsEmpty)
+        {
+            return TryAcquire(snapshot, in context, out lease);
+        }
+
+        BalancerSlot<TNode>[] slots = snapshot.Slots;
+        int words = CandidateMask.WordsFor(slots.Length);
+        Span<ulong> bits = words <= 16 ? stackalloc ulong[words] : new ulong[words];
+        var mask = new CandidateMask(bits, slots.Length);
+        for (int i = 0; i < slots.Length; i++)
+        {
+            if (excludedIds.Contains(slots[i].Entry.Id))
+            {
+                mask.Exclude(i);
+            }
+        }
+
+        var masked = new SelectionContext
+        {
+            HashKey = context.HasHashKey ? context.HashKeyValue : null,
+            EstimatedCost = context.EstimatedCost,
+            Tags = context.Tags,
+            Mask = mask,
+        };
+        return TryAcquire(snapshot, in masked, out lease);
+    }
+
+    /// <summary>Picks a node and holds it, or throws when none is available.</summary>
+    /// <param name="context">The pick's context.</param>
+    /// <returns>The lease.</returns>
+    /// <exception cref="NoNodeAvailableException">No node is available.</exception>
+    /// <example><code>using NodeLease&lt;Backend&gt; lease = balancer.Acquire(SelectionContext.Empty);</code></example>
+    public NodeLease<TNode> Acquire(in SelectionContext context) =>
+        TryAcquire(in context, out NodeLease<TNode> lease) ? lease : throw NoneAvailable();
+
+    /// <summary>Returns the requests in flight on a node of the current set (0 for an unknown id).</summary>
+    /// <param name="nodeId">The node's identity.</param>
+    /// <returns>The count.</returns>
+    /// <example><code>int busy = balancer.GetInFlight("10.0.0.1:80");</code></example>
+    public int GetInFlight(string nodeId)
+    {
+        ArgumentNullException.ThrowIfNull(nodeId);
+        foreach (BalancerSlot<TNode> slot in Volatile.Read(ref _snapshot).Slots)
+        {
+            if (string.Equals(slot.Entry.Id, nodeId, StringComparison.Ordinal))
+            {
+                return slot.Entry.InFlight;
+            }
+        }
+
+        return 0;
+    }
+
+    internal void Release(NodeEntry entry, Outcome? outcome)
+    {
+        entry.Leave();
+        if (outcome is { } reported && _health is { } health)
+        {
+            health.Report(entry.Id, reported);
+        }
+
+        _metrics.OnReleased(outcome);
+    }
+
+    private bool TryAcquire(Snapshot snapshot, in SelectionContext context, out NodeLease<TNode> lease)
+    {
         BalancerSlot<TNode>[] slots = snapshot.Slots;
         for (int race = 0; ; race++)
         {
@@ -220,44 +305,6 @@ public sealed class LoadBalancer<TNode>
         _metrics.OnNoneAvailable();
         lease = default;
         return false;
-    }
-
-    /// <summary>Picks a node and holds it, or throws when none is available.</summary>
-    /// <param name="context">The pick's context.</param>
-    /// <returns>The lease.</returns>
-    /// <exception cref="NoNodeAvailableException">No node is available.</exception>
-    /// <example><code>using NodeLease&lt;Backend&gt; lease = balancer.Acquire(SelectionContext.Empty);</code></example>
-    public NodeLease<TNode> Acquire(in SelectionContext context) =>
-        TryAcquire(in context, out NodeLease<TNode> lease) ? lease : throw NoneAvailable();
-
-    /// <summary>Returns the requests in flight on a node of the current set (0 for an unknown id).</summary>
-    /// <param name="nodeId">The node's identity.</param>
-    /// <returns>The count.</returns>
-    /// <example><code>int busy = balancer.GetInFlight("10.0.0.1:80");</code></example>
-    public int GetInFlight(string nodeId)
-    {
-        ArgumentNullException.ThrowIfNull(nodeId);
-        foreach (BalancerSlot<TNode> slot in Volatile.Read(ref _snapshot).Slots)
-        {
-            if (string.Equals(slot.Entry.Id, nodeId, StringComparison.Ordinal))
-            {
-                return slot.Entry.InFlight;
-            }
-        }
-
-        return 0;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal void Release(NodeEntry entry, Outcome? outcome)
-    {
-        entry.Leave();
-        if (outcome is { } reported && _health is { } health)
-        {
-            health.Report(entry.Id, reported);
-        }
-
-        _metrics.OnReleased(outcome);
     }
 
     private NoNodeAvailableException NoneAvailable()
