@@ -21,15 +21,18 @@ public sealed class LoadwiseHttpBalancers
     private readonly ConcurrentDictionary<string, Lazy<BalancedClient>> _clients = new(StringComparer.Ordinal);
     private readonly IServiceProvider _services;
     private readonly IOptionsMonitor<LoadwiseHttpOptions> _options;
+    private readonly IOptionsMonitor<LoadwiseHttpCallbacks> _callbacks;
 
     /// <summary>Creates the registry (the container does).</summary>
     /// <param name="services">The container.</param>
     /// <param name="options">The clients' options.</param>
+    /// <param name="callbacks">The clients' balancer callbacks.</param>
     /// <example><code>services.AddSingleton&lt;LoadwiseHttpBalancers&gt;();</code></example>
-    public LoadwiseHttpBalancers(IServiceProvider services, IOptionsMonitor<LoadwiseHttpOptions> options)
+    public LoadwiseHttpBalancers(IServiceProvider services, IOptionsMonitor<LoadwiseHttpOptions> options, IOptionsMonitor<LoadwiseHttpCallbacks> callbacks)
     {
         _services = services;
         _options = options;
+        _callbacks = callbacks;
     }
 
     /// <summary>Returns the balancer of a load-balanced client, creating it on first use.</summary>
@@ -54,14 +57,28 @@ public sealed class LoadwiseHttpBalancers
                 ?? (_services.GetService<ServiceEndpointResolver>() is { } resolver ? new ServiceDiscoveryEndpointSource(resolver) : null)
                 ?? throw new InvalidOperationException(
                     $"The load-balanced HttpClient '{name}' has no endpoints: set its Endpoints option, register an IEndpointSource with AddLoadwiseEndpointSource, or call services.AddServiceDiscovery().");
-        LoadBalancer<HttpEndpoint> balancer = LoadBalancer.For<HttpEndpoint>()
+        LoadBalancerBuilder<HttpEndpoint> builder = LoadBalancer.For<HttpEndpoint>()
             .Named(name)
             .Configure(options.Balancer)
             .WithTimeProvider(time)
-            .WithMeterFactory(_services.GetService<IMeterFactory>())
-            .Build();
+            .WithMeterFactory(_services.GetService<IMeterFactory>());
+        foreach (Action<LoadBalancerBuilder<HttpEndpoint>, IServiceProvider> callback in _callbacks.Get(name).Callbacks)
+        {
+            callback(builder, _services);
+        }
+
+        LoadBalancer<HttpEndpoint> balancer = builder.Build();
         return new BalancedClient(options, source, balancer, time);
     }
+}
+
+/// <summary>What configuration cannot say about a client's balancer (quotas, predicates): builder callbacks, by client name.</summary>
+/// <example><code>services.Configure&lt;LoadwiseHttpCallbacks&gt;("llm", c =&gt; c.Callbacks.Add((b, _) =&gt; b.WithQuotas(quotas)));</code></example>
+public sealed class LoadwiseHttpCallbacks
+{
+    /// <summary>Gets the callbacks, run in order after the options are applied.</summary>
+    /// <example><code>callbacks.Callbacks.Add((builder, services) =&gt; builder.Where(static e =&gt; e.Address.Host != "draining"));</code></example>
+    public IList<Action<LoadBalancerBuilder<HttpEndpoint>, IServiceProvider>> Callbacks { get; } = [];
 }
 
 /// <summary>One load-balanced client's balancer, endpoint source and retry budget.</summary>

@@ -68,6 +68,19 @@ public static class LoadwiseHttpClientBuilderExtensions
         return builder;
     }
 
+    /// <summary>Configures the client's balancer beyond its options, for example with quotas or predicates.</summary>
+    /// <param name="builder">The client's builder.</param>
+    /// <param name="configure">Receives the balancer's builder and the container.</param>
+    /// <returns>The builder.</returns>
+    /// <example><code>services.AddHttpClient("llm").AddLoadwise().ConfigureLoadwiseBalancer((b, sp) =&gt; b.WithQuotas(sp.GetRequiredService&lt;QuotaTracker&lt;string&gt;&gt;()));</code></example>
+    public static IHttpClientBuilder ConfigureLoadwiseBalancer(this IHttpClientBuilder builder, Action<Loadwise.LoadBalancerBuilder<HttpEndpoint>, IServiceProvider> configure)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(configure);
+        builder.Services.Configure<LoadwiseHttpCallbacks>(builder.Name, callbacks => callbacks.Callbacks.Add(configure));
+        return builder;
+    }
+
     private static IHttpClientBuilder AddCore(IHttpClientBuilder builder, OptionsBuilder<LoadwiseHttpOptions> options, string path)
     {
         string name = builder.Name;
