@@ -57,7 +57,11 @@ public sealed class LoadwiseHttpOptions
     /// <example><code>options.HashKeyHeader = "X-Room-Id";</code></example>
     public string? HashKeyHeader { get; set; }
 
-    /// <summary>Gets or sets the path of the active health probe (for example <c>"/healthz"</c>); unset for no active probing.</summary>
+    /// <summary>
+    /// Gets or sets the path of the active health probe (for example <c>"/healthz"</c>); unset for no active probing.
+    /// A hosted service probes Unhealthy endpoints once per probe interval of the health settings and reports the
+    /// answer, so that an endpoint that came back gets traffic again. Needs a host (or a started hosted service).
+    /// </summary>
     /// <example><code>options.ProbePath = "/healthz";</code></example>
     public string? ProbePath { get; set; }
 

@@ -87,6 +87,9 @@ public static class LoadwiseHttpClientBuilderExtensions
         builder.Services.AddSingleton<IValidateOptions<LoadwiseHttpOptions>>(new LoadwiseHttpOptionsValidator(name, path));
         options.ValidateOnStart();
         builder.Services.TryAddSingleton<LoadwiseHttpBalancers>();
+        builder.Services.Configure<LoadwiseHttpClientNames>(names => names.Names.Add(name));
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, LoadwiseHttpProber>());
         builder.AddHttpMessageHandler(provider => new LoadBalancingHandler(provider.GetRequiredService<LoadwiseHttpBalancers>().Get(name)));
         return builder;
     }
