@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Packs Loadwise (src/Loadwise.Core) to a local folder feed, then builds and runs a fresh console app OUTSIDE the
-# solution that references only that package, annotates a type, and checks that generated selection works.
-# Proves that one PackageReference gives the attributes, the strategies and the source generator.
+# Packs Loadwise (src/Loadwise.Core), Loadwise.Hosting and Loadwise.Http to a local folder feed, then builds and runs
+# fresh console apps OUTSIDE the solution: one references only Loadwise, annotates a type, and checks that generated
+# selection works (one PackageReference gives the attributes, the strategies and the source generator); the other
+# references only Loadwise.Http and sends requests through a load-balanced HttpClient.
 # Usage: bash scripts/pack-test.sh            Exit status: 0 on success, non-zero on any failure.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -14,6 +15,11 @@ rm -rf "$feed"
 mkdir -p "$feed"
 # A unique prerelease version, so no NuGet cache can hand back an older build of the same version.
 dotnet pack "$root/src/Loadwise.Core/Loadwise.Core.csproj" -c Release -o "$feed" --nologo -v minimal -p:Version="$version"
+dotnet pack "$root/src/Loadwise.Hosting/Loadwise.Hosting.csproj" -c Release -o "$feed" --nologo -v minimal -p:Version="$version"
+dotnet pack "$root/src/Loadwise.Http/Loadwise.Http.csproj" -c Release -o "$feed" --nologo -v minimal -p:Version="$version"
+for id in Loadwise.Hosting Loadwise.Http; do
+  [ -f "$feed/$id.$version.nupkg" ] || { echo "pack-test: FAIL: $id.$version.nupkg was not produced" >&2; exit 1; }
+done
 
 package="$feed/Loadwise.$version.nupkg"
 [ -f "$package" ] || { echo "pack-test: FAIL: $package was not produced" >&2; exit 1; }
@@ -120,4 +126,64 @@ expect "WeightedRoundRobin=1,2,3"
 expect "ConsistentHashStable=True"
 expect "Accessor=Backend+LoadwiseAccessor"
 expect "GENERATED-SELECTION-OK"
-echo "pack-test: OK (Loadwise $version from $feed)"
+
+# A fresh app that uses Loadwise.Http (and through it Loadwise.Hosting and Loadwise) from the feed alone.
+http="$work/HttpConsumer"
+mkdir -p "$http"
+cat > "$http/HttpConsumer.csproj" <<XML
+<Project Sdk="Microsoft.NET.Sdk">
+  <PropertyGroup>
+    <OutputType>Exe</OutputType>
+    <TargetFramework>net10.0</TargetFramework>
+    <Nullable>enable</Nullable>
+    <ImplicitUsings>enable</ImplicitUsings>
+    <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
+  </PropertyGroup>
+  <ItemGroup>
+    <PackageReference Include="Loadwise.Http" Version="$version" />
+  </ItemGroup>
+</Project>
+XML
+cat > "$http/Program.cs" <<'CS'
+using System.Net;
+using Loadwise;
+using Loadwise.Http;
+using Microsoft.Extensions.DependencyInjection;
+
+var services = new ServiceCollection();
+services.AddHttpClient("catalog", c => c.BaseAddress = new Uri("http://catalog"))
+    .AddLoadwise(o =>
+    {
+        o.Endpoints = ["http://10.0.0.1:8080", "http://10.0.0.2:8080"];
+        o.Balancer.Strategy.Name = "RoundRobin";
+    })
+    .ConfigurePrimaryHttpMessageHandler(() => new Echo());
+using ServiceProvider provider = services.BuildServiceProvider();
+HttpClient client = provider.GetRequiredService<IHttpClientFactory>().CreateClient("catalog");
+var targets = new List<string>();
+for (int i = 0; i < 4; i++)
+{
+    targets.Add(await client.GetStringAsync("/items?page=" + i));
+}
+
+Console.WriteLine("Targets=" + string.Join(",", targets));
+LoadBalancer<string> front = LoadBalancer.For<string>().UseLeastLoad().WithHealth().Build(["a", "b"]);
+Console.WriteLine(front.TryAcquire(SelectionContext.Empty, out NodeLease<string> lease) ? "FrontDoor=" + lease.Node : "FrontDoor=none");
+lease.Dispose(Outcome.Success);
+Console.WriteLine("HTTP-LOADWISE-OK");
+
+sealed class Echo : HttpMessageHandler
+{
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+        Task.FromResult(new HttpResponseMessage(HttpStatusCode.OK) { Content = new StringContent(request.RequestUri!.Authority + request.RequestUri.PathAndQuery) });
+}
+CS
+cd "$http"
+dotnet restore --configfile "$work/nuget.config" --packages "$work/packages" --nologo -v minimal
+dotnet build -c Release --no-restore --nologo -v minimal
+output="$(dotnet run -c Release --no-build)"
+echo "$output"
+expect "Targets=10.0.0.1:8080/items?page=0,10.0.0.2:8080/items?page=1,10.0.0.1:8080/items?page=2,10.0.0.2:8080/items?page=3"
+expect "FrontDoor=a"
+expect "HTTP-LOADWISE-OK"
+echo "pack-test: OK (Loadwise, Loadwise.Hosting and Loadwise.Http $version from $feed)"

@@ -96,7 +96,7 @@ public class ScrapeBenchmarks
             for (int i = 0; i < 200; i++)
             {
                 _metrics.Completed(backend, i % 20 == 0 ? 404 : 200, random.NextDouble() * 0.3);
-                _coreMetrics.OnSelected(backend.Id, "RoundRobin");
+                _coreMetrics.OnSelected("RoundRobin");
             }
 
             _metrics.Completed(backend, 502, 0.002);

@@ -1,28 +1,21 @@
-using System.Collections.Frozen;
-
 namespace Loadwise.AotProxy.Configuration;
 
-/// <summary>The strategy names the configuration accepts (Strategy:Name and Strategy:Fallback).</summary>
+/// <summary>The strategy names the configuration accepts (Strategy:Name and Strategy:Fallback): Core's registry.</summary>
 /// <example><code>bool known = StrategyNames.IsKnown("leastload"); // names are case-insensitive</code></example>
 internal static class StrategyNames
 {
-    public const string ConsistentHash = "ConsistentHash";
+    public const string ConsistentHash = StrategyRegistry.ConsistentHashName;
 
     /// <summary>Gets every strategy name, in documentation order.</summary>
-    public static readonly string[] All =
-    [
-        "RoundRobin", "Random", "WeightedRandom", "WeightedRoundRobin", "LeastLoad", "PowerOfTwoChoices", ConsistentHash, "MostAvailable",
-    ];
+    public static readonly string[] All = [.. StrategyRegistry.Names];
 
     /// <summary>Gets the names allowed as the fallback of ConsistentHash (everything that needs no key).</summary>
-    public static readonly string[] Fallbacks = Array.FindAll(All, static n => n != ConsistentHash);
+    public static readonly string[] Fallbacks = [.. StrategyRegistry.KeylessNames];
 
-    private static readonly FrozenSet<string> NameSet = All.ToFrozenSet(StringComparer.OrdinalIgnoreCase);
-
-    public static bool IsKnown(string? name) => name is not null && NameSet.Contains(name);
+    public static bool IsKnown(string? name) => StrategyRegistry.IsKnown(name);
 
     /// <summary>Gets the canonical spelling of a configured name.</summary>
-    public static string Canonical(string name) => Array.Find(All, n => string.Equals(n, name, StringComparison.OrdinalIgnoreCase)) ?? name;
+    public static string Canonical(string name) => StrategyRegistry.IsKnown(name) ? StrategyRegistry.Canonical(name) : name;
 }
 
 /// <summary>Where a request's consistent-hashing key comes from (Strategy:HashKey:Source).</summary>

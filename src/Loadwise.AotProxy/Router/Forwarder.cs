@@ -37,7 +37,7 @@ internal sealed partial class Forwarder
     private readonly HashKeySource? _hashKey;
     private readonly ForwarderSettings _settings;
     private readonly ProxyMetrics _metrics;
-    private readonly DiagnosticsMetricsCollector _selections; // the sealed type: its generic OnSelected is a direct call, not a generic virtual lookup
+    private readonly DiagnosticsMetricsCollector _selections; // the sealed type: OnSelected is a direct call
     private readonly string _strategyName;
     private readonly ILogger _logger;
     private readonly ProxyClock _clock;
@@ -193,7 +193,7 @@ internal sealed partial class Forwarder
                 }
 
                 backend = _backends[index];
-                _selections.OnSelected(backend.Id, _strategyName);
+                _selections.OnSelected(_strategyName);
                 backend.Enter();
                 long attemptTimestamp = accessLog is null ? 0 : _clock.Timestamp;
                 AttemptResult result;

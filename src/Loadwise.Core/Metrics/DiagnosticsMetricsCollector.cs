@@ -94,8 +94,7 @@ public sealed class DiagnosticsMetricsCollector : IMetricsCollector, IDisposable
     }
 
     /// <inheritdoc/>
-    public void OnSelected<TId>(TId nodeId, string strategy)
-        where TId : notnull =>
+    public void OnSelected(string strategy) =>
         _selections.Add(1, new KeyValuePair<string, object?>("strategy", strategy));
 
     /// <inheritdoc/>

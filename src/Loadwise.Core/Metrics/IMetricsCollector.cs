@@ -10,7 +10,7 @@ namespace Loadwise;
 /// <code>
 /// public sealed class ConsoleMetrics : IMetricsCollector
 /// {
-///     public void OnSelected&lt;TId&gt;(TId nodeId, string strategy) where TId : notnull { }
+///     public void OnSelected(string strategy) { }
 ///     public void OnHealthChanged&lt;TId&gt;(TId nodeId, HealthStatus from, HealthStatus to) where TId : notnull =>
 ///         Console.WriteLine($"{nodeId}: {from} -> {to}");
 ///     public void OnStateStoreError(string operation, string key, Exception exception) =>
@@ -20,13 +20,14 @@ namespace Loadwise;
 /// </example>
 public interface IMetricsCollector
 {
-    /// <summary>Called after a strategy picked a node (by <see cref="InstrumentedStrategy{TNode, TId, TAccessor, TStrategy}"/>).</summary>
-    /// <typeparam name="TId">The node id type.</typeparam>
-    /// <param name="nodeId">The picked node.</param>
+    /// <summary>
+    /// Called after a strategy picked a node (by <see cref="InstrumentedStrategy{TNode, TStrategy}"/>). Not generic, so
+    /// that the call on the pick path is an ordinary interface call rather than a generic virtual method lookup; node
+    /// ids are left out because metrics must not be tagged with them (unbounded cardinality).
+    /// </summary>
     /// <param name="strategy">The strategy's <see cref="ISelectionStrategy{TNode}.Name"/>.</param>
-    /// <example><code>collector.OnSelected("10.0.0.1:80", "RoundRobin");</code></example>
-    void OnSelected<TId>(TId nodeId, string strategy)
-        where TId : notnull;
+    /// <example><code>collector.OnSelected("RoundRobin");</code></example>
+    void OnSelected(string strategy);
 
     /// <summary>Called after a node's health status changed.</summary>
     /// <typeparam name="TId">The node id type.</typeparam>
@@ -58,8 +59,7 @@ public sealed class NoOpMetricsCollector : IMetricsCollector
     public static NoOpMetricsCollector Instance { get; } = new();
 
     /// <inheritdoc/>
-    public void OnSelected<TId>(TId nodeId, string strategy)
-        where TId : notnull
+    public void OnSelected(string strategy)
     {
     }
 

@@ -1,22 +1,17 @@
 namespace Loadwise;
 
 /// <summary>
-/// Wraps a strategy and tells an <see cref="IMetricsCollector"/> about every pick (node id and strategy name). With
+/// Wraps a strategy and tells an <see cref="IMetricsCollector"/> about every pick (by strategy name). With
 /// <see cref="NoOpMetricsCollector"/> the wrapper only adds one predictable branch; the hook is never called.
 /// </summary>
 /// <typeparam name="TNode">The candidate type.</typeparam>
-/// <typeparam name="TId">The node id type.</typeparam>
-/// <typeparam name="TAccessor">Reads the picked node's id.</typeparam>
 /// <typeparam name="TStrategy">The wrapped strategy.</typeparam>
 /// <example>
 /// <code>
-/// var strategy = new InstrumentedStrategy&lt;Backend, string, NodeAccessor&lt;Backend, string&gt;, RoundRobin&lt;Backend&gt;&gt;(
-///     new RoundRobin&lt;Backend&gt;(), metrics);
+/// var strategy = new InstrumentedStrategy&lt;Backend, RoundRobin&lt;Backend&gt;&gt;(new RoundRobin&lt;Backend&gt;(), metrics);
 /// </code>
 /// </example>
-public sealed class InstrumentedStrategy<TNode, TId, TAccessor, TStrategy> : ISelectionStrategy<TNode>
-    where TId : notnull, IEquatable<TId>
-    where TAccessor : INodeAccessor<TNode, TId>
+public sealed class InstrumentedStrategy<TNode, TStrategy> : ISelectionStrategy<TNode>
     where TStrategy : ISelectionStrategy<TNode>
 {
     private readonly TStrategy _inner;
@@ -27,7 +22,7 @@ public sealed class InstrumentedStrategy<TNode, TId, TAccessor, TStrategy> : ISe
     /// <param name="inner">The strategy that picks.</param>
     /// <param name="metrics">The hook told about each pick.</param>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
-    /// <example><code>var s = new InstrumentedStrategy&lt;string, string, SelfIdAccessor&lt;string&gt;, RoundRobin&lt;string&gt;&gt;(new(), metrics);</code></example>
+    /// <example><code>var s = new InstrumentedStrategy&lt;string, RoundRobin&lt;string&gt;&gt;(new(), metrics);</code></example>
     public InstrumentedStrategy(TStrategy inner, IMetricsCollector metrics)
     {
         ArgumentNullException.ThrowIfNull(inner);
@@ -56,7 +51,7 @@ public sealed class InstrumentedStrategy<TNode, TId, TAccessor, TStrategy> : ISe
 
         if (_enabled)
         {
-            _metrics.OnSelected(TAccessor.GetId(in candidates[index]), Name);
+            _metrics.OnSelected(Name);
         }
 
         return true;

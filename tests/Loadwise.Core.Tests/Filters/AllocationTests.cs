@@ -78,7 +78,7 @@ public class AllocationTests
         var tracker = new HealthTracker<string>();
         Backend[] nodes = HealthNodes.Make(8);
         tracker.ReportFailure(nodes[3].Id);
-        var strategy = new InstrumentedStrategy<Backend, string, NodeAccessor<Backend, string>, RoundRobin<Backend>>(new RoundRobin<Backend>(), NoOpMetricsCollector.Instance);
+        var strategy = new InstrumentedStrategy<Backend, RoundRobin<Backend>>(new RoundRobin<Backend>(), NoOpMetricsCollector.Instance);
         int sink = 0;
         long allocated = AllocatedBy(i =>
         {

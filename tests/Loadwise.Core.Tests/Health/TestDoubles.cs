@@ -26,14 +26,13 @@ public sealed record Backend(string Id, double LoadScore = 1) : INode<string>, I
 /// <summary>Records every hook call, for assertions.</summary>
 public sealed class RecordingMetrics : IMetricsCollector
 {
-    public ConcurrentQueue<(object Node, string Strategy)> Selections { get; } = new();
+    public ConcurrentQueue<string> Selections { get; } = new();
 
     public ConcurrentQueue<(object Node, HealthStatus From, HealthStatus To)> Changes { get; } = new();
 
     public ConcurrentQueue<(string Operation, string Key, Exception Error)> StoreErrors { get; } = new();
 
-    public void OnSelected<TId>(TId nodeId, string strategy)
-        where TId : notnull => Selections.Enqueue((nodeId, strategy));
+    public void OnSelected(string strategy) => Selections.Enqueue(strategy);
 
     public void OnHealthChanged<TId>(TId nodeId, HealthStatus from, HealthStatus to)
         where TId : notnull => Changes.Enqueue((nodeId, from, to));

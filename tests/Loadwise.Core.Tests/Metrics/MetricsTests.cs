@@ -52,7 +52,7 @@ public class MetricsTests
         var tracker = new HealthTracker<string>(new HealthTrackerOptions { Metrics = collector, Policy = new ConsecutiveFailurePolicy(1) });
         collector.ObserveNodes(tracker);
         Backend[] nodes = HealthNodes.Make(4);
-        var strategy = new InstrumentedStrategy<Backend, string, NodeAccessor<Backend, string>, RoundRobin<Backend>>(new RoundRobin<Backend>(), collector);
+        var strategy = new InstrumentedStrategy<Backend, RoundRobin<Backend>>(new RoundRobin<Backend>(), collector);
         for (int i = 0; i < 5; i++)
         {
             Assert.True(strategy.TrySelect(nodes, SelectionContext.Empty, out _));
@@ -81,18 +81,18 @@ public class MetricsTests
     }
 
     [Fact]
-    public void Instrumented_strategy_reports_node_id_and_strategy_name()
+    public void Instrumented_strategy_reports_each_pick_by_strategy_name()
     {
         var metrics = new RecordingMetrics();
         Backend[] nodes = HealthNodes.Make(3);
-        var strategy = new InstrumentedStrategy<Backend, string, NodeAccessor<Backend, string>, RoundRobin<Backend>>(new RoundRobin<Backend>(), metrics);
+        var strategy = new InstrumentedStrategy<Backend, RoundRobin<Backend>>(new RoundRobin<Backend>(), metrics);
         Assert.Equal("RoundRobin", strategy.Name);
         for (int i = 0; i < 4; i++)
         {
             Assert.True(strategy.TrySelect(nodes, SelectionContext.Empty, out _));
         }
 
-        Assert.Equal([("n0", "RoundRobin"), ("n1", "RoundRobin"), ("n2", "RoundRobin"), ("n0", "RoundRobin")], metrics.Selections.Select(s => ((string)s.Node, s.Strategy)));
+        Assert.Equal(["RoundRobin", "RoundRobin", "RoundRobin", "RoundRobin"], metrics.Selections);
         Assert.False(strategy.TrySelect([], SelectionContext.Empty, out _));
         Assert.Equal(4, metrics.Selections.Count); // no pick, no report
     }
@@ -118,8 +118,8 @@ public class MetricsTests
         {
             for (int i = 0; i < count; i++)
             {
-                metrics.OnSelected(i, "RoundRobin");
-                metrics.OnSelected(Guid.Empty, "RoundRobin");
+                metrics.OnSelected("RoundRobin");
+                metrics.OnSelected("Random");
                 metrics.OnHealthChanged(i, HealthStatus.Healthy, HealthStatus.Degraded);
                 metrics.OnStateStoreError("put", "k", error);
             }
