@@ -29,6 +29,7 @@ public static class Nodes
         PowerOfTwoChoices.For<TestNode>(seed),
         ConsistentHash.For<TestNode, string>(),
         MostAvailable.For<TestNode>(),
+        Maglev.For<TestNode, string>(),
     ];
 
     public static TheoryData<string> StrategyNames() =>
