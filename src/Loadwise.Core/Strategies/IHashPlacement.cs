@@ -5,7 +5,7 @@ namespace Loadwise;
 /// <summary>
 /// A key-affine strategy whose placement can be probed: <see cref="Locate"/> returns the node a key lands on at probe
 /// 0 (its home node) and at further probes (pseudo-random jumps derived from the key). Wrappers that must send a key
-/// elsewhere, such as <c>BoundedLoad</c>, walk these probes, so every key follows
+/// elsewhere, such as <see cref="BoundedLoad{TNode, TPlacement, TLoads}"/>, walk these probes, so every key follows
 /// the same jump sequence in every process and overflow spreads over many nodes instead of one neighbour.
 /// </summary>
 /// <typeparam name="TNode">The candidate type.</typeparam>
