@@ -1,5 +1,13 @@
 using BenchmarkDotNet.Running;
+using Loadwise.Benchmarks;
 
 // Run all: dotnet run -c Release --project bench/Loadwise.Benchmarks -- --filter '*'
 // Prove they start (CI): add --job Dry
+// Hashing distribution and disruption table: dotnet run -c Release --project bench/Loadwise.Benchmarks -- hashing-report
+if (args is ["hashing-report", ..])
+{
+    HashingReport.Run();
+    return;
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

@@ -30,6 +30,7 @@ public static class Nodes
         ConsistentHash.For<TestNode, string>(),
         MostAvailable.For<TestNode>(),
         Maglev.For<TestNode, string>(),
+        WeightedLeastRequest.For<TestNode>(seed: seed),
     ];
 
     public static TheoryData<string> StrategyNames() =>
