@@ -3,8 +3,8 @@ namespace Loadwise;
 /// <summary>
 /// Marks the member that is the node's priority level (0 is primary; up to 31). The Loadwise generator implements
 /// <see cref="IPrioritized"/> from it, so that <see cref="PriorityFilter{TNode, TAccessor, THealth}"/> reads it
-/// through <c>LoadwiseAccessor</c> without interface dispatch. The member must have an integer type no wider than
-/// <see cref="int"/>, or be an enum over one.
+/// through <c>LoadwiseAccessor</c> without interface dispatch. The member must have an integer type; wider types
+/// saturate to 0..<see cref="int.MaxValue"/>, and a level above 31 is rejected when a pick reads it.
 /// </summary>
 /// <remarks>
 /// The type that declares the member must be <c>partial</c>; analyzers report misuse (LW0016 for a type that is not
