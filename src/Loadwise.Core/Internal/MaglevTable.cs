@@ -98,6 +98,8 @@ internal sealed class MaglevTable<TId>
             skip[j] = (long)(StableHash.Combine(idHash, 0x6D61676C6576536BUL) % (ulong)(size - 1)) + 1;
         }
 
+        // Occupancy is probed in a bitmap (8 KiB at M = 65,537, in L1) rather than in the 4-byte entries.
+        var taken = new ulong[(size + 63) >> 6];
         int filled = 0;
         for (long round = 1; filled < size; round++)
         {
@@ -111,7 +113,7 @@ internal sealed class MaglevTable<TId>
 
                 target[j] += maxWeight;
                 long slot = position[j];
-                while (Entries[slot] >= 0)
+                while ((taken[slot >> 6] & (1UL << (int)(slot & 63))) != 0)
                 {
                     slot += skip[j];
                     if (slot >= size)
@@ -120,6 +122,7 @@ internal sealed class MaglevTable<TId>
                     }
                 }
 
+                taken[slot >> 6] |= 1UL << (int)(slot & 63);
                 Entries[slot] = node;
                 _owns[node] = true;
                 filled++;

@@ -3,7 +3,7 @@ namespace Loadwise;
 /// <summary>
 /// Consistent hashing with bounded loads (Mirrokni, Thorup and Zadimoghaddam, arXiv 1608.01350), with random jumps
 /// (Chen et al., arXiv 1908.08762): no node takes more than <c>ceil(c x (total + 1) / n)</c>, where n is the number of
-/// allowed candidates. A key goes to its home node while that node is under the bound; when it is full, the key jumps
+/// allowed candidates (a node takes a key while <c>load x n &lt; c x (total + 1)</c>, the same rule for whole loads). A key goes to its home node while that node is under the bound; when it is full, the key jumps
 /// along its own probe sequence (<see cref="IHashPlacement{TNode}.Locate"/>) to the first node under the bound. Jumps
 /// are independent positions, not the next node clockwise, so the overflow of a hot node spreads over the others
 /// instead of cascading onto one neighbour.
@@ -85,8 +85,10 @@ public sealed class BoundedLoad<TNode, TPlacement, TLoads> : ISelectionStrategy<
             return false;
         }
 
+        // A node takes the key while load + 1 <= ceil(c x (total + 1) / n), which for whole loads is
+        // load x n < c x (total + 1): no division on the pick path.
         ulong key = context.HashKeyValue;
-        double bound = Math.Ceiling(BalanceFactor * (_loads.TotalLoad(candidates) + 1) / allowed);
+        double capacity = BalanceFactor * (_loads.TotalLoad(candidates) + 1);
         for (int probe = 0; probe <= HashProbe.MaxJumps; probe++)
         {
             int owner = _placement.Locate(candidates, key, probe);
@@ -96,7 +98,7 @@ public sealed class BoundedLoad<TNode, TPlacement, TLoads> : ISelectionStrategy<
                 return false;
             }
 
-            if ((!masked || context.Mask.IsAllowed(owner)) && _loads.LoadOf(candidates, owner) + 1 <= bound)
+            if ((!masked || context.Mask.IsAllowed(owner)) && _loads.LoadOf(candidates, owner) * allowed < capacity)
             {
                 index = owner;
                 return true;
