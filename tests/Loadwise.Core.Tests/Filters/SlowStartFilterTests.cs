@@ -125,13 +125,48 @@ public class SlowStartFilterTests
             Assert.Equal(0, index);
         }
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 10_000; i++)
+        void Run(int picks)
         {
-            Loadwise.Filter.TrySelect(nodes, new SelectionContext { HashKey = (ulong)i }, filter, strategy, out _);
+            for (int i = 0; i < picks; i++)
+            {
+                Loadwise.Filter.TrySelect(nodes, new SelectionContext { HashKey = (ulong)i }, filter, strategy, out _);
+                Loadwise.Filter.TrySelect(nodes, SelectionContext.Empty, filter, strategy, out _);
+            }
         }
 
+        Run(2_000);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Run(10_000);
+
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
+    public void Following_a_health_tracker_ramps_a_node_that_goes_from_recovering_to_healthy()
+    {
+        var time = new FakeTimeProvider();
+        var filter = Filter(time);
+        var tracker = new HealthTracker<string>(new HealthTrackerOptions
+        {
+            Policy = new ConsecutiveFailurePolicy(1, 2, TimeSpan.FromSeconds(10)),
+            TimeProvider = time,
+        });
+        filter.Follow(tracker);
+        tracker.ReportFailure("node-9");
+        time.Advance(TimeSpan.FromSeconds(10));
+        tracker.ReportSuccess("node-9");
+        Assert.Equal(HealthStatus.Recovering, tracker.GetStatus("node-9"));
+        for (int i = 0; i < 5 && tracker.GetStatus("node-9") != HealthStatus.Healthy; i++)
+        {
+            Assert.Equal(1, filter.Factor("node-9")); // no ramp until it is Healthy again
+            tracker.ReportSuccess("node-9");
+        }
+
+        Assert.Equal(HealthStatus.Healthy, tracker.GetStatus("node-9"));
+        Assert.Equal(0.1, filter.Factor("node-9"), 6);
+        time.Advance(TimeSpan.FromSeconds(30));
+        Assert.Equal(0.5, filter.Factor("node-9"), 6);
+        Assert.Equal(1, filter.Factor("node-1"));
     }
 
     [Fact]

@@ -177,6 +177,31 @@ public class BoundedLoadTests
     }
 
     [Theory]
+    [MemberData(nameof(Placements))]
+    public void Picks_allocate_nothing_after_warm_up(string placement)
+    {
+        var nodes = Nodes.Named(300);
+        var counter = new InFlightCounter(nodes.Length);
+        var bounded = Bounded(placement, counter);
+        var mask = new CandidateMask(new ulong[CandidateMask.WordsFor(nodes.Length)], nodes.Length);
+        mask.Exclude(5);
+        void Run(int picks, CandidateMask mask)
+        {
+            for (int i = 0; i < picks; i++)
+            {
+                bounded.TrySelect(nodes, new SelectionContext { HashKey = (ulong)i }, out int index);
+                counter.Begin(index);
+                bounded.TrySelect(nodes, new SelectionContext { HashKey = (ulong)i, Mask = mask }, out _);
+            }
+        }
+
+        Run(2_000, mask);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Run(10_000, mask);
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Theory]
     [InlineData(0.99)]
     [InlineData(double.NaN)]
     [InlineData(double.PositiveInfinity)]
