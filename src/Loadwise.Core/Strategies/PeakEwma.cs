@@ -10,8 +10,9 @@ namespace Loadwise;
 /// </summary>
 /// <remarks>
 /// Latency reaches the strategy only through the tracker (<see cref="PeakEwmaTracker.Begin"/> and
-/// <see cref="PeakEwmaTracker.Report"/>), by candidate index. Unmasked picks are O(1) and read the clock once; masked
-/// picks rank-select the samples among the allowed candidates (O(n/64) word operations).
+/// <see cref="PeakEwmaTracker.Report"/>), by candidate index. Unmasked picks are O(1) and read no clock: the costs are
+/// compared through their logarithms, where the common decay since the last report cancels out. Masked picks
+/// rank-select the samples among the allowed candidates (O(n/64) word operations).
 /// </remarks>
 /// <typeparam name="TNode">The candidate type (only the count and indices are used).</typeparam>
 /// <example>
@@ -66,8 +67,8 @@ public sealed class PeakEwma<TNode> : ISelectionStrategy<TNode>
             second = context.Mask.NthAllowed(second);
         }
 
-        long now = _tracker.Now();
-        int takeSecond = _tracker.Cost(second, now) < _tracker.Cost(first, now) ? 1 : 0;
+        // Ranks order the two costs as the costs themselves would, without an exponential per pick.
+        int takeSecond = _tracker.Rank(second) < _tracker.Rank(first) ? 1 : 0;
         index = first ^ ((first ^ second) & -takeSecond);
         return true;
     }

@@ -104,8 +104,10 @@ public sealed class PeakEwmaTracker
             double weight = slot.Stamp == 0 ? 0 : Math.Exp(-Math.Max(0, now - slot.Stamp) / _decayTicks);
             double current = slot.Average * weight;
             double average = sample > current ? sample : current + (sample * (1 - weight));
+            long stamp = Math.Max(now, 1);
             Volatile.Write(ref slot.Average, average);
-            Volatile.Write(ref slot.Stamp, Math.Max(now, 1));
+            Volatile.Write(ref slot.Rank, Math.Log(average) + (stamp / _decayTicks));
+            Volatile.Write(ref slot.Stamp, stamp);
         }
     }
 
@@ -121,9 +123,6 @@ public sealed class PeakEwmaTracker
     /// <returns>The cost; lower is better.</returns>
     /// <example><code>double cost = tracker.Cost(3);</code></example>
     public double Cost(int index) => Cost(index, _clock.Now());
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal long Now() => _clock.Now();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal double Cost(int index, long now)
@@ -144,6 +143,29 @@ public sealed class PeakEwmaTracker
         return Decayed(average, stamp, now) * (pending + 1);
     }
 
+    /// <summary>
+    /// A number that orders nodes as their costs do, without the exponential: <c>ln(cost)</c> plus <c>now / decay</c>,
+    /// which is the same for every node at one instant. A measured node's rank is <c>ln(average) + stamp / decay +
+    /// ln(in flight + 1)</c>, taken from the log kept at report time and a table of small logs.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal double Rank(int index)
+    {
+        long pending = _inFlight[index];
+        if ((uint)index >= (uint)_slots.Length || Volatile.Read(ref _slots[index].Stamp) == 0)
+        {
+            return pending == 0 ? double.NegativeInfinity : UnmeasuredRank + pending;
+        }
+
+        return Volatile.Read(ref _slots[index].Rank) + ((ulong)pending < (ulong)LogOnePlus.Length ? LogOnePlus[pending] : Math.Log(pending + 1.0));
+    }
+
+    // Above any measured rank (its time term, ticks / decay, stays below 1e14 for any decay of a millisecond or more),
+    // as the penalty is above any cost.
+    private const double UnmeasuredRank = 1e15;
+
+    private static readonly double[] LogOnePlus = Enumerable.Range(0, 256).Select(static p => Math.Log(p + 1.0)).ToArray();
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private double Decayed(double average, long stamp, long now) =>
         stamp == 0 || now <= stamp ? average : average * Math.Exp(-(now - stamp) / _decayTicks);
@@ -152,5 +174,6 @@ public sealed class PeakEwmaTracker
     {
         public double Average;
         public long Stamp; // 0 until the first report
+        public double Rank; // ln(Average) + Stamp / decay: see Rank(int)
     }
 }

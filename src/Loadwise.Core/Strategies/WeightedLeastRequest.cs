@@ -84,14 +84,17 @@ public sealed class WeightedLeastRequest<TNode, TAccessor> : ISelectionStrategy<
             second = context.Mask.NthAllowed(second);
         }
 
+        // Which sample wins is a coin flip for the branch predictor, so the choice is made without a branch.
         double firstScore = EffectiveWeight(in candidates[first]);
         double secondScore = EffectiveWeight(in candidates[second]);
-        if (secondScore > firstScore)
+        int takeSecond = secondScore > firstScore ? 1 : 0;
+        index = first ^ ((first ^ second) & -takeSecond);
+        if (Math.Max(firstScore, secondScore) > 0)
         {
-            (first, firstScore) = (second, secondScore);
+            return true;
         }
 
-        index = firstScore > 0 ? first : Best(candidates, context, masked);
+        index = Best(candidates, context, masked);
         return index >= 0;
     }
 

@@ -109,6 +109,35 @@ public class PeakEwmaTests
     }
 
     [Fact]
+    public void Picks_order_nodes_exactly_as_their_costs_do()
+    {
+        // The pick compares logarithms (no exponential per pick); over random histories that order must be the costs' order.
+        var random = new System.Random(12);
+        var time = new FakeTimeProvider();
+        var tracker = new PeakEwmaTracker(8, Tau, time);
+        for (int step = 0; step < 3_000; step++)
+        {
+            int node = random.Next(8);
+            if (random.Next(3) == 0)
+            {
+                tracker.Begin(node);
+            }
+            else
+            {
+                tracker.Report(node, TimeSpan.FromMilliseconds(random.Next(1, 500)));
+            }
+
+            time.Advance(TimeSpan.FromMilliseconds(random.Next(0, 4_000)));
+            int a = random.Next(8), b = random.Next(8);
+            double costA = tracker.Cost(a), costB = tracker.Cost(b);
+            if (Math.Abs(costA - costB) > 1e-9 * Math.Max(costA, costB))
+            {
+                Assert.Equal(costA < costB, tracker.Rank(a) < tracker.Rank(b));
+            }
+        }
+    }
+
+    [Fact]
     public void Masks_are_honoured_and_bad_arguments_are_named()
     {
         var tracker = new PeakEwmaTracker(4);
