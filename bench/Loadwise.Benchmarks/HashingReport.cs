@@ -12,10 +12,11 @@ public static class HashingReport
     public static void Run()
     {
         ulong[] keys = Enumerable.Range(0, Keys).Select(k => StableHash.Hash((long)k)).ToArray();
-        Console.WriteLine($"keys: {Keys:N0}, uniform; weights all 1; c = 1.25; Maglev M = 65,537 below 655 nodes, else 655,373");
+        ulong[] zipf = Zipf(Keys, distinct: 100_000);
+        Console.WriteLine($"keys: {Keys:N0}, uniform (Zipf column: {Keys:N0} requests over 100,000 keys, Zipf s = 1.0); every key or request stays in flight; weights all 1; c = 1.25; Maglev M = 65,537 below 655 nodes, else 655,373");
         Console.WriteLine();
-        Console.WriteLine("| N | variant | max/avg load | ideal max/avg at this key count | moved on add (share) | moved on remove (share) |");
-        Console.WriteLine("|---:|---|---:|---:|---:|---:|");
+        Console.WriteLine("| N | variant | max/avg load | ideal max/avg at this key count | max/avg, Zipf requests | moved on add (share) | moved on remove (share) |");
+        Console.WriteLine("|---:|---|---:|---:|---:|---:|---:|");
         foreach (int n in new[] { 10, 100, 1000 })
         {
             double ideal = IdealMaxOverAverage(n);
@@ -29,9 +30,10 @@ public static class HashingReport
                 string[] afterAdd = Route(variant, added, keys).Select(i => added[i].Id).ToArray();
                 string[] afterRemove = Route(variant, removed, keys).Select(i => removed[i].Id).ToArray();
                 double maxOverAverage = before.GroupBy(i => i).Max(g => g.Count()) / ((double)Keys / n);
+                double zipfMaxOverAverage = Route(variant, nodes, zipf).GroupBy(i => i).Max(g => g.Count()) / ((double)Keys / n);
                 double movedAdd = Moved(beforeIds, afterAdd) / (double)Keys;
                 double movedRemove = Moved(beforeIds, afterRemove) / (double)Keys;
-                Console.WriteLine($"| {n} | {variant} | {maxOverAverage:F3} | {ideal:F3} | {movedAdd:P2} | {movedRemove:P2} |");
+                Console.WriteLine($"| {n} | {variant} | {maxOverAverage:F3} | {ideal:F3} | {zipfMaxOverAverage:F3} | {movedAdd:P2} | {movedRemove:P2} |");
             }
         }
 
@@ -64,6 +66,23 @@ public static class HashingReport
         }
 
         return owners;
+    }
+
+    private static ulong[] Zipf(int count, int distinct)
+    {
+        var random = new System.Random(5);
+        var cumulative = new double[distinct];
+        double sum = 0;
+        for (int k = 0; k < distinct; k++)
+        {
+            cumulative[k] = sum += 1.0 / (k + 1);
+        }
+
+        return Enumerable.Range(0, count).Select(_ =>
+        {
+            int k = Array.BinarySearch(cumulative, random.NextDouble() * sum);
+            return StableHash.Hash((long)(k < 0 ? ~k : k));
+        }).ToArray();
     }
 
     // The max/avg that a perfectly uniform random assignment of the same number of keys shows (sampling noise alone).
