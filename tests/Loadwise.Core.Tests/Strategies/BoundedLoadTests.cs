@@ -201,6 +201,48 @@ public class BoundedLoadTests
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 
+    [Fact]
+    public void Any_load_accessor_can_bound_the_placement()
+    {
+        // Node 4's LoadScore is 30 of 30 in all: the bound is ceil(1.25 x 31 / 10) = 4, so its keys go elsewhere;
+        // NaN and negative loads count as 0.
+        var nodes = Nodes.Named(10).Select((n, i) => n with { LoadScore = i == 4 ? 30 : i == 7 ? double.NaN : i == 8 ? -5 : 0 }).ToArray();
+        var bounded = BoundedLoad.Over(Maglev.For<TestNode, string>(), default(AccessorLoads<TestNode, LoadAccessor<TestNode>>));
+        var plain = Maglev.For<TestNode, string>();
+        int moved = 0;
+        for (int k = 0; k < 5_000; k++)
+        {
+            var context = new SelectionContext { HashKey = StableHash.Hash(k) };
+            Assert.True(plain.TrySelect(nodes, in context, out int home));
+            Assert.True(bounded.TrySelect(nodes, in context, out int index));
+            Assert.NotEqual(4, index);
+            moved += home != index ? 1 : 0;
+            Assert.True(home == 4 || home == index);
+        }
+
+        Assert.InRange(moved, 350, 650); // about a tenth of the keys had node 4 as home
+        Assert.Equal(30, default(AccessorLoads<TestNode, LoadAccessor<TestNode>>).TotalLoad(nodes));
+    }
+
+    [Fact]
+    public void The_in_flight_counter_keeps_a_total_never_goes_below_zero_and_names_a_bad_index()
+    {
+        var counter = new InFlightCounter(3);
+        counter.Begin(0);
+        counter.Begin(0);
+        counter.Begin(2);
+        counter.End(0);
+        counter.End(1); // nothing in flight there: stays 0
+        Assert.Equal(1, counter[0]);
+        Assert.Equal(0, counter[1]);
+        Assert.Equal(1, counter[2]);
+        Assert.Equal(2, counter.Total);
+        Assert.Equal(0, counter[5]); // past the capacity reads 0
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => counter.Begin(3));
+        Assert.Equal("index", error.ParamName);
+        Assert.Contains("new InFlightCounter(candidates.Length)", error.Message);
+    }
+
     [Theory]
     [InlineData(0.99)]
     [InlineData(double.NaN)]
