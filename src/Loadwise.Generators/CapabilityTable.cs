@@ -65,6 +65,19 @@ internal static class CapabilityTable
             rule: ValueRule.Number,
             wrongType: DiagnosticDescriptors.RemainingCapacityNotNumeric,
             trackingName: "RemainingCapacityMembers"),
+        new(
+            Capability.Priority,
+            attribute: "Priority",
+            noun: "priority",
+            @interface: "IPrioritized",
+            interfaceProperty: "Priority",
+            valueType: "int",
+            accessorInterface: "IPriorityAccessor",
+            accessorMethod: "GetPriority",
+            role: "the node's priority level (0 is primary)",
+            rule: ValueRule.Integer,
+            wrongType: DiagnosticDescriptors.PriorityNotInteger,
+            trackingName: "PriorityMembers"),
     ];
 
     /// <summary>The strategies a type's <c>Selectors</c> offers, each when the type has every capability it requires; in emission order.</summary>

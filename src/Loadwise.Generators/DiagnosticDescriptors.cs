@@ -99,12 +99,25 @@ internal static class DiagnosticDescriptors
         "[{1}] on the primary-constructor parameter '{0}' is not seen by the generator; declare the property in the body, e.g. '[{1}] public T {0} {{ get; init; }} = {0};'",
         Usage);
 
+    public static readonly DiagnosticDescriptor PriorityNotInteger = Create(
+        "LW0016",
+        "[Priority] member must have an integer type",
+        "[Priority] member '{0}' has type '{1}'; a priority is a level from 0 (primary) to 31: change its type to an integer type such as int",
+        Usage);
+
+    public static readonly DiagnosticDescriptor PriorityOutOfRange = Create(
+        "LW0017",
+        "[Priority] member is initialized outside 0..31",
+        "[Priority] member '{0}' is initialized to {1}; priority levels run from 0 (primary) to 31: use a level in that range",
+        Usage);
+
     /// <summary>All descriptors, for the analyzer's SupportedDiagnostics and for tests.</summary>
     public static readonly DiagnosticDescriptor[] All =
     [
         TypeNotPartial, ContainingTypeNotPartial, WeightNotInteger, LoadNotNumeric, RemainingCapacityNotNumeric,
         DuplicateCapability, IdentityNotEquatable, MemberStatic, MemberNotReadable, MemberIndexer, UnsupportedTypeShape,
-        IdentityNullable, GeneratedNameClash, MemberTypeLessAccessible, PrimaryConstructorParameter,
+        IdentityNullable, GeneratedNameClash, MemberTypeLessAccessible, PrimaryConstructorParameter, PriorityNotInteger,
+        PriorityOutOfRange,
     ];
 
     private static DiagnosticDescriptor Create(string id, string title, string message, string category) =>

@@ -1,13 +1,17 @@
+using System;
 using System.Collections.Generic;
 using System.Collections.Immutable;
+using System.Globalization;
 using Loadwise.Generators.Model;
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Diagnostics;
 
 namespace Loadwise.Generators;
 
 /// <summary>
-/// Reports every misuse of the capability attributes (LW0001..LW0015) at the offending attribute or type, using the
+/// Reports every misuse of the capability attributes (LW0001..LW0017) at the offending attribute or type, using the
 /// same <see cref="NodeRules"/> the generator uses to decide what it emits.
 /// </summary>
 [DiagnosticAnalyzer(LanguageNames.CSharp)]
@@ -69,6 +73,10 @@ public sealed class NodeAnalyzer : DiagnosticAnalyzer
             {
                 Report(context, memberViolation);
             }
+            else if (capability.Kind == Capability.Priority)
+            {
+                CheckPriorityInitializer(context, member);
+            }
 
             if (firstByCapability.TryGetValue(capability.Kind, out ISymbol? first))
             {
@@ -90,6 +98,36 @@ public sealed class NodeAnalyzer : DiagnosticAnalyzer
             }
         }
     }
+
+    // A literal initializer outside 0..31 is a level that PriorityFilter rejects at run time: report it at compile time.
+    private static void CheckPriorityInitializer(SymbolAnalysisContext context, ISymbol member)
+    {
+        foreach (SyntaxReference reference in member.DeclaringSyntaxReferences)
+        {
+            EqualsValueClauseSyntax? initializer = reference.GetSyntax(context.CancellationToken) switch
+            {
+                PropertyDeclarationSyntax property => property.Initializer,
+                VariableDeclaratorSyntax variable => variable.Initializer,
+                _ => null,
+            };
+            if (initializer is not null && LiteralValue(initializer.Value) is { } value && (value < 0 || value > 31))
+            {
+                context.ReportDiagnostic(Diagnostic.Create(
+                    DiagnosticDescriptors.PriorityOutOfRange,
+                    initializer.Value.GetLocation(),
+                    member.Name,
+                    value.ToString(CultureInfo.InvariantCulture)));
+            }
+        }
+    }
+
+    private static decimal? LiteralValue(ExpressionSyntax expression) => expression switch
+    {
+        LiteralExpressionSyntax { Token.Value: IConvertible value } when expression.IsKind(SyntaxKind.NumericLiteralExpression) => value.ToDecimal(CultureInfo.InvariantCulture),
+        PrefixUnaryExpressionSyntax { Operand: var operand } when expression.IsKind(SyntaxKind.UnaryMinusExpression) => -LiteralValue(operand),
+        ParenthesizedExpressionSyntax { Expression: var inner } => LiteralValue(inner),
+        _ => null,
+    };
 
     private static void Report(SymbolAnalysisContext context, RuleViolation violation) =>
         context.ReportDiagnostic(Diagnostic.Create(violation.Descriptor, violation.Location, violation.Arguments));

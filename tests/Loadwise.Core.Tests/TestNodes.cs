@@ -29,6 +29,8 @@ public static class Nodes
         PowerOfTwoChoices.For<TestNode>(seed),
         ConsistentHash.For<TestNode, string>(),
         MostAvailable.For<TestNode>(),
+        Maglev.For<TestNode, string>(),
+        WeightedLeastRequest.For<TestNode>(seed: seed),
     ];
 
     public static TheoryData<string> StrategyNames() =>

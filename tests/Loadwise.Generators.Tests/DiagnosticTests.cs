@@ -111,6 +111,26 @@ public sealed class DiagnosticTests
             "public partial record Backend([property: {|Node|}] string Address);",
             "public partial record Backend(string Address) { [Node] public string Address { get; init; } = Address; }"
         },
+        {
+            "LW0016",
+            "public partial struct Backend { [{|Priority|}] public double Tier { get; init; } }",
+            "public partial struct Backend { [Priority] public int Tier { get; init; } }"
+        },
+        {
+            "LW0016",
+            "public enum Tier { Primary, Backup } public partial struct Backend { [{|Priority|}] public Tier Level { get; init; } }",
+            "public partial struct Backend { [Priority] public byte Level { get; init; } }"
+        },
+        {
+            "LW0017",
+            "public partial class Backend { [Priority] public int Tier { get; init; } = {|40|}; }",
+            "public partial class Backend { [Priority] public int Tier { get; init; } = 31; }"
+        },
+        {
+            "LW0017",
+            "public partial class Backend { [Priority] public int Tier = {|-1|}; }",
+            "public partial class Backend { [Priority] public int Tier = 0; }"
+        },
     };
 
     [Theory]

@@ -20,6 +20,7 @@ public sealed class IncrementalTests
             [Weighted] public int Weight { get; init; }
             [LoadMetric] public double InFlight { get; set; }
             [RemainingCapacity] public double Left { get; set; }
+            [Priority] public int Tier { get; init; }
         }
         """;
 

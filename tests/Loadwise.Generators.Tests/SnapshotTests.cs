@@ -41,6 +41,19 @@ public sealed class SnapshotTests
             """
         },
         {
+            "Struct_PriorityAndIdentity",
+            Usings + """
+            namespace Demo;
+
+            public partial struct Backend
+            {
+                [Node] public string Address { get; init; }
+                [Priority] public byte Tier { get; init; }
+                [LoadMetric] public double InFlight { get; set; }
+            }
+            """
+        },
+        {
             "ReadonlyStruct_Fields",
             Usings + """
             namespace Demo;

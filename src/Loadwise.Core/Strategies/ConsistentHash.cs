@@ -36,7 +36,7 @@ namespace Loadwise;
 /// ring.TrySelect(backends, in context, out int index); // same backend for user-42 every time
 /// </code>
 /// </example>
-public sealed class ConsistentHash<TNode, TId, TAccessor> : ISelectionStrategy<TNode>
+public sealed class ConsistentHash<TNode, TId, TAccessor> : IHashPlacement<TNode>
     where TId : IEquatable<TId>
     where TAccessor : INodeAccessor<TNode, TId>
 {
@@ -108,6 +108,33 @@ public sealed class ConsistentHash<TNode, TId, TAccessor> : ISelectionStrategy<T
 
         index = -1;
         return false;
+    }
+
+    /// <inheritdoc/>
+    public int Locate(ReadOnlySpan<TNode> candidates, ulong hashKey, int probe)
+    {
+        int count = candidates.Length;
+        if (count == 0)
+        {
+            return -1;
+        }
+
+        ulong position = HashProbe.Position(hashKey, probe);
+        int check = (int)(((position & 0xFFFF_FFFFUL) * (uint)count) >> 32);
+        Ring? ring = Volatile.Read(ref _ring);
+        if (ring is null || ring.Ids.Length != count || !ring.Matches(candidates, check))
+        {
+            ring = Rebuild(candidates);
+        }
+
+        int owner = ring.Owners[ring.FirstPointAtOrAfter(position)];
+        if (!ring.Matches(candidates, owner))
+        {
+            ring = Rebuild(candidates);
+            owner = ring.Owners[ring.FirstPointAtOrAfter(position)];
+        }
+
+        return owner;
     }
 
     // The key is re-mixed so that a caller who passes a raw integer (1, 2, 3, ...) as the key still spreads.

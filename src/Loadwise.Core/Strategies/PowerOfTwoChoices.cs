@@ -59,14 +59,10 @@ public sealed class PowerOfTwoChoices<TNode, TAccessor> : ISelectionStrategy<TNo
         return true;
     }
 
-    // Which sample wins is a coin flip for the branch predictor, so both choices below are made without a branch.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static int SecondSample(ulong random, int pool, int first)
-    {
-        int second = (int)(((random & 0xFFFF_FFFFUL) * (ulong)(uint)(pool - 1)) >> 32);
-        return second + (second >= first ? 1 : 0);
-    }
+    private static int SecondSample(ulong random, int pool, int first) => TwoSamples.Second(random, pool, first);
 
+    // Which sample wins is a coin flip for the branch predictor, so the choice is made without a branch.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Lower(int first, double firstLoad, int second, double secondLoad)
     {

@@ -1,6 +1,6 @@
 namespace Loadwise.Generators.Model;
 
-/// <summary>The four node capabilities an attribute can mark. The order is the emission order.</summary>
+/// <summary>The node capabilities an attribute can mark. The order is the emission order.</summary>
 internal enum Capability
 {
     /// <summary>[Node]: the member is the node's identity (INode&lt;TId&gt;).</summary>
@@ -14,6 +14,9 @@ internal enum Capability
 
     /// <summary>[RemainingCapacity]: the member is the remaining-capacity ratio (IRemainingCapacity).</summary>
     RemainingCapacity,
+
+    /// <summary>[Priority]: the member is the node's priority level, 0 = primary (IPrioritized).</summary>
+    Priority,
 }
 
 /// <summary>How the accessor turns the member's value into what Core's accessor interface returns.</summary>

@@ -58,9 +58,12 @@ public class EdgeCaseTests
     {
         foreach (int count in new[] { 63, 64, 65, 100_000 })
         {
-            var strategy = name == "ConsistentHash" && count == 100_000
-                ? ConsistentHash.For<TestNode, string>(virtualNodes: 4) // 160 x 100,000 points is a 16M-point ring
-                : Nodes.Strategy(name);
+            var strategy = (name, count) switch
+            {
+                ("ConsistentHash", 100_000) => ConsistentHash.For<TestNode, string>(virtualNodes: 4), // 160 x 100,000 points is a 16M-point ring
+                ("Maglev", 100_000) => Maglev.For<TestNode, string>(tableSize: 100_003), // a table needs an entry per node
+                _ => Nodes.Strategy(name),
+            };
             var nodes = Nodes.Named(count);
             for (int i = 0; i < 50; i++)
             {
