@@ -51,6 +51,15 @@ internal sealed class ProxyOptions
 
     /// <summary>Gets the configuration-reload settings.</summary>
     public ReloadOptions Reload { get; } = new();
+
+    /// <summary>Gets the certificates of the https:// listeners.</summary>
+    public TlsOptions Tls { get; } = new();
+
+    /// <summary>Gets how https:// backends' certificates are checked.</summary>
+    public BackendTlsOptions BackendTls { get; } = new();
+
+    /// <summary>Gets HTTP/2 to clients: cleartext listeners and Kestrel's limits.</summary>
+    public Http2Options Http2 { get; } = new();
 }
 
 /// <summary>Runtime tuning of the proxy process.</summary>
@@ -121,6 +130,9 @@ internal sealed class BackendOptions
 
     /// <summary>Gets or sets the in-flight requests the backend is sized for (0 = unknown); MostAvailable uses it.</summary>
     public int Capacity { get; set; }
+
+    /// <summary>Gets or sets whether the backend is reached over HTTP/2 (h2c for http://, ALPN h2 for https://), streams multiplexed over a few connections.</summary>
+    public bool Http2 { get; set; }
 }
 
 /// <summary>The strategy and its options.</summary>

@@ -100,6 +100,7 @@ internal sealed class ProxyGeneration
         {
             ResponseBodyIdleTimeout = TimeSpan.FromMilliseconds(options.Timeouts.ResponseBodyIdleMs),
             Clock = services.Clock,
+            Trust = new BackendTrust(options.BackendTls.CaBundleFile, options.BackendTls.DangerouslyAcceptAnyServerCertificate),
         };
         var settings = new ForwarderSettings(
             upstream,
@@ -150,7 +151,7 @@ internal sealed class ProxyGeneration
         {
             BackendOptions configured = options.Backends[i];
             var url = new Uri(configured.Url!);
-            Backend? kept = previous?.FirstOrDefault(b => b.Id == configured.Id && b.Url == url);
+            Backend? kept = previous?.FirstOrDefault(b => b.Id == configured.Id && b.Url == url && b.Http2 == configured.Http2);
             if (kept is not null)
             {
                 kept.Reconfigure(configured.Weight, configured.Capacity);
@@ -158,7 +159,7 @@ internal sealed class ProxyGeneration
             }
             else
             {
-                backends[i] = new Backend(configured.Id!, url, configured.Weight, configured.Capacity);
+                backends[i] = new Backend(configured.Id!, url, configured.Weight, configured.Capacity) { Http2 = configured.Http2 };
             }
         }
 

@@ -67,7 +67,7 @@ internal sealed partial class Forwarder
             Backend backend = _backends[i];
             _nodes[i] = new BackendNode(backend);
             _targets[i] = new UpstreamTarget(backend.Authority, backend.Url.AbsolutePath.TrimEnd('/'), settings.PreserveHost, settings.XForwarded, settings.Forwarded);
-            if (settings.DirectHttp1 && backend.Url.Scheme == Uri.UriSchemeHttp)
+            if (settings.DirectHttp1 && backend.Url.Scheme == Uri.UriSchemeHttp && !backend.Http2)
             {
                 // A backend kept across a reload keeps its pooled connections, unless the timeouts they were made
                 // with changed.

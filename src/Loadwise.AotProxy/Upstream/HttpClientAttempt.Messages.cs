@@ -17,8 +17,9 @@ internal sealed partial class HttpClientAttempt
         HttpRequest request = context.Request;
         var upstream = new HttpRequestMessage(HttpMethod.Parse(request.Method), new Uri(backend.UrlPrefix + KestrelRequest.Target(context), ExactUri))
         {
-            Version = HttpVersion.Version11,
-            VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
+            // An http2 backend gets HTTP/2 only: prior knowledge (h2c) on http://, ALPN h2 on https://.
+            Version = backend.Http2 ? HttpVersion.Version20 : HttpVersion.Version11,
+            VersionPolicy = backend.Http2 ? HttpVersionPolicy.RequestVersionExact : HttpVersionPolicy.RequestVersionOrLower,
         };
 
         if (bufferedBody is { } body)

@@ -34,6 +34,7 @@ internal sealed partial class HttpClientAttempt(UpstreamSettings settings, Backe
         // Header values go out byte for byte as Kestrel read them (Latin-1), not refused for bytes above 0x7F.
         RequestHeaderEncodingSelector = static (_, _) => System.Text.Encoding.Latin1,
         EnableMultipleHttp2Connections = true,
+        SslOptions = settings.Trust.ClientOptions(),
     };
 
     /// <summary>
