@@ -47,6 +47,7 @@ internal sealed partial class HttpClientAttempt
             AddRequestHeader(upstream, header.Key, header.Value);
         }
 
+        TrailerRelay.AddTeTrailers(request, upstream, backend);
         if (target.PreserveHost && request.Host.HasValue)
         {
             upstream.Headers.Host = request.Host.Value;

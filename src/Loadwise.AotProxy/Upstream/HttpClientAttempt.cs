@@ -108,6 +108,8 @@ internal sealed partial class HttpClientAttempt(UpstreamSettings settings, Backe
                     using var deadline = new ReadDeadline(cancellation.Token, settings.ResponseBodyIdleTimeout, settings.Clock);
                     await BodyCopy.CopyAsync(body, downstream.Body, deadline).ConfigureAwait(false);
                 }
+
+                TrailerRelay.Copy(response, downstream);
             }
             catch (Exception e)
             {
