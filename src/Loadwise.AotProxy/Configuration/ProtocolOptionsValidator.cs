@@ -46,6 +46,7 @@ internal static class ProtocolOptionsValidator
         }
 
         ValidateHttp2(options, problems);
+        Range(problems, "WebSocket:IdleTimeoutMs", options.WebSocket.IdleTimeoutMs, 0, 86_400_000);
     }
 
     private static void ValidateCertificates(TlsListenerOptions listener, string path, List<string> problems)

@@ -60,6 +60,9 @@ internal sealed class ProxyOptions
 
     /// <summary>Gets HTTP/2 to clients: cleartext listeners and Kestrel's limits.</summary>
     public Http2Options Http2 { get; } = new();
+
+    /// <summary>Gets the WebSocket (Upgrade) settings.</summary>
+    public WebSocketOptions WebSocket { get; } = new();
 }
 
 /// <summary>Runtime tuning of the proxy process.</summary>

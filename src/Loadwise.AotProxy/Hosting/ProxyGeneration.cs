@@ -100,6 +100,7 @@ internal sealed class ProxyGeneration
         {
             ResponseBodyIdleTimeout = TimeSpan.FromMilliseconds(options.Timeouts.ResponseBodyIdleMs),
             Clock = services.Clock,
+            TunnelIdleTimeout = TimeSpan.FromMilliseconds(options.WebSocket.IdleTimeoutMs),
             Trust = new BackendTrust(options.BackendTls.CaBundleFile, options.BackendTls.DangerouslyAcceptAnyServerCertificate),
         };
         var settings = new ForwarderSettings(
@@ -110,6 +111,7 @@ internal sealed class ProxyGeneration
         {
             RetryCount = options.Retries.Count,
             DirectHttp1 = options.Performance.DirectHttp1,
+            WebSockets = options.WebSocket.Enabled,
         };
         var forwarder = new Forwarder(
             backends, strategy, hashKey, settings, services.Metrics, services.CoreMetrics, strategyName, services.Logger, health, retryBudget, rateLimiter, previous?.Forwarder);

@@ -25,6 +25,7 @@ namespace Loadwise.AotProxy.Router;
 internal sealed partial class Forwarder
 {
     private readonly HttpClientAttempt _httpClient;
+    private readonly UpgradeAttempt? _upgrade;
     private readonly DirectAttempt?[] _direct;
     private readonly UpstreamTarget[] _targets;
     private readonly BackendNode[] _nodes;
@@ -90,6 +91,7 @@ internal sealed partial class Forwarder
         _strategyName = strategyName;
         _logger = logger;
         _httpClient = new HttpClientAttempt(settings.Upstream, health);
+        _upgrade = settings.WebSockets ? new UpgradeAttempt(settings.Upstream, health) : null;
         _clock = settings.Upstream.Clock;
         StrategyName = strategyName;
         ReadHeaders = hashKey?.Kind switch
@@ -170,6 +172,7 @@ internal sealed partial class Forwarder
             _retryBudget.OnRequest(attemptStarted);
             int[]? tried = null;
             int attempts = 0;
+            UpgradeAttempt? upgrade = _upgrade is not null && UpgradeAttempt.IsWebSocketUpgrade(exchange.Context) ? _upgrade : null;
             while (true)
             {
                 int index = Select(hasKey, key, tried, attempts);
@@ -185,7 +188,8 @@ internal sealed partial class Forwarder
                 AttemptResult result;
                 try
                 {
-                    result = _direct[index] is { } direct
+                    result = upgrade is not null ? await upgrade.ForwardAsync(exchange.Context!, backend, _targets[index]).ConfigureAwait(false)
+                        : _direct[index] is { } direct
                         ? await direct.ForwardAsync(exchange, _targets[index], attemptStarted).ConfigureAwait(false)
                         : await _httpClient.ForwardAsync(exchange, backend, _targets[index]).ConfigureAwait(false);
                 }
@@ -227,6 +231,7 @@ internal sealed partial class Forwarder
     public void Retire(Forwarder? next)
     {
         _httpClient.Dispose();
+        _upgrade?.Dispose();
         foreach (DirectAttempt? attempt in _direct)
         {
             if (attempt is not null && (next is null || !next.Uses(attempt.Pool)))

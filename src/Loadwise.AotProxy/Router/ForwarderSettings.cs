@@ -19,4 +19,7 @@ internal sealed record ForwarderSettings(UpstreamSettings Upstream, bool Preserv
     /// (<see cref="DirectAttempt"/>) rather than HttpClient (<see cref="HttpClientAttempt"/>).
     /// </summary>
     public bool DirectHttp1 { get; init; }
+
+    /// <summary>Gets whether WebSocket upgrade requests are tunnelled (<see cref="UpgradeAttempt"/>).</summary>
+    public bool WebSockets { get; init; }
 }

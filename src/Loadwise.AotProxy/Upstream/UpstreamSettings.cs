@@ -19,4 +19,7 @@ internal sealed record UpstreamSettings(TimeSpan ConnectTimeout, TimeSpan Respon
 
     /// <summary>Gets how https:// backends' certificates are checked.</summary>
     public BackendTrust Trust { get; init; } = BackendTrust.SystemStore;
+
+    /// <summary>Gets how long an upgraded (WebSocket) connection may carry no byte either way (zero: no limit).</summary>
+    public TimeSpan TunnelIdleTimeout { get; init; } = TimeSpan.FromMinutes(5);
 }
