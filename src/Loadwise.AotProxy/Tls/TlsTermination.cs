@@ -33,16 +33,25 @@ internal sealed partial class TlsTermination : IDisposable
         }
 
         _quiet = time.CreateTimer(static state => ((TlsTermination)state!).Reload("file change"), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        foreach (string folder in listeners.Values.SelectMany(static l => l.Files).Select(static f => Path.GetDirectoryName(Path.GetFullPath(f))!).Distinct(StringComparer.Ordinal))
+        // The folders are watched (certbot and Kubernetes replace files by rename), but only these files count: a log
+        // written into the same folder must not reload, nor loop on its own failure line.
+        var files = new HashSet<string>(listeners.Values.SelectMany(static l => l.Files).Select(static f => Path.GetFullPath(f)), StringComparer.Ordinal);
+        foreach (string folder in files.Select(static f => Path.GetDirectoryName(f)!).Distinct(StringComparer.Ordinal))
         {
             var watcher = new FileSystemWatcher(folder)
             {
                 NotifyFilter = NotifyFilters.LastWrite | NotifyFilters.Size | NotifyFilters.FileName | NotifyFilters.CreationTime,
             };
-            FileSystemEventHandler changed = (_, _) => _quiet.Change(TimeSpan.FromMilliseconds(300), Timeout.InfiniteTimeSpan);
+            FileSystemEventHandler changed = (_, e) =>
+            {
+                if (files.Contains(e.FullPath) || (e is RenamedEventArgs renamed && files.Contains(renamed.OldFullPath)))
+                {
+                    _quiet.Change(TimeSpan.FromMilliseconds(300), Timeout.InfiniteTimeSpan);
+                }
+            };
             watcher.Changed += changed;
             watcher.Created += changed;
-            watcher.Renamed += (_, _) => _quiet.Change(TimeSpan.FromMilliseconds(300), Timeout.InfiniteTimeSpan);
+            watcher.Renamed += (sender, e) => changed(sender, e);
             watcher.EnableRaisingEvents = true;
             _watchers.Add(watcher);
         }
@@ -60,6 +69,9 @@ internal sealed partial class TlsTermination : IDisposable
         var listeners = options.Listeners.ToDictionary(static l => l.Url!, static l => new ListenerCertificates(l), StringComparer.OrdinalIgnoreCase);
         return new TlsTermination(listeners, options.WatchFiles, logger, time);
     }
+
+    /// <summary>Gets how many reloads ran (any trigger).</summary>
+    public int Reloads { get; private set; }
 
     /// <summary>Gets the certificates of the listener at <paramref name="url"/> (as written in <c>Listen</c>).</summary>
     public ListenerCertificates this[string url] => _listeners[url];
@@ -86,6 +98,7 @@ internal sealed partial class TlsTermination : IDisposable
     {
         lock (_reloadGate)
         {
+            Reloads++;
             int changed = 0;
             var failures = new List<CertificateLoadException>();
             foreach (ListenerCertificates listener in _listeners.Values)

@@ -151,6 +151,30 @@ public sealed class TlsTerminationTests : IDisposable
     }
 
     [Fact]
+    public async Task Other_files_in_the_certificate_folder_do_not_reload()
+    {
+        // A log written next to the certificates must not reload them (nor loop on the reload's own log line).
+        X509Certificate2 certificate = _certificates.Issue("localhost");
+        await using TestProxy proxy = await StartAsync(Pem(certificate, "site"));
+        for (int i = 0; i < 5; i++)
+        {
+            await File.AppendAllTextAsync(Path.Combine(_certificates.Folder, "proxy.log"), "a line\n", Ct);
+            await Task.Delay(100, Ct);
+        }
+
+        await Task.Delay(700, Ct);
+        Assert.Equal(0, proxy.Server.Tls!.Reloads);
+
+        File.SetLastWriteTimeUtc(Pem(certificate, "site").KeyFile!, DateTime.UtcNow);
+        for (int i = 0; i < 50 && proxy.Server.Tls.Reloads == 0; i++)
+        {
+            await Task.Delay(100, Ct);
+        }
+
+        Assert.NotEqual(0, proxy.Server.Tls.Reloads);
+    }
+
+    [Fact]
     public async Task A_bad_certificate_file_keeps_the_certificate_in_use()
     {
         X509Certificate2 first = _certificates.Issue("localhost");
