@@ -87,7 +87,8 @@ internal sealed class ProxyGeneration
             }
         }
 
-        var prober = new ActiveHealthProber(backends, health, options.HealthChecks, services.Clock.Time);
+        var trust = new BackendTrust(options.BackendTls.CaBundleFile, options.BackendTls.DangerouslyAcceptAnyServerCertificate);
+        var prober = new ActiveHealthProber(backends, health, options.HealthChecks, services.Clock.Time, trust.ClientOptions());
         ClientRateLimiter? rateLimiter = !options.RateLimiting.Enabled ? null
             : previous?.RateLimiter is { } kept && ProxyOptionsJson.ChangedKeys(previous.Options, options, ["RateLimiting", "Forwarding"]).Count == 0 ? kept
             : new ClientRateLimiter(options.RateLimiting, forwarded);
@@ -101,7 +102,7 @@ internal sealed class ProxyGeneration
             ResponseBodyIdleTimeout = TimeSpan.FromMilliseconds(options.Timeouts.ResponseBodyIdleMs),
             Clock = services.Clock,
             TunnelIdleTimeout = TimeSpan.FromMilliseconds(options.WebSocket.IdleTimeoutMs),
-            Trust = new BackendTrust(options.BackendTls.CaBundleFile, options.BackendTls.DangerouslyAcceptAnyServerCertificate),
+            Trust = trust,
         };
         var settings = new ForwarderSettings(
             upstream,

@@ -92,6 +92,31 @@ public sealed class Http2AndBackendTlsTests : IDisposable
         Assert.Equal("HTTP/1.1 https", await proxy.Client.GetStringAsync("/", Ct));
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Active_probes_reach_an_Http2_backend_as_requests_do_and_trust_the_CA_bundle(bool tls)
+    {
+        X509Certificate2? certificate = tls ? _certificates.Issue("localhost") : null;
+        await using ProtocolBackend backend = await ProtocolBackend.StartAsync(HttpProtocols.Http2, certificate);
+        await using TestProxy proxy = await TestProxy.StartAsync(
+            o =>
+            {
+                o.Backends.Clear();
+                o.Backends.Add(new BackendOptions { Id = "h2", Url = backend.Url, Http2 = true });
+                o.BackendTls.CaBundleFile = _certificates.CaFile;
+                o.HealthChecks.IntervalMs = 200;
+                o.HealthChecks.JitterMs = 0;
+                o.HealthChecks.TimeoutMs = 200;
+            },
+            backendCount: 1);
+
+        // Probes every 200 ms: after 1.2 s, a backend whose probes failed would have left Healthy (2 failures).
+        await Task.Delay(1200, Ct);
+
+        Assert.Contains("loadwise_backend_health{backend=\"h2\",state=\"healthy\"} 1", proxy.Scrape(), StringComparison.Ordinal);
+    }
+
     private static void UseOnly(ProxyOptions options, string url, string? caBundle = null)
     {
         options.Backends.Clear();
