@@ -171,6 +171,30 @@ public sealed class WebSocketTests
         Assert.InRange(Environment.TickCount64 - started, 300, 5_000);
     }
 
+    [Fact]
+    public async Task A_wss_socket_on_an_https_listener_is_tunnelled_too()
+    {
+        using var certificates = new TestCertificates();
+        (string certificateFile, string keyFile) = certificates.WritePem(certificates.Issue("localhost"), "site");
+        await using TestProxy proxy = await TestProxy.StartAsync(
+            o =>
+            {
+                o.Listen.Add("https://127.0.0.1:0");
+                var listener = new Configuration.TlsListenerOptions { Url = "https://127.0.0.1:0" };
+                listener.Certificates.Add(new Configuration.CertificateOptions { CertificateFile = certificateFile, KeyFile = keyFile });
+                o.Tls.Listeners.Add(listener);
+            },
+            backendCount: 1);
+        int port = new Uri(proxy.Server.Urls.Single(u => u.StartsWith("https://", StringComparison.Ordinal))).Port;
+        using var socket = new ClientWebSocket();
+        socket.Options.RemoteCertificateValidationCallback = static (_, _, _, _) => true;
+
+        await socket.ConnectAsync(new Uri($"wss://127.0.0.1:{port}/ws"), Ct);
+        await socket.SendAsync("over tls"u8.ToArray(), WebSocketMessageType.Text, true, Ct);
+
+        Assert.Equal("over tls", Encoding.UTF8.GetString((await ReceiveMessageAsync(socket)).Item2));
+    }
+
     private static async Task<ClientWebSocket> ConnectAsync(TestProxy proxy, Action<ClientWebSocketOptions>? configure = null)
     {
         var socket = new ClientWebSocket();
