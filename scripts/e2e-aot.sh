@@ -4,7 +4,7 @@
 #   -> admin API and status page on the admin listener (drain and ready a backend) -> access log lines, reopened on
 #   SIGUSR1 -> SIGHUP reloads and the proxy keeps serving
 #   -> SIGTERM with a /delay/2000 request in flight: it completes 200 and the process exits 0 before the drain timeout
-#   -> a stray response on an idle backend connection never reaches another client -> binary size.
+#   -> a stray response on an idle backend connection never reaches another client -> TLS, HTTP/2, WebSocket -> binary size.
 # Every wait is bounded; the proxy is killed on any exit. Exits non-zero on the first failure.
 # Usage: bash scripts/e2e-aot.sh [--no-publish]
 set -euo pipefail
@@ -183,6 +183,42 @@ echo "e2e-aot: SIGTERM drained the in-flight /delay/2000 request (200: $(tr -d '
 timeout 120 python3 bench/soak/repro-stray-on-idle-connection.py "$bin" GET 20 >"$out/stray.log" 2>&1 \
   || { cat "$out/stray.log" >&2; fail "a stray response reached another client"; }
 echo "e2e-aot: 20 of 20 clients got their own answer with stray responses arriving on idle backend connections"
+
+# 5. Protocols in the native binary: HTTPS (HTTP/1.1 and h2 by ALPN, X-Forwarded-Proto), h2c prior knowledge, a
+# WebSocket upgrade answered 101 through the tunnel, and a certificate reload on SIGHUP.
+command -v openssl >/dev/null || fail "openssl is required"
+tls="$out/e2e-tls"
+rm -rf "$tls" && mkdir -p "$tls"
+new_cert() { openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tls/key.pem" -out "$tls/cert.pem" \
+  -days 2 -subj "/CN=$1" -addext "subjectAltName=DNS:localhost" 2>/dev/null || fail "openssl could not make a certificate"; }
+fingerprint() { echo | openssl s_client -connect 127.0.0.1:3443 -servername localhost 2>/dev/null | openssl x509 -noout -fingerprint -sha256; }
+new_cert first
+log=artifacts/e2e-aot-protocols.log
+"$bin" --demo --Listen:1=https://127.0.0.1:3443 --Listen:2=http://127.0.0.1:3101 --Http2:CleartextListen:0=http://127.0.0.1:3101 \
+  --Tls:Listeners:0:Url=https://127.0.0.1:3443 --Tls:Listeners:0:Certificates:0:CertificateFile="$tls/cert.pem" \
+  --Tls:Listeners:0:Certificates:0:KeyFile="$tls/key.pem" --Tls:WatchFiles=false >"$log" 2>&1 &
+pid=$!
+deadline=$(( $(now_ms) + 10000 ))
+until [ "$(curl -sk -o /dev/null -w '%{http_code}' --max-time 1 https://127.0.0.1:3443/ || true)" = "200" ]; do
+  kill -0 "$pid" 2>/dev/null || fail "the proxy with an https listener exited during start"
+  [ "$(now_ms)" -lt "$deadline" ] || fail "no 200 over https within 10 s"
+done
+[ "$(curl -sk --http2 -o /dev/null -w '%{http_version}' https://127.0.0.1:3443/)" = "2" ] || fail "https did not negotiate h2"
+curl -sk --http1.1 https://127.0.0.1:3443/headers | grep -q "^X-Forwarded-Proto: https$" || fail "no X-Forwarded-Proto: https"
+[ "$(curl -s --http2-prior-knowledge -o /dev/null -w '%{http_version} %{http_code}' http://127.0.0.1:3101/)" = "2 200" ] || fail "h2c prior knowledge failed"
+upgrade=$(curl -s -i -N --max-time 2 -H "Connection: Upgrade" -H "Upgrade: websocket" -H "Sec-WebSocket-Version: 13" \
+  -H "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==" "$proxy/ws" || true)
+echo "$upgrade" | head -n 1 | grep -q "^HTTP/1.1 101" || fail "the WebSocket upgrade got: $(echo "$upgrade" | head -n 1)"
+before=$(fingerprint)
+new_cert second
+kill -HUP "$pid"
+deadline=$(( $(now_ms) + 5000 ))
+until [ "$(fingerprint)" != "$before" ]; do
+  [ "$(now_ms)" -lt "$deadline" ] || fail "SIGHUP did not reload the certificate"
+  sleep 0.1
+done
+kill -TERM "$pid"; wait "$pid" || true; pid=""
+echo "e2e-aot: https (h1, h2, X-Forwarded-Proto), h2c, WebSocket 101 and a SIGHUP certificate reload work in the native binary"
 
 size=$(stat -c %s "$bin")
 echo "e2e-aot: binary size: $size bytes ($(awk "BEGIN { printf \"%.1f\", $size / 1048576 }") MiB)"

@@ -202,6 +202,11 @@ internal static class ProxyProgram
 
             return ExitOk;
         }
+        catch (Tls.CertificateLoadException e)
+        {
+            await stderr.WriteLineAsync($"cannot start: {e.Message}").ConfigureAwait(false);
+            return ExitStartFailed;
+        }
         catch (IOException e)
         {
             // Kestrel reports a port in use as an IOException; say so in one line rather than with a stack trace.

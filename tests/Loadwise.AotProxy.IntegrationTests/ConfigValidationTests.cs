@@ -6,7 +6,7 @@ public sealed class ConfigValidationTests
 {
     private const string AllStrategies = "RoundRobin, Random, WeightedRandom, WeightedRoundRobin, LeastLoad, PowerOfTwoChoices, ConsistentHash, MostAvailable";
     private const string KeylessStrategies = "RoundRobin, Random, WeightedRandom, WeightedRoundRobin, LeastLoad, PowerOfTwoChoices, MostAvailable";
-    private const string ListenAllowed = "expected an http:// URL with a host and port such as http://0.0.0.0:3000 (no path; TLS is terminated in front of the proxy)";
+    private const string ListenAllowed = "expected an http:// or https:// URL with a host and port such as http://0.0.0.0:3000 (no path; an https:// one needs its certificates under Tls:Listeners)";
     private const string UrlAllowed = "expected an absolute http:// or https:// URL without query, fragment or user info";
     private const string IdAllowed = "expected a name of 1 to 128 characters without spaces or control characters";
 
@@ -25,8 +25,15 @@ public sealed class ConfigValidationTests
     public static TheoryData<string, string> BadConfigs => new()
     {
         { "Listen:0=", "Listen: got '(missing)', expected at least one URL such as http://127.0.0.1:3000" },
-        { "Listen:0=https://0.0.0.0:443", $"Listen:0: got 'https://0.0.0.0:443', {ListenAllowed}" },
+        { "Listen:0=https://0.0.0.0:443", "Tls:Listeners: got no entry for 'https://0.0.0.0:443', expected one with \"Url\": \"https://0.0.0.0:443\" and its Certificates (an https:// listener needs a certificate)" },
         { "Listen:0=not a url", $"Listen:0: got 'not a url', {ListenAllowed}" },
+        { "Tls:Listeners:0:Url=https://0.0.0.0:443|Tls:Listeners:0:Certificates:0:PfxFile=/etc/hostname", "Tls:Listeners:0:Url: got 'https://0.0.0.0:443', expected one of the https:// URLs in Listen (there is none)" },
+        { "Listen:0=https://0.0.0.0:443|Tls:Listeners:0:Url=https://0.0.0.0:443|Tls:Listeners:0:Certificates:0:PfxFile=/nonexistent/site.pfx", "Tls:Listeners:0:Certificates:0:PfxFile: got '/nonexistent/site.pfx', expected a PFX (PKCS #12) file (no such file)" },
+        { "Listen:0=https://0.0.0.0:443|Tls:Listeners:0:Url=https://0.0.0.0:443|Tls:Listeners:0:Certificates:0:PfxFile=/nonexistent/site.pfx|Tls:Listeners:0:Certificates:0:KeyFile=/k.pem", "Tls:Listeners:0:Certificates:0: got both PEM and PFX files, expected CertificateFile and KeyFile (PEM), or PfxFile" },
+        { "Listen:0=https://0.0.0.0:443|Tls:Listeners:0:Url=https://0.0.0.0:443|Tls:Listeners:0:Certificates:0:PfxFile=/etc/hostname|Tls:Listeners:0:Certificates:0:Hosts:0=a.*.example.com", "Tls:Listeners:0:Certificates:0:Hosts:0: got 'a.*.example.com', expected a host name such as example.com, or *.example.com for the names one label below it" },
+        { "BackendTls:CaBundleFile=/nonexistent/ca.pem", "BackendTls:CaBundleFile: got '/nonexistent/ca.pem', expected a readable PEM file of CA certificates (no such file)" },
+        { "Http2:CleartextListen:0=http://127.0.0.1:3001", "Http2:CleartextListen:0: got 'http://127.0.0.1:3001', expected one of the http:// URLs in Listen (HTTP/2 over TLS needs no entry: ALPN chooses it)" },
+        { "Http2:MaxFrameSize=1000", "Http2:MaxFrameSize: got '1000', expected an integer from 16384 to 16777215" },
         { "Backends:0:Id=|Backends:0:Url=|Backends:1:Id=|Backends:1:Url=", "Backends: got '(missing)', expected at least one backend with an Id and a Url" },
         { "Backends:1:Id=b1", "Backends:1:Id: got 'b1', expected an id not used by another backend" },
         { "Backends:0:Id=has space", $"Backends:0:Id: got 'has space', {IdAllowed}" },

@@ -30,6 +30,9 @@ internal sealed class Backend
 
     public Uri Url { get; }
 
+    /// <summary>Gets whether the backend is reached over HTTP/2 (through HttpClient, streams multiplexed on a few connections).</summary>
+    public bool Http2 { get; init; }
+
     public int Weight => Volatile.Read(ref _weight);
 
     public int Capacity => Volatile.Read(ref _capacity);

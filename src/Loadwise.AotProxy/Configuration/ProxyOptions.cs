@@ -60,6 +60,18 @@ internal sealed class ProxyOptions
 
     /// <summary>Gets state shared with other proxies through Redis (off unless State:Redis is set).</summary>
     public State.StateOptions State { get; } = new();
+
+    /// <summary>Gets the certificates of the https:// listeners.</summary>
+    public TlsOptions Tls { get; } = new();
+
+    /// <summary>Gets how https:// backends' certificates are checked.</summary>
+    public BackendTlsOptions BackendTls { get; } = new();
+
+    /// <summary>Gets HTTP/2 to clients: cleartext listeners and Kestrel's limits.</summary>
+    public Http2Options Http2 { get; } = new();
+
+    /// <summary>Gets the WebSocket (Upgrade) settings.</summary>
+    public WebSocketOptions WebSocket { get; } = new();
 }
 
 /// <summary>Runtime tuning of the proxy process.</summary>
@@ -131,6 +143,9 @@ internal sealed class BackendOptions
 
     /// <summary>Gets or sets the in-flight requests the backend is sized for (0 = unknown); MostAvailable uses it.</summary>
     public int Capacity { get; set; }
+
+    /// <summary>Gets or sets whether the backend is reached over HTTP/2 (h2c for http://, ALPN h2 for https://), streams multiplexed over a few connections.</summary>
+    public bool Http2 { get; set; }
 }
 
 /// <summary>The strategy and its options.</summary>

@@ -18,7 +18,7 @@ internal static class ProxyOptionsJson
     public static readonly string[] RestartOnly =
     [
         "Listen", "Limits", "Performance", "Metrics", "Admin:Listen", "Drain", "Log", "Reload", "Timeouts:IdleMs", "Retries:MaxBufferedBodyBytes",
-        "AccessLog", "Telemetry", "State",
+        "AccessLog", "Telemetry", "State", "Tls", "Http2",
     ];
 
     /// <summary>

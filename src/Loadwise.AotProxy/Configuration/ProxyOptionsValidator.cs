@@ -28,8 +28,10 @@ internal static class ProxyOptionsValidator
 
         for (int i = 0; i < options.Listen.Count; i++)
         {
-            CheckListenUrl(problems, $"Listen:{i}", options.Listen[i]);
+            CheckListenUrl(problems, $"Listen:{i}", options.Listen[i], https: true);
         }
+
+        ProtocolOptionsValidator.Validate(options, problems);
 
         ValidateBackends(options.Backends, problems);
         ValidateStrategy(options.Strategy, problems);
@@ -260,14 +262,17 @@ internal static class ProxyOptionsValidator
         Range(problems, "RateLimiting:IPv6PrefixLength", rateLimiting.IPv6PrefixLength, 32, 128);
     }
 
-    private static Uri? CheckListenUrl(List<string> problems, string path, string? text)
+    private static Uri? CheckListenUrl(List<string> problems, string path, string? text, bool https = false)
     {
-        if (Uri.TryCreate(text, UriKind.Absolute, out Uri? uri) && uri.Scheme == Uri.UriSchemeHttp && uri.AbsolutePath == "/" && !text.Contains("://*", StringComparison.Ordinal))
+        if (Uri.TryCreate(text, UriKind.Absolute, out Uri? uri) && (uri.Scheme == Uri.UriSchemeHttp || (https && uri.Scheme == Uri.UriSchemeHttps))
+            && uri.AbsolutePath == "/" && !text.Contains("://*", StringComparison.Ordinal))
         {
             return uri;
         }
 
-        problems.Add($"{path}: got '{text ?? Missing}', expected an http:// URL with a host and port such as http://0.0.0.0:3000 (no path; TLS is terminated in front of the proxy)");
+        problems.Add(https
+            ? $"{path}: got '{text ?? Missing}', expected an http:// or https:// URL with a host and port such as http://0.0.0.0:3000 (no path; an https:// one needs its certificates under Tls:Listeners)"
+            : $"{path}: got '{text ?? Missing}', expected an http:// URL with a host and port such as http://0.0.0.0:3000 (no path)");
         return null;
     }
 

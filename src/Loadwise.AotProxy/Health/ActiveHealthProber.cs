@@ -20,8 +20,11 @@ internal sealed class ActiveHealthProber : IAsyncDisposable
     private readonly List<Task> _loops = [];
     private readonly TimeProvider _time;
 
-    /// <summary>Creates the prober; <paramref name="time"/> times the intervals and jitter (the system's by default).</summary>
-    public ActiveHealthProber(IReadOnlyList<Backend> backends, BackendHealth health, HealthCheckOptions options, TimeProvider? time = null)
+    /// <summary>
+    /// Creates the prober; <paramref name="time"/> times the intervals and jitter (the system's by default), and
+    /// <paramref name="backendTls"/> checks https backends' certificates as requests do (the system's store by default).
+    /// </summary>
+    public ActiveHealthProber(IReadOnlyList<Backend> backends, BackendHealth health, HealthCheckOptions options, TimeProvider? time = null, System.Net.Security.SslClientAuthenticationOptions? backendTls = null)
     {
         _time = time ?? TimeProvider.System;
         _backends = backends;
@@ -37,6 +40,7 @@ internal sealed class ActiveHealthProber : IAsyncDisposable
                 ActivityHeadersPropagator = null,
                 ConnectTimeout = TimeSpan.FromMilliseconds(options.TimeoutMs),
                 PooledConnectionIdleTimeout = TimeSpan.FromMilliseconds(options.IntervalMs * 3L),
+                SslOptions = backendTls ?? new System.Net.Security.SslClientAuthenticationOptions(),
             },
             disposeHandler: true);
     }
@@ -82,7 +86,7 @@ internal sealed class ActiveHealthProber : IAsyncDisposable
             }
 
             next = Math.Max(next + interval - (long)(Random.Shared.NextDouble() * jitter), _time.GetTimestamp());
-            bool healthy = await ProbeAsync(target, stop).ConfigureAwait(false);
+            bool healthy = await ProbeAsync(target, backend.Http2, stop).ConfigureAwait(false);
             if (stop.IsCancellationRequested)
             {
                 return;
@@ -92,13 +96,18 @@ internal sealed class ActiveHealthProber : IAsyncDisposable
         }
     }
 
-    private async Task<bool> ProbeAsync(Uri target, CancellationToken stop)
+    private async Task<bool> ProbeAsync(Uri target, bool http2, CancellationToken stop)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stop);
         timeout.CancelAfter(_options.TimeoutMs);
         try
         {
-            using var request = new HttpRequestMessage(HttpMethod.Get, target) { Version = HttpVersion.Version11 };
+            // An Http2 backend is probed as it is reached (an h2c-only one, gRPC's usual, answers nothing else).
+            using var request = new HttpRequestMessage(HttpMethod.Get, target)
+            {
+                Version = http2 ? HttpVersion.Version20 : HttpVersion.Version11,
+                VersionPolicy = http2 ? HttpVersionPolicy.RequestVersionExact : HttpVersionPolicy.RequestVersionOrLower,
+            };
             using HttpResponseMessage response = await _invoker.SendAsync(request, timeout.Token).ConfigureAwait(false);
             return (int)response.StatusCode is >= 200 and < 400;
         }

@@ -7,7 +7,7 @@ namespace Loadwise.AotProxy.Hosting;
 /// <summary>
 /// A small in-process backend for the demo (and the tests): <c>GET /</c> answers its name, <c>GET /health</c> 200,
 /// <c>GET /delay/{ms}</c> its name after sleeping, <c>POST /echo</c> streams the body back, <c>GET /headers</c> lists
-/// the request headers it received.
+/// the request headers it received, <c>/ws</c> is a WebSocket echo (<see cref="WebSocketEcho"/>).
 /// </summary>
 internal sealed class DemoBackend : IAsyncDisposable
 {
@@ -49,6 +49,7 @@ internal sealed class DemoBackend : IAsyncDisposable
         });
         WebApplication app = builder.Build();
         var backend = new DemoBackend(name, app);
+        app.UseWebSockets();
         app.Run(async context =>
         {
             if (!string.Equals(context.Request.Path.Value, "/health", StringComparison.Ordinal))
@@ -103,6 +104,12 @@ internal sealed class DemoBackend : IAsyncDisposable
         HttpRequest request = context.Request;
         HttpResponse response = context.Response;
         string path = request.Path.Value ?? "/";
+        if (path == "/ws" && context.WebSockets.IsWebSocketRequest)
+        {
+            await WebSocketEcho.RunAsync(context).ConfigureAwait(false);
+            return;
+        }
+
         response.ContentType = "text/plain; charset=utf-8";
         if (HttpMethods.IsGet(request.Method) || HttpMethods.IsHead(request.Method))
         {

@@ -91,7 +91,8 @@ internal sealed class ProxyGeneration
             }
         }
 
-        var prober = new ActiveHealthProber(backends, health, options.HealthChecks, services.Clock.Time);
+        var trust = new BackendTrust(options.BackendTls.CaBundleFile, options.BackendTls.DangerouslyAcceptAnyServerCertificate);
+        var prober = new ActiveHealthProber(backends, health, options.HealthChecks, services.Clock.Time, trust.ClientOptions());
         ClientRateLimiter? rateLimiter = !options.RateLimiting.Enabled ? null
             : previous?.RateLimiter is { } kept && ProxyOptionsJson.ChangedKeys(previous.Options, options, ["RateLimiting", "Forwarding"]).Count == 0 ? kept
             : new ClientRateLimiter(options.RateLimiting, forwarded);
@@ -104,6 +105,8 @@ internal sealed class ProxyGeneration
         {
             ResponseBodyIdleTimeout = TimeSpan.FromMilliseconds(options.Timeouts.ResponseBodyIdleMs),
             Clock = services.Clock,
+            TunnelIdleTimeout = TimeSpan.FromMilliseconds(options.WebSocket.IdleTimeoutMs),
+            Trust = trust,
         };
         var settings = new ForwarderSettings(
             upstream,
@@ -114,6 +117,7 @@ internal sealed class ProxyGeneration
             RetryCount = options.Retries.Count,
             DirectHttp1 = options.Performance.DirectHttp1,
             AccessLog = services.AccessLog,
+            WebSockets = options.WebSocket.Enabled,
         };
         var forwarder = new Forwarder(
             backends, strategy, hashKey, settings, services.Metrics, services.CoreMetrics, strategyName, services.Logger, health, retryBudget, rateLimiter, previous?.Forwarder);
@@ -155,7 +159,7 @@ internal sealed class ProxyGeneration
         {
             BackendOptions configured = options.Backends[i];
             var url = new Uri(configured.Url!);
-            Backend? kept = previous?.FirstOrDefault(b => b.Id == configured.Id && b.Url == url);
+            Backend? kept = previous?.FirstOrDefault(b => b.Id == configured.Id && b.Url == url && b.Http2 == configured.Http2);
             if (kept is not null)
             {
                 kept.Reconfigure(configured.Weight, configured.Capacity);
@@ -163,7 +167,7 @@ internal sealed class ProxyGeneration
             }
             else
             {
-                backends[i] = new Backend(configured.Id!, url, configured.Weight, configured.Capacity);
+                backends[i] = new Backend(configured.Id!, url, configured.Weight, configured.Capacity) { Http2 = configured.Http2 };
             }
         }
 

@@ -38,6 +38,8 @@ internal sealed partial class ProxyServer
     /// <param name="trigger">What asked for it, for the log (SIGHUP, the file watch, the admin API).</param>
     public async Task<ReloadOutcome> ReloadAsync(string trigger)
     {
+        // Certificates are re-read whatever the configuration holds: a renewed certificate needs no other change.
+        _tls?.Reload(trigger);
         if (ReloadSource is not { } source)
         {
             return Refused(trigger, ["reload: this proxy was started without a configuration source to read again"]);

@@ -11,6 +11,7 @@ using Loadwise.AotProxy.Metrics;
 using Loadwise.AotProxy.State;
 using Loadwise.AotProxy.Router;
 using Loadwise.AotProxy.Threading;
+using Loadwise.AotProxy.Tls;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
@@ -38,6 +39,8 @@ internal sealed partial class ProxyServer : IAsyncDisposable
     private readonly Http1Codec? _codec;
     private readonly AdminApi? _admin;
     private readonly List<ListenOptions> _listeners = [];
+    private readonly List<string> _listenerSchemes = [];
+    private readonly TlsTermination? _tls;
     private ListenOptions? _adminListener;
     private readonly ProxyOptions _startOptions; // what the listeners, Kestrel and the runtime were started with
     private readonly ILogger _logger;
@@ -83,8 +86,11 @@ internal sealed partial class ProxyServer : IAsyncDisposable
                 new LoopTransportFactory(threads, options.Performance.WaitForDataBeforeAllocatingBuffer, services.GetRequiredService<ILoggerFactory>().CreateLogger("Loadwise.EventLoop")));
         }
 
+        // Before Kestrel is configured: a certificate that does not load stops the start here, with its file named.
+        _tls = TlsTermination.Create(options.Tls, () => _logger!, time);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
+            ProtocolListeners.ConfigureHttp2Limits(kestrel.Limits.Http2, options.Http2);
             kestrel.AddServerHeader = false;
             // Backend header values with bytes above 0x7F (obs-text, RFC 9110 section 5.5) pass as they came, as on the
             // proxy's own path, nginx and HAProxy; without this Kestrel refuses them.
@@ -104,8 +110,19 @@ internal sealed partial class ProxyServer : IAsyncDisposable
             kestrel.Limits.MinResponseDataRate = MinResponseRate(options.Limits);
             foreach (string url in options.Listen)
             {
-                ListenOptions listener = Listen(kestrel, new Uri(url));
-                if (options.Performance.FastPath)
+                var uri = new Uri(url);
+                ListenOptions listener = Listen(kestrel, uri);
+                _listenerSchemes.Add(uri.Scheme);
+                if (uri.Scheme == Uri.UriSchemeHttps)
+                {
+                    // Kestrel's HTTP layer serves TLS connections whole: the fast path reads plain HTTP/1.1 only.
+                    _tls!.Apply(listener, url);
+                    _listeners.Add(listener);
+                    continue;
+                }
+
+                bool h2c = ProtocolListeners.ConfigureCleartext(listener, url, options.Http2);
+                if (options.Performance.FastPath && !h2c)
                 {
                     // In front of Kestrel's HTTP layer; _codec is null when the backends rule it out (then a no-op).
                     listener.Use(next => context => _codec is { } codec ? codec.RunAsync(context, next) : next(context));
@@ -205,7 +222,10 @@ internal sealed partial class ProxyServer : IAsyncDisposable
     public ProxyOptions Options => Volatile.Read(ref _generation).Options;
 
     /// <summary>Gets the proxy's URLs with their real ports (valid after start).</summary>
-    public IReadOnlyList<string> Urls => _listeners.ConvertAll(static l => "http://" + l.EndPoint);
+    public IReadOnlyList<string> Urls => [.. _listeners.Select((l, i) => _listenerSchemes[i] + "://" + l.EndPoint)];
+
+    /// <summary>Gets TLS termination (the https:// listeners' certificates), or null without an https:// listener.</summary>
+    public TlsTermination? Tls => _tls;
 
     /// <summary>Gets the admin listener's URL with its real port, or null (valid after start).</summary>
     public string? AdminUrl => _adminListener is null ? null : "http://" + _adminListener.EndPoint;
@@ -283,6 +303,7 @@ internal sealed partial class ProxyServer : IAsyncDisposable
     {
         StopReloadTriggers();
         await _app.DisposeAsync().ConfigureAwait(false);
+        _tls?.Dispose();
         _admin?.Dispose();
         await RetireAllAsync().ConfigureAwait(false);
         _telemetry.Flush();

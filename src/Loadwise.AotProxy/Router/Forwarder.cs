@@ -25,6 +25,7 @@ namespace Loadwise.AotProxy.Router;
 internal sealed partial class Forwarder
 {
     private readonly HttpClientAttempt _httpClient;
+    private readonly UpgradeAttempt? _upgrade;
     private readonly DirectAttempt?[] _direct;
     private readonly UpstreamTarget[] _targets;
     private readonly BackendNode[] _nodes;
@@ -67,7 +68,7 @@ internal sealed partial class Forwarder
             Backend backend = _backends[i];
             _nodes[i] = new BackendNode(backend);
             _targets[i] = new UpstreamTarget(backend.Authority, backend.Url.AbsolutePath.TrimEnd('/'), settings.PreserveHost, settings.XForwarded, settings.Forwarded);
-            if (settings.DirectHttp1 && backend.Url.Scheme == Uri.UriSchemeHttp)
+            if (settings.DirectHttp1 && backend.Url.Scheme == Uri.UriSchemeHttp && !backend.Http2)
             {
                 // A backend kept across a reload keeps its pooled connections, unless the timeouts they were made
                 // with changed.
@@ -90,6 +91,7 @@ internal sealed partial class Forwarder
         _strategyName = strategyName;
         _logger = logger;
         _httpClient = new HttpClientAttempt(settings.Upstream, health);
+        _upgrade = settings.WebSockets ? new UpgradeAttempt(settings.Upstream, health) : null;
         _clock = settings.Upstream.Clock;
         StrategyName = strategyName;
         ReadHeaders = hashKey?.Kind switch
@@ -183,6 +185,7 @@ internal sealed partial class Forwarder
             long attemptStarted = _clock.Milliseconds(started);
             _retryBudget.OnRequest(attemptStarted);
             int[]? tried = null;
+            UpgradeAttempt? upgrade = _upgrade is not null && UpgradeAttempt.IsWebSocketUpgrade(exchange.Context) ? _upgrade : null;
             while (true)
             {
                 int index = Select(hasKey, key, tried, attempts);
@@ -199,7 +202,8 @@ internal sealed partial class Forwarder
                 AttemptResult result;
                 try
                 {
-                    result = _direct[index] is { } direct
+                    result = upgrade is not null ? await upgrade.ForwardAsync(exchange.Context!, backend, _targets[index]).ConfigureAwait(false)
+                        : _direct[index] is { } direct
                         ? await direct.ForwardAsync(exchange, _targets[index], attemptStarted).ConfigureAwait(false)
                         : await _httpClient.ForwardAsync(exchange, backend, _targets[index]).ConfigureAwait(false);
                 }
@@ -249,6 +253,7 @@ internal sealed partial class Forwarder
     public void Retire(Forwarder? next)
     {
         _httpClient.Dispose();
+        _upgrade?.Dispose();
         foreach (DirectAttempt? attempt in _direct)
         {
             if (attempt is not null && (next is null || !next.Uses(attempt.Pool)))

@@ -23,4 +23,7 @@ internal sealed record ForwarderSettings(UpstreamSettings Upstream, bool Preserv
 
     /// <summary>Gets the access log, or null when it is off.</summary>
     public AccessLog? AccessLog { get; init; }
+
+    /// <summary>Gets whether WebSocket upgrade requests are tunnelled (<see cref="UpgradeAttempt"/>).</summary>
+    public bool WebSockets { get; init; }
 }

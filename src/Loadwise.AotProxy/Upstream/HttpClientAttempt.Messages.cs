@@ -12,13 +12,14 @@ internal sealed partial class HttpClientAttempt
     /// <summary>The target goes out as the proxy wrote it: the URI class neither unescapes nor resolves anything in it.</summary>
     private static readonly UriCreationOptions ExactUri = new() { DangerousDisablePathAndQueryCanonicalization = true };
 
-    private static HttpRequestMessage CreateUpstreamRequest(HttpContext context, Backend backend, UpstreamTarget target, ReadOnlyMemory<byte>? bufferedBody, Action bodySent)
+    internal static HttpRequestMessage CreateUpstreamRequest(HttpContext context, Backend backend, UpstreamTarget target, ReadOnlyMemory<byte>? bufferedBody, Action bodySent)
     {
         HttpRequest request = context.Request;
         var upstream = new HttpRequestMessage(HttpMethod.Parse(request.Method), new Uri(backend.UrlPrefix + KestrelRequest.Target(context), ExactUri))
         {
-            Version = HttpVersion.Version11,
-            VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
+            // An http2 backend gets HTTP/2 only: prior knowledge (h2c) on http://, ALPN h2 on https://.
+            Version = backend.Http2 ? HttpVersion.Version20 : HttpVersion.Version11,
+            VersionPolicy = backend.Http2 ? HttpVersionPolicy.RequestVersionExact : HttpVersionPolicy.RequestVersionOrLower,
         };
 
         if (bufferedBody is { } body)
@@ -46,6 +47,7 @@ internal sealed partial class HttpClientAttempt
             AddRequestHeader(upstream, header.Key, header.Value);
         }
 
+        TrailerRelay.AddTeTrailers(request, upstream, backend);
         if (target.PreserveHost && request.Host.HasValue)
         {
             upstream.Headers.Host = request.Host.Value;
@@ -129,7 +131,7 @@ internal sealed partial class HttpClientAttempt
     /// Copies the end-to-end headers. Kestrel frames the body itself: the length goes on only where a body follows
     /// (never on 204 or 304, where Kestrel refuses it), and never because a Connection header named it.
     /// </summary>
-    private static void CopyResponseHeaders(HttpResponseMessage response, IHeaderDictionary target, bool bodiless)
+    internal static void CopyResponseHeaders(HttpResponseMessage response, IHeaderDictionary target, bool bodiless)
     {
         string? connection = response.Headers.NonValidated.TryGetValues("Connection", out HeaderStringValues values) ? values.ToString() : null;
         foreach (KeyValuePair<string, HeaderStringValues> header in response.Headers.NonValidated)

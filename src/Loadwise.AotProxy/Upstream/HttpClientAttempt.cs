@@ -34,6 +34,7 @@ internal sealed partial class HttpClientAttempt(UpstreamSettings settings, Backe
         // Header values go out byte for byte as Kestrel read them (Latin-1), not refused for bytes above 0x7F.
         RequestHeaderEncodingSelector = static (_, _) => System.Text.Encoding.Latin1,
         EnableMultipleHttp2Connections = true,
+        SslOptions = settings.Trust.ClientOptions(),
     };
 
     /// <summary>
@@ -108,6 +109,8 @@ internal sealed partial class HttpClientAttempt(UpstreamSettings settings, Backe
                     using var deadline = new ReadDeadline(cancellation.Token, settings.ResponseBodyIdleTimeout, settings.Clock);
                     bytes = await BodyCopy.CopyAsync(body, downstream.Body, deadline).ConfigureAwait(false);
                 }
+
+                TrailerRelay.Copy(response, downstream);
             }
             catch (Exception e)
             {

@@ -68,6 +68,9 @@ internal static class BodyCopy
             while ((read = await source.ReadAsync(buffer.AsMemory(), cancellationToken).ConfigureAwait(false)) > 0)
             {
                 await destination.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                // What arrived goes on at once: HttpClient's HTTP/2 request stream holds writes until a flush, and a
+                // streaming caller (gRPC's bidirectional calls) waits for the answer to what it sent.
+                await destination.FlushAsync(cancellationToken).ConfigureAwait(false);
             }
         }
         finally

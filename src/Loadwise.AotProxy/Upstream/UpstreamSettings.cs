@@ -16,4 +16,10 @@ internal sealed record UpstreamSettings(TimeSpan ConnectTimeout, TimeSpan Respon
 
     /// <summary>Gets the clock every timeout, deadline and expiry is measured on.</summary>
     public ProxyClock Clock { get; init; } = ProxyClock.System;
+
+    /// <summary>Gets how https:// backends' certificates are checked.</summary>
+    public BackendTrust Trust { get; init; } = BackendTrust.SystemStore;
+
+    /// <summary>Gets how long an upgraded (WebSocket) connection may carry no byte either way (zero: no limit).</summary>
+    public TimeSpan TunnelIdleTimeout { get; init; } = TimeSpan.FromMinutes(5);
 }
