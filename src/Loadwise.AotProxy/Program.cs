@@ -29,7 +29,8 @@ internal static class ProxyProgram
 
         Configuration: the JSON file, then environment variables LOADWISE_<Key>__<Path> (e.g. LOADWISE_Strategy__Name=LeastLoad),
         then --Key:Path=value arguments. Strategies: RoundRobin, Random, WeightedRandom, WeightedRoundRobin, LeastLoad,
-        PowerOfTwoChoices, ConsistentHash, MostAvailable. Reference: docs/proxy/configuration.md.
+        PowerOfTwoChoices, ConsistentHash, MostAvailable, WeightedLeastRequest, Maglev.
+        Reference: docs/proxy/configuration.md.
         Exit codes: 0 ok, 1 check-config found problems, 2 invalid command line or configuration, 3 could not start.
         Signals: SIGTERM/SIGINT drain and stop; SIGHUP reloads the configuration (an invalid one changes nothing).
         """;

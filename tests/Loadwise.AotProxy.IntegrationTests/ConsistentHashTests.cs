@@ -7,12 +7,14 @@ public sealed class ConsistentHashTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    [Fact]
-    public async Task Sticks_by_header_and_spreads_keys_and_falls_back_without_one()
+    [Theory]
+    [InlineData("ConsistentHash")]
+    [InlineData("Maglev")]
+    public async Task Sticks_by_header_and_spreads_keys_and_falls_back_without_one(string strategy)
     {
         await using TestProxy proxy = await TestProxy.StartAsync(o =>
         {
-            o.Strategy.Name = "ConsistentHash";
+            o.Strategy.Name = strategy;
             o.Strategy.HashKey.Source = "Header";
             o.Strategy.HashKey.Name = "X-User";
             o.Strategy.Fallback = "RoundRobin";

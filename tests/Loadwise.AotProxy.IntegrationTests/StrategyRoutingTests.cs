@@ -54,6 +54,7 @@ public sealed class StrategyRoutingTests
     [InlineData("Random")]
     [InlineData("PowerOfTwoChoices")]
     [InlineData("MostAvailable")]
+    [InlineData("WeightedLeastRequest")]
     public async Task Spreading_strategies_use_every_backend(string strategy)
     {
         await using TestProxy proxy = await TestProxy.StartAsync(o =>

@@ -191,7 +191,7 @@ internal static class ProxyOptionsValidator
             problems.Add($"Strategy:Epsilon: got '{Format(strategy.Epsilon)}', expected a number from 0 to 1");
         }
 
-        if (!string.Equals(strategy.Name, StrategyNames.ConsistentHash, StringComparison.OrdinalIgnoreCase))
+        if (!StrategyNames.IsKeyed(strategy.Name))
         {
             return;
         }

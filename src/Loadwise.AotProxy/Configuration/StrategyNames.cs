@@ -14,6 +14,9 @@ internal static class StrategyNames
 
     public static bool IsKnown(string? name) => StrategyRegistry.IsKnown(name);
 
+    /// <summary>Whether the strategy picks by a hash key (ConsistentHash, Maglev): it reads Strategy:HashKey and Strategy:Fallback.</summary>
+    public static bool IsKeyed(string? name) => StrategyRegistry.IsKnown(name) && !StrategyRegistry.IsKeyless(name);
+
     /// <summary>Gets the canonical spelling of a configured name.</summary>
     public static string Canonical(string name) => StrategyRegistry.IsKnown(name) ? StrategyRegistry.Canonical(name) : name;
 }

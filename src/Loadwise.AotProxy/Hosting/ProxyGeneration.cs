@@ -71,7 +71,7 @@ internal sealed class ProxyGeneration
         ISelectionStrategy<BackendNode> strategy = StrategyFactory.Create(options.Strategy);
         string strategyName = StrategyNames.Canonical(options.Strategy.Name!);
         HashKeySource? hashKey = null;
-        if (strategyName == StrategyNames.ConsistentHash)
+        if (StrategyNames.IsKeyed(strategyName))
         {
             HashKeyKinds.TryParse(options.Strategy.HashKey.Source, out HashKeyKind kind);
             hashKey = new HashKeySource(kind, options.Strategy.HashKey.Name, forwarded);

@@ -24,6 +24,9 @@ public static class StrategyRegistry
     /// <summary>The name of the consistent-hash strategy, the one that needs a key.</summary>
     public const string ConsistentHashName = "ConsistentHash";
 
+    /// <summary>The name of Maglev hashing, which like <see cref="ConsistentHashName"/> needs a key.</summary>
+    public const string MaglevName = "Maglev";
+
     // One entry per strategy, in documentation order.
     private static readonly Entry[] Entries =
     [
@@ -35,6 +38,8 @@ public static class StrategyRegistry
         new("PowerOfTwoChoices", RequiresKey: false, new PowerOfTwoChoicesFactory()),
         new(ConsistentHashName, RequiresKey: true, new ConsistentHashFactory()),
         new("MostAvailable", RequiresKey: false, new MostAvailableFactory()),
+        new("WeightedLeastRequest", RequiresKey: false, new WeightedLeastRequestFactory()),
+        new(MaglevName, RequiresKey: true, new MaglevFactory()),
     ];
 
     private static readonly FrozenDictionary<string, Entry> ByName = Entries.ToFrozenDictionary(static e => e.Name, StringComparer.OrdinalIgnoreCase);
@@ -165,5 +170,19 @@ public static class StrategyRegistry
     {
         public ISelectionStrategy<TNode> Create<TNode, TTraits>(StrategySettings settings, ISelectionStrategy<TNode>? fallback)
             where TTraits : INodeTraits<TNode> => new MostAvailable<TNode, TTraits>(settings.Epsilon);
+    }
+
+    private sealed class WeightedLeastRequestFactory : IStrategyFactory
+    {
+        public ISelectionStrategy<TNode> Create<TNode, TTraits>(StrategySettings settings, ISelectionStrategy<TNode>? fallback)
+            where TTraits : INodeTraits<TNode> => new WeightedLeastRequest<TNode, TTraits>(seed: settings.Seed);
+    }
+
+    private sealed class MaglevFactory : IStrategyFactory
+    {
+        public ISelectionStrategy<TNode> Create<TNode, TTraits>(StrategySettings settings, ISelectionStrategy<TNode>? fallback)
+            where TTraits : INodeTraits<TNode> =>
+            new WithFallback<TNode, Maglev<TNode, string, TTraits>, ISelectionStrategy<TNode>>(
+                new Maglev<TNode, string, TTraits>(), fallback ?? new RoundRobin<TNode>());
     }
 }
