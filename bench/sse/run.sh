@@ -104,7 +104,8 @@ mkdir -p "$work/rows"
 aot_load_rss=0
 for round in $(seq "$ROUNDS"); do
   for i in "${!names[@]}"; do
-    name=${names[$(( (round - 1 + i * ((round - 1) % 3 + 1)) % ${#names[@]} ))]}
+    # Strides 1 and 3 are the ones coprime with 4 rows: each round is a permutation (stride 2 ran one row twice).
+    name=${names[$(( (round - 1 + i * (((round - 1) % 2) * 2 + 1)) % ${#names[@]} ))]}
     log "round $round/$ROUNDS, $name: $STREAMS streams, $SECONDS_PER_ROW s"
     sampler=
     if [ "$name" = loadwise-aot ]; then
