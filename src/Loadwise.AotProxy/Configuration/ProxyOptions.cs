@@ -154,7 +154,7 @@ internal sealed class StrategyOptions
     /// <summary>Gets or sets the strategy name (one of <see cref="StrategyNames.All"/>).</summary>
     public string? Name { get; set; } = "RoundRobin";
 
-    /// <summary>Gets or sets the seed of the random strategies (unset = a random seed).</summary>
+    /// <summary>Gets or sets the random strategies' starting value for their generators (unset = drawn at random).</summary>
     public ulong? Seed { get; set; }
 
     /// <summary>Gets or sets the virtual nodes per backend on the consistent-hash ring.</summary>

@@ -16,7 +16,7 @@ public sealed class StrategySettings
     /// <example><code>settings.Name = "PowerOfTwoChoices";</code></example>
     public string? Name { get; set; } = "RoundRobin";
 
-    /// <summary>Gets or sets the seed of the random strategies (unset for a random seed).</summary>
+    /// <summary>Gets or sets the random strategies' starting value for their generators (unset: drawn at random).</summary>
     /// <example><code>settings.Seed = 42; // reproducible single-threaded sequences in tests</code></example>
     public ulong? Seed { get; set; }
 
