@@ -17,6 +17,16 @@ namespace Loadwise.AotProxy.Logging;
 internal sealed class LineWriter : IDisposable
 {
     private static readonly TimeSpan DisposeWait = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// After a small burst the writer waits this long before the next, so that under load lines go out in batches: a
+    /// wake-up, a write and a flush per line cost a busy proxy more than the lines themselves. A line is at most this
+    /// late.
+    /// </summary>
+    private const int BatchWindowMs = 5;
+
+    /// <summary>A burst this large already amortises its write; the writer goes straight on.</summary>
+    private const int LargeBurst = 256;
     private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false);
 
     private readonly BlockingCollection<string> _queue;
@@ -136,6 +146,10 @@ internal sealed class LineWriter : IDisposable
 
                 // Once per burst, so a burst costs one write to the terminal, pipe or file.
                 _output.Flush();
+                if (burst < LargeBurst && !_queue.IsAddingCompleted)
+                {
+                    Thread.Sleep(BatchWindowMs);
+                }
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException or NotSupportedException or ArgumentException)
             {

@@ -205,7 +205,7 @@ public class LoadBalancerTests
         };
         Assert.Equal(
             [
-                "Loadwise:api:Strategy:Fallback: got 'ConsistentHash', expected one of RoundRobin, Random, WeightedRandom, WeightedRoundRobin, LeastLoad, PowerOfTwoChoices, MostAvailable.",
+                "Loadwise:api:Strategy:Fallback: got 'ConsistentHash', expected one of RoundRobin, Random, WeightedRandom, WeightedRoundRobin, LeastLoad, PowerOfTwoChoices, MostAvailable, WeightedLeastRequest.",
                 "Loadwise:api:Strategy:VirtualNodes: got 0, expected 1 to 65536 (160 is the default).",
                 "Loadwise:api:Health:FailureThreshold: got 0, expected 1 or more (3 is the default).",
                 "Loadwise:api:Health:ProbeIntervalSeconds: got -1, expected a finite number more than 0 (10 is the default).",
