@@ -110,14 +110,17 @@ echo "e2e-aot: promtool check metrics passed; every demo backend probed healthy"
 backends_json=$(curl -fsS --max-time 5 "$admin/admin/backends") || fail "GET /admin/backends failed"
 [ "$(echo "$backends_json" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["backends"]))')" = 3 ] \
   || fail "GET /admin/backends did not list 3 backends: $backends_json"
-curl -fsS --max-time 5 "$admin/admin/" | grep -q "<title>loadwise-proxy status</title>" || fail "the status page is not served"
+# Read whole, then searched: `curl | grep -q` under pipefail fails when grep stops reading first (curl exit 23).
+page=$(curl -fsS --max-time 5 "$admin/admin/") || fail "GET /admin/ failed"
+grep -q "<title>loadwise-proxy status</title>" <<<"$page" || fail "the status page is not served"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$proxy/admin/backends")" != 200 ] || true # forwarded to a demo backend there
 drained=$(curl -fsS --max-time 5 -X POST "$admin/admin/backends/backend-1/drain") || fail "drain failed"
 echo "$drained" | grep -q '"admin": "maintenance"' || fail "drain did not put backend-1 in maintenance: $drained"
 for i in $(seq 1 30); do
   [ "$(curl -s --max-time 5 "$proxy/" | tr -d '\n')" != "backend-1" ] || fail "request $i reached the drained backend-1"
 done
-curl -fsS --max-time 5 -X POST "$admin/admin/backends/backend-1/ready" | grep -q '"admin": "in_service"' || fail "ready failed"
+ready=$(curl -fsS --max-time 5 -X POST "$admin/admin/backends/backend-1/ready") || fail "ready failed"
+grep -q '"admin": "in_service"' <<<"$ready" || fail "ready did not put backend-1 in service: $ready"
 echo "e2e-aot: admin API lists 3 backends, the page is served, a drained backend got none of 30 requests, ready again"
 
 # 3c. The access log: a line per request; after a rename, SIGUSR1 reopens the file.
@@ -142,7 +145,8 @@ until grep -q "config reloaded (SIGHUP)" "$log"; do
   sleep 0.05
 done
 [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$proxy/")" = 200 ] || fail "no 200 after the reload"
-curl -fsS --max-time 5 "$admin/metrics" | grep -q '^loadwise_config_reloads_total{result="applied"} 1$' || fail "the reload was not counted"
+reloads=$(curl -fsS --max-time 5 "$admin/metrics") || fail "scrape after the reload failed"
+grep -q '^loadwise_config_reloads_total{result="applied"} 1$' <<<"$reloads" || fail "the reload was not counted"
 echo "e2e-aot: SIGHUP reloaded the configuration; the proxy kept serving"
 
 # 4. SIGTERM with a request in flight: it completes with 200 and the process exits 0 before the drain timeout (30 s).
@@ -150,7 +154,7 @@ delay_out=artifacts/e2e-aot-delay.txt
 curl -s --max-time 15 -o "$delay_out" -w '%{http_code}' "$proxy/delay/2000" >"$delay_out.code" &
 delay_pid=$!
 deadline=$(( $(now_ms) + 5000 ))
-until curl -s --max-time 1 "$admin/metrics" | grep -q '^loadwise_active_requests 1$'; do
+until grep -q '^loadwise_active_requests 1$' <<<"$(curl -s --max-time 1 "$admin/metrics")"; do
   [ "$(now_ms)" -lt "$deadline" ] || fail "the /delay/2000 request never got in flight"
 done
 signalled=$(now_ms)
@@ -204,7 +208,7 @@ until [ "$(curl -sk -o /dev/null -w '%{http_code}' --max-time 1 https://127.0.0.
   [ "$(now_ms)" -lt "$deadline" ] || fail "no 200 over https within 10 s"
 done
 [ "$(curl -sk --http2 -o /dev/null -w '%{http_version}' https://127.0.0.1:3443/)" = "2" ] || fail "https did not negotiate h2"
-curl -sk --http1.1 https://127.0.0.1:3443/headers | grep -q "^X-Forwarded-Proto: https$" || fail "no X-Forwarded-Proto: https"
+grep -q "^X-Forwarded-Proto: https$" <<<"$(curl -sk --http1.1 https://127.0.0.1:3443/headers)" || fail "no X-Forwarded-Proto: https"
 [ "$(curl -s --http2-prior-knowledge -o /dev/null -w '%{http_version} %{http_code}' http://127.0.0.1:3101/)" = "2 200" ] || fail "h2c prior knowledge failed"
 upgrade=$(curl -s -i -N --max-time 2 -H "Connection: Upgrade" -H "Upgrade: websocket" -H "Sec-WebSocket-Version: 13" \
   -H "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==" "$proxy/ws" || true)
