@@ -12,6 +12,10 @@ internal static class HeaderRules
     [
         "Connection", "Keep-Alive", "TE", "Trailer", "Transfer-Encoding", "Upgrade", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization",
 
+        // Connection-specific by definition (RFC 7540 section 3.2.1; RFC 9113 section 3.1 retires the h2c upgrade it
+        // belongs to), and the proxy never upgrades to h2c: dropped even when Connection does not name it.
+        "HTTP2-Settings",
+
         // Kestrel has already answered "Expect: 100-continue" to the client; forwarding it would make HttpClient wait again.
         "Expect",
 

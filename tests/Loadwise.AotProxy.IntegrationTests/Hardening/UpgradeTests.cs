@@ -72,6 +72,24 @@ public abstract class UpgradeTests : HardeningTestBase
         ScriptedRequest received = backend.Requests.Single(r => r.Target == "/h2c");
         Assert.Null(received.Header("Upgrade"));
         Assert.Null(received.Header("Connection"));
+        Assert.Null(received.Header("HTTP2-Settings"));
+        await AssertOthersServedAsync(proxy);
+    }
+
+    [Fact]
+    public async Task HTTP2_Settings_is_dropped_even_when_Connection_does_not_name_it()
+    {
+        await using ScriptedBackend backend = Backend(ScriptedBackend.OwnAsync);
+        await using TestProxy proxy = await StartProxyAsync(backend);
+
+        using RawConnection client = await RawConnection.OpenAsync(proxy.Port);
+        await client.SendAsync("GET /settings HTTP/1.1\r\nHost: proxy\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n");
+        WireResponse? response = await client.ReadResponseAsync();
+
+        Assert.True(response is { Status: 200 } && response.Text == "own:/settings", $"got {response?.Status} {response?.Text}");
+        ScriptedRequest received = backend.Requests.Single(r => r.Target == "/settings");
+        Assert.Null(received.Header("HTTP2-Settings"));
+        Assert.Null(received.Header("Upgrade"));
         await AssertOthersServedAsync(proxy);
     }
 }
