@@ -1,4 +1,4 @@
-using System.Globalization;
+using System.Buffers;
 using System.Net;
 using System.Text;
 
@@ -14,8 +14,8 @@ namespace Loadwise.AotProxy.Logging;
 internal readonly record struct AccessLogEntry(int Status, string? Backend, double UpstreamMs, double TotalMs, long Bytes, int Retries);
 
 /// <summary>
-/// The access log: formats one line per request on the request's thread (one string, nothing else allocated) and hands
-/// it to a <see cref="LineWriter"/>, so a slow disk drops lines (counted) instead of slowing requests. Every byte that
+/// The access log: formats one line per request on the request's thread, as ASCII bytes in a per-thread buffer (nothing
+/// allocated), and copies it into a <see cref="LineWriter"/>, so a slow disk drops lines (counted) instead of slowing requests. Every byte that
 /// came from the client is escaped, so a request cannot forge a line or a field: <c>\xHH</c> in the common format as
 /// nginx does, <c>\uHHHH</c> in JSON.
 /// </summary>
@@ -28,8 +28,13 @@ internal sealed class AccessLog : IDisposable
     /// <summary>The most characters of a path or query written: with the queue's line count it bounds the memory queued.</summary>
     public const int MaxFieldChars = 2048;
 
+    /// <summary>The per-thread line buffer: lines needing more (long, escaped paths) borrow from the pool.</summary>
+    private const int ThreadBufferBytes = 8192;
+
+    private static readonly byte[][] NameBytes = [.. Enum.GetValues<AccessLogField>().Select(static f => Encoding.ASCII.GetBytes(Name(f)))];
+
     [ThreadStatic]
-    private static StringBuilder? t_line;
+    private static byte[]? t_buffer;
 
     private readonly bool _json;
     private readonly AccessLogField[] _fields;
@@ -81,221 +86,188 @@ internal sealed class AccessLog : IDisposable
     };
 
     /// <summary>Writes one request's line (dropped, and counted, when the writer is behind).</summary>
-    public void Write(IPAddress? client, ReadOnlySpan<char> method, ReadOnlySpan<char> path, ReadOnlySpan<char> query, string protocol, in AccessLogEntry entry) =>
-        _writer.TryWrite(Format(_time.GetUtcNow(), client, method, path, query, protocol, entry));
+    public void Write(IPAddress? client, ReadOnlySpan<char> method, ReadOnlySpan<char> path, ReadOnlySpan<char> query, string protocol, in AccessLogEntry entry)
+    {
+        int room = AsciiLine.Room(method.Length + Math.Min(path.Length, MaxFieldChars) + Math.Min(query.Length, MaxFieldChars) + protocol.Length + (entry.Backend?.Length ?? 0));
+        // The usual line fits the thread's buffer; a long one (escaped, up to 12 bytes a character) borrows a larger one.
+        byte[] buffer = room <= ThreadBufferBytes ? t_buffer ??= new byte[ThreadBufferBytes] : ArrayPool<byte>.Shared.Rent(room);
+        var line = new AsciiLine(buffer);
+        Format(ref line, _time.GetUtcNow(), client, method, path, query, protocol, entry);
+        _writer.TryWrite(line.Written);
+        if (buffer != t_buffer)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
 
     /// <summary>Reopens the output file (after logrotate renamed it).</summary>
     public void Reopen() => _writer.Reopen();
 
     public void Dispose() => _writer.Dispose();
 
-    /// <summary>Formats one line, without its line end.</summary>
+    /// <summary>Formats one line, without its line end, as a string (for tests and tools; requests use <see cref="Write"/>).</summary>
     internal string Format(DateTimeOffset time, IPAddress? client, ReadOnlySpan<char> method, ReadOnlySpan<char> path, ReadOnlySpan<char> query, string protocol, in AccessLogEntry entry)
     {
-        StringBuilder line = t_line ??= new StringBuilder(256);
-        line.Clear();
+        var buffer = new byte[AsciiLine.Room(method.Length + path.Length + query.Length + protocol.Length + (entry.Backend?.Length ?? 0))];
+        var line = new AsciiLine(buffer);
+        Format(ref line, time, client, method, path, query, protocol, entry);
+        return Encoding.ASCII.GetString(line.Written);
+    }
+
+    private void Format(ref AsciiLine line, DateTimeOffset time, IPAddress? client, ReadOnlySpan<char> method, ReadOnlySpan<char> path, ReadOnlySpan<char> query, string protocol, in AccessLogEntry entry)
+    {
         // A longer field is cut and marked (an 8 KB request line escaped could take 32 KB of queue).
         bool pathCut = path.Length > MaxFieldChars, queryCut = query.Length > MaxFieldChars;
         path = pathCut ? path[..MaxFieldChars] : path;
         query = queryCut ? query[..MaxFieldChars] : query;
         if (_json)
         {
-            FormatJson(line, time, client, method, path, query, entry, pathCut || queryCut);
+            FormatJson(ref line, time, client, method, path, query, entry, pathCut || queryCut);
         }
         else
         {
-            FormatCommon(line, time, client, method, path, query, protocol, entry, pathCut || queryCut);
+            FormatCommon(ref line, time, client, method, path, query, protocol, entry, pathCut || queryCut);
         }
-
-        string text = line.ToString();
-        if (line.Capacity > 4096)
-        {
-            // One huge request line must not pin a large buffer to the thread for ever.
-            t_line = null;
-        }
-
-        return text;
     }
 
     private void FormatCommon(
-        StringBuilder line, DateTimeOffset time, IPAddress? client, ReadOnlySpan<char> method, ReadOnlySpan<char> path, ReadOnlySpan<char> query, string protocol, in AccessLogEntry entry, bool cut)
+        ref AsciiLine line, DateTimeOffset time, IPAddress? client, ReadOnlySpan<char> method, ReadOnlySpan<char> path, ReadOnlySpan<char> query, string protocol, in AccessLogEntry entry, bool cut)
     {
         // client - - [06/Dec/2026:05:52:00 +0000] "GET /path?query HTTP/1.1" 200 1234, as Apache and nginx write it.
         if (_has[(int)AccessLogField.Client] && client is not null)
         {
-            AppendAddress(line, client);
+            line.AppendAddress(client);
         }
         else
         {
             line.Append('-');
         }
 
-        line.Append(" - - ");
+        line.Append(" - - "u8);
         if (_has[(int)AccessLogField.Time])
         {
-            line.Append('[').Append(CultureInfo.InvariantCulture, $"{time.UtcDateTime:dd/MMM/yyyy:HH:mm:ss} +0000").Append(']');
+            line.Append('[');
+            line.Append(time.UtcDateTime, "dd/MMM/yyyy:HH:mm:ss");
+            line.Append(" +0000]"u8);
         }
         else
         {
             line.Append('-');
         }
 
-        line.Append(" \"");
-        AppendEscaped(line, _has[(int)AccessLogField.Method] ? method : "-");
+        line.Append(" \""u8);
+        line.AppendEscaped(_has[(int)AccessLogField.Method] ? method : "-");
         line.Append(' ');
-        AppendEscaped(line, _has[(int)AccessLogField.Path] ? path : "-");
+        line.AppendEscaped(_has[(int)AccessLogField.Path] ? path : "-");
         if (_has[(int)AccessLogField.Query] && !query.IsEmpty)
         {
-            AppendEscaped(line, query);
+            line.AppendEscaped(query);
         }
 
-        line.Append(' ').Append(protocol).Append("\" ");
-        AppendOr(line, _has[(int)AccessLogField.Status], entry.Status);
         line.Append(' ');
-        AppendOr(line, _has[(int)AccessLogField.Bytes], entry.Bytes);
+        line.AppendEscaped(protocol);
+        line.Append("\" "u8);
+        AppendOr(ref line, _has[(int)AccessLogField.Status], entry.Status);
+        line.Append(' ');
+        AppendOr(ref line, _has[(int)AccessLogField.Bytes], entry.Bytes);
         foreach (AccessLogField field in _fields)
         {
             switch (field)
             {
                 case AccessLogField.Backend:
-                    line.Append(" backend=");
-                    AppendEscaped(line, entry.Backend ?? "-");
+                    line.Append(" backend="u8);
+                    line.AppendEscaped(entry.Backend ?? "-");
                     break;
                 case AccessLogField.UpstreamMs:
-                    line.Append(CultureInfo.InvariantCulture, $" upstream_ms={entry.UpstreamMs:0.000}");
+                    line.Append(" upstream_ms="u8);
+                    line.Append(entry.UpstreamMs, "0.000");
                     break;
                 case AccessLogField.TotalMs:
-                    line.Append(CultureInfo.InvariantCulture, $" total_ms={entry.TotalMs:0.000}");
+                    line.Append(" total_ms="u8);
+                    line.Append(entry.TotalMs, "0.000");
                     break;
                 case AccessLogField.Retries:
-                    line.Append(CultureInfo.InvariantCulture, $" retries={entry.Retries}");
+                    line.Append(" retries="u8);
+                    line.Append(entry.Retries);
                     break;
             }
         }
 
         if (cut)
         {
-            line.Append(" truncated=1");
+            line.Append(" truncated=1"u8);
         }
     }
 
     private void FormatJson(
-        StringBuilder line, DateTimeOffset time, IPAddress? client, ReadOnlySpan<char> method, ReadOnlySpan<char> path, ReadOnlySpan<char> query, in AccessLogEntry entry, bool cut)
+        ref AsciiLine line, DateTimeOffset time, IPAddress? client, ReadOnlySpan<char> method, ReadOnlySpan<char> path, ReadOnlySpan<char> query, in AccessLogEntry entry, bool cut)
     {
         line.Append('{');
         bool first = true;
         foreach (AccessLogField field in _fields)
         {
-            line.Append(first ? "\"" : ",\"").Append(Name(field)).Append("\":");
+            line.Append(first ? "\""u8 : ",\""u8);
+            line.Append(NameBytes[(int)field]);
+            line.Append("\":"u8);
             first = false;
             switch (field)
             {
                 case AccessLogField.Time:
-                    line.Append(CultureInfo.InvariantCulture, $"\"{time.UtcDateTime:yyyy-MM-ddTHH:mm:ss.fffZ}\"");
+                    line.Append('"');
+                    line.Append(time.UtcDateTime, "yyyy-MM-ddTHH:mm:ss.fffZ");
+                    line.Append('"');
                     break;
                 case AccessLogField.Client when client is not null:
                     line.Append('"');
-                    AppendAddress(line, client);
+                    line.AppendAddress(client);
                     line.Append('"');
                     break;
                 case AccessLogField.Method:
-                    AppendJsonString(line, method);
+                    line.AppendJsonString(method);
                     break;
                 case AccessLogField.Path:
-                    AppendJsonString(line, path);
+                    line.AppendJsonString(path);
                     break;
                 case AccessLogField.Query:
-                    AppendJsonString(line, query);
+                    line.AppendJsonString(query);
                     break;
                 case AccessLogField.Status:
-                    line.Append(CultureInfo.InvariantCulture, $"{entry.Status}");
+                    line.Append(entry.Status);
                     break;
                 case AccessLogField.Backend when entry.Backend is not null:
-                    AppendJsonString(line, entry.Backend);
+                    line.AppendJsonString(entry.Backend);
                     break;
                 case AccessLogField.UpstreamMs:
-                    line.Append(CultureInfo.InvariantCulture, $"{entry.UpstreamMs:0.000}");
+                    line.Append(entry.UpstreamMs, "0.000");
                     break;
                 case AccessLogField.TotalMs:
-                    line.Append(CultureInfo.InvariantCulture, $"{entry.TotalMs:0.000}");
+                    line.Append(entry.TotalMs, "0.000");
                     break;
                 case AccessLogField.Bytes:
-                    line.Append(CultureInfo.InvariantCulture, $"{entry.Bytes}");
+                    line.Append(entry.Bytes);
                     break;
                 case AccessLogField.Retries:
-                    line.Append(CultureInfo.InvariantCulture, $"{entry.Retries}");
+                    line.Append(entry.Retries);
                     break;
                 default:
-                    line.Append("null");
+                    line.Append("null"u8);
                     break;
             }
         }
 
-        line.Append(cut ? ",\"truncated\":true}" : "}");
+        line.Append(cut ? ",\"truncated\":true}"u8 : "}"u8);
     }
 
-    private static void AppendOr(StringBuilder line, bool has, long value)
+    private static void AppendOr(ref AsciiLine line, bool has, long value)
     {
         if (has)
         {
-            line.Append(CultureInfo.InvariantCulture, $"{value}");
+            line.Append(value);
         }
         else
         {
             line.Append('-');
         }
-    }
-
-    private static void AppendAddress(StringBuilder line, IPAddress address)
-    {
-        Span<char> text = stackalloc char[64];
-        IPAddress shown = address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
-        if (shown.TryFormat(text, out int written))
-        {
-            line.Append(text[..written]);
-        }
-    }
-
-    /// <summary>Printable ASCII but <c>"</c> and <c>\</c> as is; every other byte of the UTF-8 text as <c>\xHH</c>.</summary>
-    private static void AppendEscaped(StringBuilder line, ReadOnlySpan<char> text)
-    {
-        Span<byte> utf8 = stackalloc byte[4];
-        for (int i = 0; i < text.Length; i++)
-        {
-            char c = text[i];
-            if (c is > ' ' and < '\x7f' and not '"' and not '\\')
-            {
-                line.Append(c);
-                continue;
-            }
-
-            int length = char.IsHighSurrogate(c) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1])
-                ? Encoding.UTF8.GetBytes(text.Slice(i++, 2), utf8)
-                : Encoding.UTF8.GetBytes(text.Slice(i, 1), utf8);
-            foreach (byte b in utf8[..length])
-            {
-                line.Append(CultureInfo.InvariantCulture, $"\\x{b:X2}");
-            }
-        }
-    }
-
-    /// <summary>A JSON string of ASCII only: control, non-ASCII, quote and backslash characters escaped.</summary>
-    private static void AppendJsonString(StringBuilder line, ReadOnlySpan<char> text)
-    {
-        line.Append('"');
-        foreach (char c in text)
-        {
-            if (c is >= ' ' and < '\x7f' and not '"' and not '\\')
-            {
-                line.Append(c);
-            }
-            else
-            {
-                line.Append(CultureInfo.InvariantCulture, $"\\u{(int)c:x4}");
-            }
-        }
-
-        line.Append('"');
     }
 }
 

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using Loadwise.AotProxy.Logging;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Loadwise.AotProxy.UnitTests.Logging;
 
@@ -86,6 +87,26 @@ public sealed class AccessLogFormatTests
         using JsonDocument parsed = JsonDocument.Parse(json.Format(Time, null, "GET", path, "", "HTTP/1.1", Entry));
         Assert.Equal(AccessLog.MaxFieldChars, parsed.RootElement.GetProperty("path").GetString()!.Length);
         Assert.True(parsed.RootElement.GetProperty("truncated").GetBoolean());
+    }
+
+    [Fact]
+    public void Written_lines_are_the_formatted_lines_byte_for_byte_short_and_long()
+    {
+        // Write formats into a per-thread buffer, a long escaped line into a pooled one: both must give Format's text.
+        var time = new FakeTimeProvider(Time);
+        var output = new MemoryStream();
+        string shortPath = "/caf\u00e9?x", longPath = "/" + string.Concat(Enumerable.Repeat("\u00e9\n", 1_500));
+        string expected;
+        using (var log = new AccessLog(json: false, AccessLog.ParseFields([]), new LineWriter(LineWriter.Keep(output), 16, null, "test"), time))
+        {
+            log.Write(IPAddress.Loopback, "GET", shortPath, "", "HTTP/1.1", Entry);
+            log.Write(IPAddress.Loopback, "GET", longPath, "", "HTTP/1.1", Entry);
+            expected = log.Format(Time, IPAddress.Loopback, "GET", shortPath, "", "HTTP/1.1", Entry) + "\n"
+                + log.Format(Time, IPAddress.Loopback, "GET", longPath, "", "HTTP/1.1", Entry) + "\n";
+        }
+
+        Assert.Equal(expected, System.Text.Encoding.ASCII.GetString(output.ToArray()));
+        Assert.Contains("truncated=1", expected, StringComparison.Ordinal);
     }
 
     [Fact]
