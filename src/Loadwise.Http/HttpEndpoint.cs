@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+
 namespace Loadwise.Http;
 
 /// <summary>
@@ -57,8 +59,27 @@ public sealed class HttpEndpoint : INode<string>
     public Uri Rewrite(Uri logical)
     {
         ArgumentNullException.ThrowIfNull(logical);
-        return new Uri(string.Concat(Prefix, logical.PathAndQuery), UriKind.Absolute);
+        // Most clients send the same few paths again and again: a rewritten URI is kept per logical URI text (Uri is
+        // immutable, so requests can share one), up to a bound so that paths with ids in them cannot grow it for ever.
+        string key = logical.OriginalString;
+        if (_rewritten.TryGetValue(key, out Uri? cached))
+        {
+            return cached;
+        }
+
+        var target = new Uri(string.Concat(Prefix, logical.PathAndQuery), UriKind.Absolute);
+        if (_rewritten.Count < MaxRewrittenKept)
+        {
+            _rewritten.TryAdd(key, target);
+        }
+
+        return target;
     }
+
+    /// <summary>The most rewritten URIs kept per endpoint.</summary>
+    internal const int MaxRewrittenKept = 256;
+
+    private readonly ConcurrentDictionary<string, Uri> _rewritten = new(StringComparer.Ordinal);
 
     /// <inheritdoc/>
     public override string ToString() => Id;
