@@ -40,7 +40,7 @@ Console.WriteLine($"{"LeastLoad without api-a",-42} {nodes[pick].Id}");
 
 // The README's other two examples: a generated node, and health + filter + strategy.
 ReadmeExamples.GeneratedNode();
-ReadmeExamples.HealthFilterStrategy();
+ReadmeExamples.FrontDoor();
 
 void Show(string title, ISelectionStrategy<Backend> selector, Func<int, string>? key = null)
 {

@@ -1,6 +1,6 @@
 using Loadwise;
 
-// The README's second and third examples, compiled and run by CI's quickstart step. DocumentationExcerptTests checks
+// The README's second and third examples (a generated node, the front door), compiled and run by CI's quickstart step. DocumentationExcerptTests checks
 // that every line of the README's C# blocks appears in this project, so the two cannot drift apart.
 
 public partial struct Server
@@ -23,21 +23,23 @@ internal static class ReadmeExamples
         }
     }
 
-    public static void HealthFilterStrategy()
+    public static void FrontDoor()
     {
         Api[] apis = [new("api-a", 1), new("api-b", 5), new("api-c", 3)];
-        var tracker = new HealthTracker<string>();          // 3 failures in a row: Unhealthy; probe after 10 s
-        var pick = new FilteredStrategy<Api, HealthFilter<Api, string, NodeAccessor<Api, string>>, LeastLoad<Api, LoadAccessor<Api>>>(
-            new HealthFilter<Api, string, NodeAccessor<Api, string>>(tracker), LeastLoad.For<Api>());
-
+        LoadBalancer<Api> balancer = LoadBalancer.For<Api>()
+            .UseLeastLoad()                                 // or .UseStrategy("LeastLoad") from configuration
+            .WithHealth()                                   // 3 failures in a row: Unhealthy; probe after 10 s
+            .Build(apis);
         for (int i = 0; i < 3; i++)
         {
-            tracker.Report("api-a", Outcome.Failure);       // or Outcome.Success, Outcome.RateLimited(retryAfter)
+            NodeLease<Api> call = balancer.Acquire(SelectionContext.Empty);   // api-a, the least loaded
+            call.Dispose(Outcome.Failure);                  // or Outcome.Success, Outcome.RateLimited(retryAfter)
         }
 
-        if (pick.TrySelect(apis, SelectionContext.Empty, out int index))
+        if (balancer.TryAcquire(SelectionContext.Empty, out NodeLease<Api> lease))
         {
-            Console.WriteLine($"healthy and least loaded: {apis[index].Id}");   // api-c: api-a is out
+            Console.WriteLine($"healthy and least loaded: {lease.Node.Id}");   // api-c: api-a is out
+            lease.Dispose(Outcome.Success);                 // counted in flight until now
         }
     }
 }
