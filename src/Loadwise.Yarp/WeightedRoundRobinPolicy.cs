@@ -12,6 +12,8 @@ internal sealed class WeightedRoundRobinPolicy(ILogger<WeightedRoundRobinPolicy>
 
     public string Name => LoadwisePolicies.WeightedRoundRobin;
 
+    internal ClusterPicker<WeightedRoundRobin<DestinationNode, string, DestinationNodeAccessor>> Picker => _picker;
+
     public DestinationState? PickDestination(HttpContext context, ClusterState cluster, IReadOnlyList<DestinationState> availableDestinations) =>
         _picker.Pick(context, cluster, availableDestinations);
 }
