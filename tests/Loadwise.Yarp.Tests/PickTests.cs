@@ -12,12 +12,14 @@ public sealed class PickTests
 {
     public static TheoryData<string> Policies => [.. LoadwisePolicies.All];
 
+    public static TheoryData<string, int> PoliciesAndBackups => [.. LoadwisePolicies.All.SelectMany(p => new[] { (p, 0), (p, 2) })];
+
     [Theory]
-    [MemberData(nameof(Policies))]
-    public void A_pick_allocates_nothing_after_warm_up_with_health_changes_and_backups(string name)
+    [MemberData(nameof(PoliciesAndBackups))]
+    public void A_pick_allocates_nothing_after_warm_up_with_health_changes_and_backups(string name, int backups)
     {
         ILoadBalancingPolicy policy = Create(name);
-        ClusterState cluster = Cluster(name, 8, backups: 2);
+        ClusterState cluster = Cluster(name, 8, backups);
         var context = new DefaultHttpContext();
         context.Request.Headers["X-Player"] = "player-7";
         IReadOnlyList<DestinationState> all = cluster.DestinationsState.AllDestinations;
@@ -25,18 +27,26 @@ public sealed class PickTests
         foreach (IReadOnlyList<DestinationState> available in new[] { all, someDown })
         {
             cluster.DestinationsState = new ClusterDestinationsState(all, available);
-            for (int i = 0; i < 100; i++)
+            for (int i = 0; i < 2_000; i++)
             {
                 Assert.NotNull(policy.PickDestination(context, cluster, available));
             }
 
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            for (int i = 0; i < 1_000; i++)
+            // The least of three rounds: the JIT's tiering may allocate a few bytes once, on this thread, in any
+            // round (24 B seen; none with tiered compilation off), while a pick that allocates shows in every round.
+            long least = long.MaxValue;
+            for (int round = 0; round < 3; round++)
             {
-                policy.PickDestination(context, cluster, available);
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                for (int i = 0; i < 10_000; i++)
+                {
+                    policy.PickDestination(context, cluster, available);
+                }
+
+                least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
             }
 
-            Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+            Assert.Equal(0, least);
         }
     }
 
