@@ -186,4 +186,80 @@ echo "$output"
 expect "Targets=10.0.0.1:8080/items?page=0,10.0.0.2:8080/items?page=1,10.0.0.1:8080/items?page=2,10.0.0.2:8080/items?page=3"
 expect "FrontDoor=a"
 expect "HTTP-LOADWISE-OK"
+# Loadwise.Yarp: packed with the same version, then a fresh YARP app from the feed alone picks by weight.
+dotnet pack "$root/src/Loadwise.Yarp/Loadwise.Yarp.csproj" -c Release -o "$feed" --nologo -v minimal -p:Version="$version"
+[ -f "$feed/Loadwise.Yarp.$version.nupkg" ] || { echo "pack-test: FAIL: Loadwise.Yarp.$version.nupkg was not produced" >&2; exit 1; }
+yarp="$work/YarpConsumer"
+mkdir -p "$yarp"
+cat > "$yarp/YarpConsumer.csproj" <<XML
+<Project Sdk="Microsoft.NET.Sdk.Web">
+  <PropertyGroup>
+    <TargetFramework>net10.0</TargetFramework>
+    <Nullable>enable</Nullable>
+    <ImplicitUsings>enable</ImplicitUsings>
+    <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
+  </PropertyGroup>
+  <ItemGroup>
+    <PackageReference Include="Loadwise.Yarp" Version="$version" />
+  </ItemGroup>
+</Project>
+XML
+cat > "$yarp/Program.cs" <<'CS'
+using System.Net;
+using Loadwise.Yarp;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Yarp.ReverseProxy.Configuration;
+
+static async Task<WebApplication> StartAsync(Action<WebApplicationBuilder> services, Action<WebApplication> map)
+{
+    WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+    builder.Logging.ClearProviders();
+    builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
+    services(builder);
+    WebApplication app = builder.Build();
+    map(app);
+    await app.StartAsync();
+    return app;
+}
+
+static string Address(WebApplication app) => app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+
+WebApplication a = await StartAsync(_ => { }, app => app.Run(c => c.Response.WriteAsync("a")));
+WebApplication b = await StartAsync(_ => { }, app => app.Run(c => c.Response.WriteAsync("b")));
+var cluster = new ClusterConfig
+{
+    ClusterId = "c",
+    LoadBalancingPolicy = LoadwisePolicies.WeightedRoundRobin,
+    Destinations = new Dictionary<string, DestinationConfig>
+    {
+        ["a"] = new() { Address = Address(a), Metadata = new Dictionary<string, string> { [LoadwiseMetadata.Weight] = "2" } },
+        ["b"] = new() { Address = Address(b) },
+    },
+};
+var route = new RouteConfig { RouteId = "r", ClusterId = "c", Match = new RouteMatch { Path = "{**catch-all}" } };
+WebApplication proxy = await StartAsync(
+    builder => builder.Services.AddReverseProxy().LoadFromMemory([route], [cluster]).AddLoadwisePolicies(),
+    app => app.MapReverseProxy());
+using var client = new HttpClient { BaseAddress = new Uri(Address(proxy)) };
+var answers = new List<string>();
+for (int i = 0; i < 6; i++)
+{
+    answers.Add(await client.GetStringAsync("/"));
+}
+
+Console.WriteLine("Counts=a:" + answers.Count(x => x == "a") + ",b:" + answers.Count(x => x == "b"));
+Console.WriteLine("YARP-LOADWISE-OK");
+await proxy.DisposeAsync();
+await a.DisposeAsync();
+await b.DisposeAsync();
+CS
+cd "$yarp"
+dotnet restore --configfile "$work/nuget.config" --packages "$work/packages" --nologo -v minimal
+dotnet build -c Release --no-restore --nologo -v minimal
+output="$(dotnet run -c Release --no-build)"
+echo "$output"
+expect "Counts=a:4,b:2"
+expect "YARP-LOADWISE-OK"
+echo "pack-test: OK (Loadwise.Yarp $version from $feed)"
 echo "pack-test: OK (Loadwise, Loadwise.Hosting and Loadwise.Http $version from $feed)"
