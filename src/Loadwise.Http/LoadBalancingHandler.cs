@@ -10,7 +10,8 @@ namespace Loadwise.Http;
 /// </summary>
 /// <remarks>
 /// The request's URI is restored when the handler returns, so an outer handler that sends the same request again
-/// (a resilience retry) has it picked anew. The in-flight count covers the time to the response headers.
+/// (a resilience retry) has it picked anew. The in-flight count covers the response body too, until it is read to its
+/// end or disposed (<see cref="LoadwiseHttpOptions.InFlightUntilBodyEnd"/>).
 /// </remarks>
 internal sealed class LoadBalancingHandler(BalancedClient client) : DelegatingHandler
 {
@@ -79,7 +80,16 @@ internal sealed class LoadBalancingHandler(BalancedClient client) : DelegatingHa
                     request.Options.Set(LoadwiseRequest.Charge, lease.Charge);
                 }
 
-                lease.Dispose(outcome);
+                if (options.InFlightUntilBodyEnd && response.Content is { } body && !IsBodiless(request, response))
+                {
+                    // The request stays in flight until its body ends (a stream is load for as long as it lasts).
+                    response.Content = new LeasedContent(body, lease, outcome);
+                }
+                else
+                {
+                    lease.Dispose(outcome);
+                }
+
                 return response;
             }
         }
@@ -135,6 +145,11 @@ internal sealed class LoadBalancingHandler(BalancedClient client) : DelegatingHa
             || method == HttpMethod.Put || method == HttpMethod.Delete;
         return idempotent && CanResend(request);
     }
+
+    // No body can follow: HEAD, 204 and 304 answers end with their headers.
+    private static bool IsBodiless(HttpRequestMessage request, HttpResponseMessage response) =>
+        request.Method == HttpMethod.Head || response.StatusCode is HttpStatusCode.NoContent or HttpStatusCode.NotModified
+        || response.Content.Headers.ContentLength == 0;
 
     // A body can go out again only when it is held in memory (string, bytes, form); a stream may be spent.
     private static bool CanResend(HttpRequestMessage request) => request.Content is null or ByteArrayContent;

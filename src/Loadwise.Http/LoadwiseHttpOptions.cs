@@ -53,6 +53,15 @@ public sealed class LoadwiseHttpOptions
     /// <example><code>options.RetryRateLimited = false;</code></example>
     public bool RetryRateLimited { get; set; } = true;
 
+    /// <summary>
+    /// Gets or sets whether a request counts as in flight on its endpoint until its response body has been read to the
+    /// end or the response disposed (true, the default), or only until the response headers arrive (false: saves a
+    /// wrapper per response, but a streamed answer stops counting as load as soon as it starts). A body that breaks
+    /// off is reported as a failure.
+    /// </summary>
+    /// <example><code>options.InFlightUntilBodyEnd = false;</code></example>
+    public bool InFlightUntilBodyEnd { get; set; } = true;
+
     /// <summary>Gets or sets the request header that carries the consistent-hashing key (used when the request has no <see cref="LoadwiseRequest.HashKey"/> option).</summary>
     /// <example><code>options.HashKeyHeader = "X-Room-Id";</code></example>
     public string? HashKeyHeader { get; set; }

@@ -11,7 +11,7 @@ public class LoadBalancingHandlerTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static (ServiceProvider Provider, HttpClient Client) Create(Action<LoadwiseHttpOptions> configure, Action<IServiceCollection>? services = null, Action<IHttpClientBuilder>? before = null)
+    internal static (ServiceProvider Provider, HttpClient Client) Create(Action<LoadwiseHttpOptions> configure, Action<IServiceCollection>? services = null, Action<IHttpClientBuilder>? before = null)
     {
         var collection = new ServiceCollection();
         services?.Invoke(collection);
@@ -22,7 +22,7 @@ public class LoadBalancingHandlerTests
         return (provider, provider.GetRequiredService<IHttpClientFactory>().CreateClient("api"));
     }
 
-    private static Action<LoadwiseHttpOptions> With(ServerTrio trio, string strategy, Action<LoadwiseHttpOptions>? more = null) => o =>
+    internal static Action<LoadwiseHttpOptions> With(ServerTrio trio, string strategy, Action<LoadwiseHttpOptions>? more = null) => o =>
     {
         o.Endpoints = trio.Endpoints;
         o.Balancer.Strategy.Name = strategy;
