@@ -87,6 +87,38 @@ public sealed class BalancingValidationTests
         Assert.Equal(1, firstBackup);
     }
 
+    [Fact]
+    public void The_balancing_keys_bind_from_configuration_and_a_value_of_the_wrong_type_names_its_key()
+    {
+        var values = new Dictionary<string, string?>
+        {
+            ["Listen:0"] = "http://127.0.0.1:3000",
+            ["Backends:0:Id"] = "b1",
+            ["Backends:0:Url"] = "http://127.0.0.1:8081",
+            ["Backends:0:Priority"] = "2",
+            ["Backends:1:Id"] = "b2",
+            ["Backends:1:Url"] = "http://127.0.0.1:8082",
+            ["Backends:1:Backup"] = "true",
+            ["Strategy:Name"] = "Maglev",
+            ["Strategy:HashBalanceFactor"] = "150",
+            ["Strategy:DecayMs"] = "5000",
+            ["Strategy:FailurePenaltyMs"] = "250",
+            ["SlowStart:WindowMs"] = "30000",
+            ["SlowStart:Aggression"] = "2.5",
+            ["SlowStart:MinWeightPercent"] = "5",
+        };
+        Assert.Empty(ProxyProgram.LoadAndValidate(new ConfigSources(null, values, []), new Dictionary<string, string>(), out ProxyOptions options));
+        Assert.Equal((2, false, 0, true), (options.Backends[0].Priority, options.Backends[0].Backup, options.Backends[1].Priority, options.Backends[1].Backup));
+        Assert.Equal((150, 5000, 250), (options.Strategy.HashBalanceFactor, options.Strategy.DecayMs, options.Strategy.FailurePenaltyMs));
+        Assert.Equal((30000, 2.5, 5.0), (options.SlowStart.WindowMs, options.SlowStart.Aggression, options.SlowStart.MinWeightPercent));
+
+        values["SlowStart:Aggression"] = "fast";
+        values["Backends:1:Backup"] = "maybe";
+        List<string> problems = ProxyProgram.LoadAndValidate(new ConfigSources(null, values, []), new Dictionary<string, string>(), out _);
+        Assert.Contains("Backends:1:Backup: got 'maybe', expected true or false", problems);
+        Assert.Contains("SlowStart:Aggression: got 'fast', expected a number", problems);
+    }
+
     /// <summary>Applies <c>Key:Path=value</c> changes separated by <c>|</c> to the few keys these tests use.</summary>
     private static void Apply(ProxyOptions options, string changes)
     {
