@@ -48,7 +48,7 @@ public class ProxyPickBenchmarks
 
         _nodes = backends.Select(b => new BackendNode(b)).ToArray();
         var options = new StrategyOptions { Name = "ConsistentHash", Fallback = "RoundRobin" };
-        _strategy = StrategyFactory.Create(options);
+        _strategy = StrategyFactory.Create(options, Backends, TimeProvider.System).Strategy;
         _hashKey = new HashKeySource(HashKeyKind.Header, "X-User-Id", new ForwardedHeaders([]));
         _request = new DefaultHttpContext();
         _request.Request.Headers["X-User-Id"] = "user-4242";

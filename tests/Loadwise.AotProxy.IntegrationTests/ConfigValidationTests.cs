@@ -4,7 +4,7 @@ namespace Loadwise.AotProxy.IntegrationTests;
 
 public sealed class ConfigValidationTests
 {
-    private const string AllStrategies = "RoundRobin, Random, WeightedRandom, WeightedRoundRobin, LeastLoad, PowerOfTwoChoices, ConsistentHash, MostAvailable, WeightedLeastRequest, Maglev";
+    private const string AllStrategies = "RoundRobin, Random, WeightedRandom, WeightedRoundRobin, LeastLoad, PowerOfTwoChoices, ConsistentHash, MostAvailable, WeightedLeastRequest, Maglev, PeakEwma";
     private const string KeylessStrategies = "RoundRobin, Random, WeightedRandom, WeightedRoundRobin, LeastLoad, PowerOfTwoChoices, MostAvailable, WeightedLeastRequest";
     private const string ListenAllowed = "expected an http:// or https:// URL with a host and port such as http://0.0.0.0:3000 (no path; an https:// one needs its certificates under Tls:Listeners)";
     private const string UrlAllowed = "expected an absolute http:// or https:// URL without query, fragment or user info";

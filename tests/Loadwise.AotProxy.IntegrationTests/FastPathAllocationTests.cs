@@ -17,16 +17,18 @@ public sealed class FastPathAllocationTests(ITestOutputHelper output)
 {
     private const int Connections = 32;
 
-    public static TheoryData<string, int> Requests => new()
+    public static TheoryData<string, int, string> Requests => new()
     {
-        // The request, and the most it may allocate per request (a GET measured 0-8 B; a POST 1 KB 0-16 B).
-        { "GET", 32 },
-        { "POST", 64 },
+        // The request, the most it may allocate per request (a GET measured 0-8 B; a POST 1 KB 0-16 B), and the
+        // strategy (PeakEwma adds a latency report per request, and runs here with slow start on).
+        { "GET", 32, "RoundRobin" },
+        { "POST", 64, "RoundRobin" },
+        { "GET", 32, "PeakEwma" },
     };
 
     [Theory]
     [MemberData(nameof(Requests))]
-    public async Task Thirty_two_requests_in_flight_allocate_almost_nothing_per_request(string method, int limit)
+    public async Task Thirty_two_requests_in_flight_allocate_almost_nothing_per_request(string method, int limit, string strategy)
     {
         byte[] request = method == "GET"
             ? "GET / HTTP/1.1\r\nHost: raw\r\n\r\n"u8.ToArray()
@@ -36,6 +38,8 @@ public sealed class FastPathAllocationTests(ITestOutputHelper output)
         options.Listen.Add("http://127.0.0.1:0");
         options.Backends.Add(new BackendOptions { Id = "raw", Url = backend.Url });
         options.HealthChecks.Enabled = false; // probes allocate on a timer: not per request
+        options.Strategy.Name = strategy;
+        options.SlowStart.WindowMs = strategy == "PeakEwma" ? 30_000 : 0;
         Assert.Empty(ProxyOptionsValidator.Validate(options));
         await using ProxyServer server = ProxyServer.Create(options, handleSignals: false, consoleLogging: false);
         await server.StartAsync(TestContext.Current.CancellationToken);
@@ -65,7 +69,7 @@ public sealed class FastPathAllocationTests(ITestOutputHelper output)
             }
 
             long perRequest = (GC.GetTotalAllocatedBytes(precise: true) - before) / (Rounds * Connections);
-            output.WriteLine($"{method}: allocated per request with {Connections} in flight: {perRequest} B");
+            output.WriteLine($"{method} ({strategy}): allocated per request with {Connections} in flight: {perRequest} B");
             // Before the router kept its boxes per thread: about 250 B (a box per request on most requests).
             Assert.InRange(perRequest, 0, limit);
         }

@@ -88,11 +88,16 @@ internal sealed class Backend
 
 /// <summary>
 /// The node type the strategies pick from: a struct over <see cref="Backend"/> carrying every capability (identity,
-/// weight, in-flight load, remaining capacity) so that any Core strategy can be configured.
+/// weight, in-flight load, remaining capacity, priority level) so that any Core strategy and filter can be configured.
 /// </summary>
-internal readonly struct BackendNode(Backend backend) : INode<string>, IWeighted, ILoadMetric, IRemainingCapacity
+/// <param name="backend">The backend.</param>
+/// <param name="priority">Its priority level in this configuration (0 = primary; backups come after the primaries).</param>
+internal readonly struct BackendNode(Backend backend, int priority = 0) : INode<string>, IWeighted, ILoadMetric, IRemainingCapacity, IPrioritized
 {
     public Backend Backend { get; } = backend;
+
+    /// <summary>Gets the priority level the priority filter reads (a configuration's, so it lives here and not on the shared backend).</summary>
+    public int Priority { get; } = priority;
 
     public string Id => Backend.Id;
 

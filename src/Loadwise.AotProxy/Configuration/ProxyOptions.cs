@@ -16,6 +16,9 @@ internal sealed class ProxyOptions
     /// <summary>Gets the backend-selection strategy.</summary>
     public StrategyOptions Strategy { get; } = new();
 
+    /// <summary>Gets the slow start of backends that return to service or join on reload.</summary>
+    public SlowStartOptions SlowStart { get; } = new();
+
     /// <summary>Gets the connect, response-header and idle timeouts.</summary>
     public TimeoutOptions Timeouts { get; } = new();
 
@@ -146,38 +149,12 @@ internal sealed class BackendOptions
 
     /// <summary>Gets or sets whether the backend is reached over HTTP/2 (h2c for http://, ALPN h2 for https://), streams multiplexed over a few connections.</summary>
     public bool Http2 { get; set; }
-}
 
-/// <summary>The strategy and its options.</summary>
-internal sealed class StrategyOptions
-{
-    /// <summary>Gets or sets the strategy name (one of <see cref="StrategyNames.All"/>).</summary>
-    public string? Name { get; set; } = "RoundRobin";
+    /// <summary>Gets or sets the priority level: 0 is primary; a higher level takes traffic as the levels below it lose backends.</summary>
+    public int Priority { get; set; }
 
-    /// <summary>Gets or sets the random strategies' starting value for their generators (unset = drawn at random).</summary>
-    public ulong? Seed { get; set; }
-
-    /// <summary>Gets or sets the virtual nodes per backend on the consistent-hash ring.</summary>
-    public int VirtualNodes { get; set; } = 160;
-
-    /// <summary>Gets or sets the near-tie width of MostAvailable.</summary>
-    public double Epsilon { get; set; } = 0.01;
-
-    /// <summary>Gets or sets the strategy used when ConsistentHash has no key for a request.</summary>
-    public string? Fallback { get; set; } = "RoundRobin";
-
-    /// <summary>Gets where ConsistentHash takes its key from.</summary>
-    public HashKeyOptions HashKey { get; } = new();
-}
-
-/// <summary>The source of the consistent-hashing key.</summary>
-internal sealed class HashKeyOptions
-{
-    /// <summary>Gets or sets the source: ClientIp, Header, Cookie, Path or Query.</summary>
-    public string? Source { get; set; } = "ClientIp";
-
-    /// <summary>Gets or sets the header, cookie or query parameter name (for those sources).</summary>
-    public string? Name { get; set; }
+    /// <summary>Gets or sets whether the backend is a backup (HAProxy's <c>backup</c>): it takes traffic only while no primary is available.</summary>
+    public bool Backup { get; set; }
 }
 
 /// <summary>Timeouts, in milliseconds.</summary>

@@ -35,6 +35,7 @@ internal static class ProxyOptionsValidator
 
         ValidateBackends(options.Backends, problems);
         ValidateStrategy(options.Strategy, problems);
+        BalancingValidator.Validate(options, problems);
 
         Range(problems, "Timeouts:ConnectMs", options.Timeouts.ConnectMs, 1, 600_000);
         Range(problems, "Timeouts:ResponseHeadersMs", options.Timeouts.ResponseHeadersMs, 1, 3_600_000);
@@ -279,7 +280,8 @@ internal static class ProxyOptionsValidator
     private static bool IsToken(string? name) =>
         !string.IsNullOrEmpty(name) && name.Length <= 256 && !name.AsSpan().ContainsAnyExcept("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.");
 
-    private static void Range(List<string> problems, string path, long value, long min, long max)
+    /// <summary>Adds a problem when <paramref name="value"/> is outside <paramref name="min"/>..<paramref name="max"/>.</summary>
+    internal static void Range(List<string> problems, string path, long value, long min, long max)
     {
         if (value < min || value > max)
         {

@@ -65,6 +65,9 @@ internal sealed class BackendHealth
     public Outcome Classify(int statusCode, HttpResponseHeaders headers) =>
         Classify(statusCode, statusCode is 429 or 503 && headers.NonValidated.TryGetValues("Retry-After", out HeaderStringValues values) ? values.ToString() : null);
 
+    /// <summary>Returns whether <paramref name="statusCode"/> is one of <c>HealthChecks:Passive:FailureStatusCodes</c>.</summary>
+    public bool IsFailureStatus(int statusCode) => _failureCodes.Contains(statusCode);
+
     /// <summary>Says what a backend's response means for its health, given its Retry-After header's value (or null).</summary>
     public Outcome Classify(int statusCode, string? retryAfterHeader)
     {

@@ -43,6 +43,7 @@ internal sealed class ProxyGeneration
     private ProxyGeneration(ProxyOptions options, Forwarder forwarder, ActiveHealthProber prober, ClientRateLimiter? rateLimiter)
     {
         Options = options;
+        SlowStart = forwarder.SlowStart;
         Forwarder = forwarder;
         _prober = prober;
         RateLimiter = rateLimiter;
@@ -53,6 +54,9 @@ internal sealed class ProxyGeneration
 
     /// <summary>Gets the forwarder over this generation's backends.</summary>
     public Forwarder Forwarder { get; }
+
+    /// <summary>Gets the slow-start filter (kept by the next generation while the <c>SlowStart</c> section stays the same), or null.</summary>
+    public SlowStartFilter<BackendNode, string, NodeAccessor<BackendNode, string>>? SlowStart { get; }
 
     /// <summary>Gets the per-client rate limiter, or null when rate limiting is off.</summary>
     public ClientRateLimiter? RateLimiter { get; }
@@ -68,7 +72,7 @@ internal sealed class ProxyGeneration
         }
 
         var forwarded = new ForwardedHeaders(trusted, options.Forwarding.UntrustedHeaders);
-        ISelectionStrategy<BackendNode> strategy = StrategyFactory.Create(options.Strategy);
+        SelectionStrategy strategy = StrategyFactory.Create(options.Strategy, backends.Length, services.Clock.Time);
         string strategyName = StrategyNames.Canonical(options.Strategy.Name!);
         HashKeySource? hashKey = null;
         if (StrategyNames.IsKeyed(strategyName))
@@ -91,6 +95,21 @@ internal sealed class ProxyGeneration
             }
         }
 
+        // After the health state carried over: copying it raises no Recovering/Unhealthy -> Healthy change.
+        SlowStartFilter<BackendNode, string, NodeAccessor<BackendNode, string>>? slowStart = SlowStartRamps.Create(options.SlowStart, services.Clock.Time, previous?.SlowStart);
+        if (slowStart is not null)
+        {
+            SlowStartRamps.Follow(slowStart, health.Tracker);
+            foreach (Backend backend in backends)
+            {
+                if (previous is not null && !previous.Forwarder.Backends.Contains(backend))
+                {
+                    slowStart.Start(backend.Id); // added by this reload
+                }
+            }
+        }
+
+        int[]? levels = BackendLevels.Of(options.Backends, out int firstBackup);
         var trust = new BackendTrust(options.BackendTls.CaBundleFile, options.BackendTls.DangerouslyAcceptAnyServerCertificate);
         var prober = new ActiveHealthProber(backends, health, options.HealthChecks, services.Clock.Time, trust.ClientOptions());
         ClientRateLimiter? rateLimiter = !options.RateLimiting.Enabled ? null
@@ -118,6 +137,10 @@ internal sealed class ProxyGeneration
             DirectHttp1 = options.Performance.DirectHttp1,
             AccessLog = services.AccessLog,
             WebSockets = options.WebSocket.Enabled,
+            Levels = levels,
+            FirstBackupLevel = firstBackup,
+            SlowStart = slowStart,
+            FailurePenalty = TimeSpan.FromMilliseconds(options.Strategy.FailurePenaltyMs),
         };
         var forwarder = new Forwarder(
             backends, strategy, hashKey, settings, services.Metrics, services.CoreMetrics, strategyName, services.Logger, health, retryBudget, rateLimiter, previous?.Forwarder);

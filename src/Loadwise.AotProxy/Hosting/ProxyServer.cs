@@ -252,6 +252,9 @@ internal sealed partial class ProxyServer : IAsyncDisposable
     /// <summary>Gets the backends' health in the configuration in force (Core's tracker and filter, fed by probes and passive reports).</summary>
     public BackendHealth Health => _active.Current.Health;
 
+    /// <summary>Gets PeakEwma's latency tracker of the configuration in force, or null for other strategies.</summary>
+    public PeakEwmaTracker? Latency => _active.Current.Latency;
+
     /// <summary>Creates a proxy from a validated configuration.</summary>
     /// <param name="options">A configuration <see cref="ProxyOptionsValidator"/> accepted.</param>
     /// <param name="handleSignals">Whether SIGINT and SIGTERM stop the proxy (off for a proxy a test runs in-process).</param>

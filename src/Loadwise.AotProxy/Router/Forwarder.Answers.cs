@@ -112,8 +112,12 @@ internal sealed partial class Forwarder
         return (answer, failed);
     }
 
+    /// <summary>Envoy's overprovisioning factor: a priority level keeps all its traffic until fewer than 1/1.4 (71.4%) of its backends are available.</summary>
+    private const double PriorityOverprovisioning = 1.4;
+
     /// <summary>
-    /// Picks a backend: Core's health filter and the strategy in one allocation-free call. A retry excludes the backends
+    /// Picks a backend: Core's health filter (with priorities and slow start when configured, <see cref="RoutingFilter"/>)
+    /// and the strategy in one allocation-free call. A retry excludes the backends
     /// already tried through the selection context's mask (on the stack; at most 4,096 backends, 64 words).
     /// </summary>
     private int Select(bool hasKey, ulong key, int[]? tried, int triedCount)
@@ -121,7 +125,7 @@ internal sealed partial class Forwarder
         if (triedCount == 0 && Volatile.Read(ref _drained) == 0)
         {
             var first = hasKey ? new SelectionContext { HashKey = key } : default;
-            return Filter.TrySelect(_nodes, in first, _healthFilter, _strategy, out int index) ? index : -1;
+            return Filter.TrySelect(_nodes, in first, _filter, _strategy, out int index) ? index : -1;
         }
 
         int words = CandidateMask.WordsFor(_nodes.Length);
@@ -142,6 +146,6 @@ internal sealed partial class Forwarder
         }
 
         var retry = new SelectionContext { HashKey = hasKey ? key : null, Mask = mask };
-        return Filter.TrySelect(_nodes, in retry, _healthFilter, _strategy, out int retryIndex) ? retryIndex : -1;
+        return Filter.TrySelect(_nodes, in retry, _filter, _strategy, out int retryIndex) ? retryIndex : -1;
     }
 }

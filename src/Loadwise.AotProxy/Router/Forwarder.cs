@@ -19,7 +19,7 @@ namespace Loadwise.AotProxy.Router;
 /// with Retry-After), 502 (the backend failed) or 504 (no response head in time).
 /// </summary>
 /// <example><code>
-/// using var forwarder = new Forwarder(backends, strategy, hashKey, settings, metrics, selections, "RoundRobin", logger, health, budget, limiter);
+/// using var forwarder = new Forwarder(backends, StrategyFactory.Create(options.Strategy, backends.Count, time), hashKey, settings, metrics, selections, "RoundRobin", logger, health, budget, limiter);
 /// await forwarder.ForwardAsync(new KestrelExchange(httpContext));
 /// </code></example>
 internal sealed partial class Forwarder
@@ -31,7 +31,8 @@ internal sealed partial class Forwarder
     private readonly BackendNode[] _nodes;
     private readonly Backend[] _backends;
     private readonly ISelectionStrategy<BackendNode> _strategy;
-    private readonly PanicFilter<BackendNode, HealthFilter<BackendNode, string, NodeAccessor<BackendNode, string>>> _healthFilter;
+    private readonly RoutingFilter _filter;
+    private readonly PeakEwmaTracker? _latency;
     private readonly BackendHealth _health;
     private readonly RetryBudget _retryBudget;
     private readonly ClientRateLimiter? _rateLimiter;
@@ -47,7 +48,7 @@ internal sealed partial class Forwarder
 
     public Forwarder(
         IReadOnlyList<Backend> backends,
-        ISelectionStrategy<BackendNode> strategy,
+        SelectionStrategy strategy,
         HashKeySource? hashKey,
         ForwarderSettings settings,
         ProxyMetrics metrics,
@@ -66,7 +67,7 @@ internal sealed partial class Forwarder
         for (int i = 0; i < _nodes.Length; i++)
         {
             Backend backend = _backends[i];
-            _nodes[i] = new BackendNode(backend);
+            _nodes[i] = new BackendNode(backend, settings.Levels?[i] ?? 0);
             _targets[i] = new UpstreamTarget(backend.Authority, backend.Url.AbsolutePath.TrimEnd('/'), settings.PreserveHost, settings.XForwarded, settings.Forwarded);
             if (settings.DirectHttp1 && backend.Url.Scheme == Uri.UriSchemeHttp && !backend.Http2)
             {
@@ -79,9 +80,13 @@ internal sealed partial class Forwarder
             _drained += backend.Drained ? 1 : 0;
         }
 
-        _strategy = strategy;
+        _strategy = strategy.Strategy;
+        _latency = strategy.Latency;
         _health = health;
-        _healthFilter = health.Filter;
+        _filter = new RoutingFilter(
+            health.Filter,
+            settings.Levels is null ? null : new(health.Filter, PriorityOverprovisioning, settings.FirstBackupLevel),
+            settings.SlowStart);
         _retryBudget = retryBudget;
         _rateLimiter = rateLimiter;
         _hashKey = hashKey;
@@ -129,8 +134,14 @@ internal sealed partial class Forwarder
     /// <summary>Gets the headers the router reads from a request (forwarding headers, the hash key's), which it may carry at most once.</summary>
     public string[] ReadHeaders { get; }
 
+    /// <summary>Gets the slow-start filter, or null when slow start is off.</summary>
+    public SlowStartFilter<BackendNode, string, NodeAccessor<BackendNode, string>>? SlowStart => _filter.SlowStart;
+
+    /// <summary>Gets PeakEwma's latency tracker (indices as in <see cref="Backends"/>), or null for other strategies.</summary>
+    public PeakEwmaTracker? Latency => _latency;
+
     /// <summary>Gets the picks made in health panic.</summary>
-    public long PanicPicks => _healthFilter.PanicPicks;
+    public long PanicPicks => _filter.Health.PanicPicks;
 
     /// <summary>
     /// Takes a backend out of service (drain) or puts it back: no new request goes to a drained backend, in any
@@ -198,18 +209,26 @@ internal sealed partial class Forwarder
                 backend = _backends[index];
                 _selections.OnSelected(_strategyName);
                 backend.Enter();
-                long attemptTimestamp = accessLog is null ? 0 : _clock.Timestamp;
-                AttemptResult result;
+                _latency?.Begin(index);
+                long attemptTimestamp = accessLog is null && _latency is null ? 0 : _clock.Timestamp;
+                AttemptResult result = default;
+                bool finished = false;
                 try
                 {
                     result = upgrade is not null ? await upgrade.ForwardAsync(exchange.Context!, backend, _targets[index]).ConfigureAwait(false)
                         : _direct[index] is { } direct
                         ? await direct.ForwardAsync(exchange, _targets[index], attemptStarted).ConfigureAwait(false)
                         : await _httpClient.ForwardAsync(exchange, backend, _targets[index]).ConfigureAwait(false);
+                    finished = true;
                 }
                 finally
                 {
                     backend.Leave();
+                    if (_latency is not null)
+                    {
+                        ReportLatency(index, finished ? result : AttemptResult.Failed("threw"), attemptTimestamp);
+                    }
+
                     if (accessLog is not null)
                     {
                         upstreamTicks += _clock.Timestamp - attemptTimestamp;

@@ -26,4 +26,16 @@ internal sealed record ForwarderSettings(UpstreamSettings Upstream, bool Preserv
 
     /// <summary>Gets whether WebSocket upgrade requests are tunnelled (<see cref="UpgradeAttempt"/>).</summary>
     public bool WebSockets { get; init; }
+
+    /// <summary>Gets each backend's priority level, in backend order, or null when every backend is a level-0 primary.</summary>
+    public int[]? Levels { get; init; }
+
+    /// <summary>Gets the first backup level (one above the primaries'), or 32 when no backend is a backup.</summary>
+    public int FirstBackupLevel { get; init; } = 32;
+
+    /// <summary>Gets the slow-start filter, or null when slow start is off.</summary>
+    public SlowStartFilter<Backends.BackendNode, string, NodeAccessor<Backends.BackendNode, string>>? SlowStart { get; init; }
+
+    /// <summary>Gets the least latency a failed attempt reports to PeakEwma (<c>Strategy:FailurePenaltyMs</c>).</summary>
+    public TimeSpan FailurePenalty { get; init; }
 }

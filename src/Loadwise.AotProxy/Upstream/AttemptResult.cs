@@ -57,7 +57,10 @@ internal readonly record struct AttemptResult(AttemptOutcome Outcome, int Status
     /// <summary>Gets the response body bytes relayed to the client (the access log's figure).</summary>
     public long Bytes { get; init; }
 
-    public static AttemptResult Completed(int status, long bytes) => new(AttemptOutcome.Completed, status, null) { Bytes = bytes };
+    /// <summary>Gets when the response head arrived (a <see cref="Threading.ProxyClock.Timestamp"/>), or 0 when none did: PeakEwma's latency.</summary>
+    public long HeadersAt { get; init; }
+
+    public static AttemptResult Completed(int status, long bytes, long headersAt = 0) => new(AttemptOutcome.Completed, status, null) { Bytes = bytes, HeadersAt = headersAt };
 
     public static AttemptResult ClientGone => new(AttemptOutcome.ClientGone, 0, null);
 

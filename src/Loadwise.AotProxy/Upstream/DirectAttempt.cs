@@ -142,6 +142,7 @@ internal sealed class DirectAttempt(Backend backend, ConnectionPool pool, Upstre
     private async ValueTask<AttemptResult> RelayAsync<TExchange>(TExchange exchange, BackendConnection connection, long attemptStarted)
         where TExchange : IClientExchange
     {
+        long headersAt = settings.Clock.Timestamp;
         ResponseHead head = connection.Head;
         Outcome outcome = health.Classify(head.Status, head.RetryAfter);
         if (outcome.Kind == OutcomeKind.RateLimited)
@@ -191,7 +192,7 @@ internal sealed class DirectAttempt(Backend backend, ConnectionPool pool, Upstre
             health.ReportPassive(backend, outcome);
         }
 
-        return AttemptResult.Completed(head.Status, bytes);
+        return AttemptResult.Completed(head.Status, bytes, headersAt);
     }
 
     /// <summary>

@@ -82,6 +82,7 @@ internal sealed partial class HttpClientAttempt(UpstreamSettings settings, Backe
         {
             // The headers arrived in time; the body is timed by its reads (ReadDeadline), and the client can cancel it.
             headersTimer.HeadArrived();
+            long headersAt = settings.Clock.Timestamp;
             if (FramingProblem(response) is { } problem)
             {
                 // Disposing the unread response closes its connection (MaxResponseDrainSize is 0).
@@ -129,7 +130,7 @@ internal sealed partial class HttpClientAttempt(UpstreamSettings settings, Backe
                 health.ReportPassive(backend, outcome);
             }
 
-            return AttemptResult.Completed(status, bytes);
+            return AttemptResult.Completed(status, bytes, headersAt);
         }
     }
 

@@ -66,6 +66,7 @@ internal sealed class UpgradeAttempt(UpstreamSettings settings, BackendHealth he
 
         using (response)
         {
+            long headersAt = settings.Clock.Timestamp;
             int status = (int)response.StatusCode;
             health.ReportPassive(backend, health.Classify(status, response.Headers));
             HttpClientAttempt.CopyResponseHeaders(response, context.Response.Headers, bodiless: status == StatusCodes.Status101SwitchingProtocols);
@@ -80,14 +81,14 @@ internal sealed class UpgradeAttempt(UpstreamSettings settings, BackendHealth he
                         context.Response.StatusCode = status;
                         using var deadline = new ReadDeadline(context.RequestAborted, settings.ResponseBodyIdleTimeout, settings.Clock);
                         long bytes = await BodyCopy.CopyAsync(backendStream, context.Response.Body, deadline).ConfigureAwait(false);
-                        return AttemptResult.Completed(status, bytes);
+                        return AttemptResult.Completed(status, bytes, headersAt);
                     }
 
                     context.Response.Headers.Upgrade = response.Headers.NonValidated.TryGetValues("Upgrade", out HeaderStringValues upgrade) ? upgrade.ToString() : "websocket";
                     Stream client = await context.Features.Get<IHttpUpgradeFeature>()!.UpgradeAsync().ConfigureAwait(false);
                     await SpliceAsync(client, backendStream, context.RequestAborted).ConfigureAwait(false);
                     // A tunnel's bytes are not a response body: the access log shows 0 for it.
-                    return AttemptResult.Completed(status, 0);
+                    return AttemptResult.Completed(status, 0, headersAt);
                 }
             }
             catch (Exception e) when (e is IOException or OperationCanceledException or HttpRequestException)
