@@ -85,7 +85,7 @@ internal sealed class TestChannel : IDisposable
     }
 
     public async Task<string> JoinAsync(string player = "", Metadata? headers = null) =>
-        (await Client.JoinAsync(new JoinRequest { Player = player }, headers, cancellationToken: TestContext.Current.CancellationToken)).Server;
+        (await Client.JoinAsync(new JoinRequest { Player = player }, headers, DateTime.UtcNow.AddSeconds(10), TestContext.Current.CancellationToken)).Server;
 
     public Task<string> JoinAsPlayerAsync(string header, string player) => JoinAsync(player, new Metadata { { header, player } });
 
