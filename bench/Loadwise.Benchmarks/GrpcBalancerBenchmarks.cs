@@ -1,6 +1,9 @@
 using System.Buffers.Binary;
 using System.Net;
 using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Grpc.Net.Client.Balancer;
@@ -22,11 +25,13 @@ namespace Loadwise.Benchmarks;
 /// servers on 127.0.0.1 (h2c), one channel per policy over a static resolver, each call a 4-byte message answered at
 /// once. The servers answer gRPC framing by hand and the client calls through a hand-made <see cref="Method{TRequest,
 /// TResponse}"/>, so no generated code is involved. Every Loadwise channel has <see cref="LoadwiseGrpcHandler"/> in
-/// its chain (status reading included in the cost); the baseline has a plain SocketsHttpHandler.
+/// its chain (status reading included in the cost); the baseline has a plain SocketsHttpHandler. The short job runs
+/// in process: on the shared 2-core machine a separate benchmark build of this project ran past BenchmarkDotNet's
+/// two-minute build limit.
 /// </summary>
 [MemoryDiagnoser]
 [MedianColumn]
-[ShortRunJob]
+[Config(typeof(InProcessShortRun))]
 public class GrpcBalancerBenchmarks
 {
     private static readonly Method<byte[], byte[]> Call = new(
@@ -103,6 +108,11 @@ public class GrpcBalancerBenchmarks
 
     [Benchmark]
     public Task<byte[]> LoadwiseRingHash() => _ringHash.AsyncUnaryCall(Call, null, new CallOptions(PlayerHeader), Request).ResponseAsync;
+
+    internal sealed class InProcessShortRun : ManualConfig
+    {
+        public InProcessShortRun() => AddJob(Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance));
+    }
 
     private CallInvoker Channel(LoadBalancingConfig policy, HttpMessageHandler handler)
     {

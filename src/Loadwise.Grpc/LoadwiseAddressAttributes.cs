@@ -15,6 +15,7 @@ namespace Loadwise.Grpc;
 public static class LoadwiseAddressAttributes
 {
     /// <summary>The attribute name of <see cref="Weight"/>: <c>"loadwise.weight"</c>.</summary>
+    /// <example><code>string key = LoadwiseAddressAttributes.WeightName; // "loadwise.weight"</code></example>
     public const string WeightName = "loadwise.weight";
 
     /// <summary>

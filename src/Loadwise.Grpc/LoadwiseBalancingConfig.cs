@@ -26,21 +26,27 @@ namespace Loadwise.Grpc;
 public sealed class LoadwiseBalancingConfig : LoadBalancingConfig
 {
     /// <summary>The key of <see cref="HashHeader"/>.</summary>
+    /// <example><code>// JSON service config: {"loadwise_ring_hash": {"hashHeader": "player-id"}}</code></example>
     public const string HashHeaderKey = "hashHeader";
 
     /// <summary>The key of <see cref="Fallback"/>.</summary>
+    /// <example><code>// JSON service config: {"loadwise_maglev": {"hashHeader": "room", "fallback": "LeastLoad"}}</code></example>
     public const string FallbackKey = "fallback";
 
     /// <summary>The key of <see cref="VirtualNodes"/>.</summary>
+    /// <example><code>// JSON service config: {"loadwise_ring_hash": {"hashHeader": "room", "virtualNodes": 200}}</code></example>
     public const string VirtualNodesKey = "virtualNodes";
 
     /// <summary>The key of <see cref="HealthEnabled"/>.</summary>
+    /// <example><code>// JSON service config: {"loadwise_p2c": {"healthEnabled": false}}</code></example>
     public const string HealthEnabledKey = "healthEnabled";
 
     /// <summary>The key of <see cref="FailureThreshold"/>.</summary>
+    /// <example><code>// JSON service config: {"loadwise_least_request": {"failureThreshold": 5}}</code></example>
     public const string FailureThresholdKey = "failureThreshold";
 
     /// <summary>The key of <see cref="ProbeIntervalSeconds"/>.</summary>
+    /// <example><code>// JSON service config: {"loadwise_round_robin": {"probeIntervalSeconds": 2}}</code></example>
     public const string ProbeIntervalSecondsKey = "probeIntervalSeconds";
 
     /// <summary>Creates a config for a Loadwise policy.</summary>
