@@ -53,6 +53,18 @@ internal sealed class CallTracker : ISubchannelCallTracker
         }
     }
 
+    /// <summary>
+    /// Releases the lease of a pick gRPC dropped before sending (it picks again for the same request when the picked
+    /// subchannel left READY meanwhile): no outcome, and the call never counted in flight.
+    /// </summary>
+    public void Abandon()
+    {
+        if (Interlocked.CompareExchange(ref _state, 2, 0) == 0 && _probeHealth is null)
+        {
+            _lease.Dispose();
+        }
+    }
+
     public void Complete(CompletionContext context)
     {
         int previous = Interlocked.Exchange(ref _state, 2);

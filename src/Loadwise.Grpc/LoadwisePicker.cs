@@ -52,7 +52,18 @@ internal sealed class LoadwisePicker : SubchannelPicker
 
     private static PickResult Track(HttpRequestMessage? request, SubchannelNode node, CallTracker tracker)
     {
-        request?.Options.Set(LoadwiseGrpcHandler.TrackerKey, tracker);
+        if (request is null)
+        {
+            return PickResult.ForSubchannel(node.Subchannel, tracker);
+        }
+
+        // gRPC picks again for the same request when the subchannel it got left READY before the call was sent.
+        if (request.Options.TryGetValue(LoadwiseGrpcHandler.TrackerKey, out CallTracker? dropped))
+        {
+            dropped.Abandon();
+        }
+
+        request.Options.Set(LoadwiseGrpcHandler.TrackerKey, tracker);
         return PickResult.ForSubchannel(node.Subchannel, tracker);
     }
 

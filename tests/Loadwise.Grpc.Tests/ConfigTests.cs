@@ -17,6 +17,14 @@ public sealed class ConfigTests
             names);
     }
 
+    [Fact]
+    public void Registering_twice_adds_each_factory_once()
+    {
+        using ServiceProvider services = new ServiceCollection().AddLoadwiseGrpcBalancers().AddLoadwiseGrpcBalancers().BuildServiceProvider();
+
+        Assert.Equal(LoadwisePolicies.Names.Count, services.GetServices<LoadBalancerFactory>().Count());
+    }
+
     [Theory]
     [InlineData("loadwise_round_robin", "RoundRobin")]
     [InlineData("loadwise_p2c", "PowerOfTwoChoices")]
