@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Packs Loadwise (src/Loadwise.Core), Loadwise.Hosting and Loadwise.Http to a local folder feed, then builds and runs
-# fresh console apps OUTSIDE the solution: one references only Loadwise, annotates a type, and checks that generated
-# selection works (one PackageReference gives the attributes, the strategies and the source generator); the other
-# references only Loadwise.Http and sends requests through a load-balanced HttpClient.
+# Packs Loadwise (src/Loadwise.Core), Loadwise.Hosting, Loadwise.Http, Loadwise.Grpc and Loadwise.Yarp to a local
+# folder feed, then builds and runs fresh apps OUTSIDE the solution: one references only Loadwise, annotates a type, and
+# checks that generated selection works (one PackageReference gives the attributes, the strategies and the source
+# generator); one references only Loadwise.Http and sends requests through a load-balanced HttpClient; one references
+# only Loadwise.Grpc and calls two loopback gRPC servers through loadwise_round_robin; one is a YARP app that picks by
+# weight with Loadwise.Yarp.
 # Usage: bash scripts/pack-test.sh            Exit status: 0 on success, non-zero on any failure.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -17,7 +19,8 @@ mkdir -p "$feed"
 dotnet pack "$root/src/Loadwise.Core/Loadwise.Core.csproj" -c Release -o "$feed" --nologo -v minimal -p:Version="$version"
 dotnet pack "$root/src/Loadwise.Hosting/Loadwise.Hosting.csproj" -c Release -o "$feed" --nologo -v minimal -p:Version="$version"
 dotnet pack "$root/src/Loadwise.Http/Loadwise.Http.csproj" -c Release -o "$feed" --nologo -v minimal -p:Version="$version"
-for id in Loadwise.Hosting Loadwise.Http; do
+dotnet pack "$root/src/Loadwise.Grpc/Loadwise.Grpc.csproj" -c Release -o "$feed" --nologo -v minimal -p:Version="$version"
+for id in Loadwise.Hosting Loadwise.Http Loadwise.Grpc; do
   [ -f "$feed/$id.$version.nupkg" ] || { echo "pack-test: FAIL: $id.$version.nupkg was not produced" >&2; exit 1; }
 done
 
@@ -261,5 +264,97 @@ output="$(dotnet run -c Release --no-build)"
 echo "$output"
 expect "Counts=a:4,b:2"
 expect "YARP-LOADWISE-OK"
-echo "pack-test: OK (Loadwise.Yarp $version from $feed)"
-echo "pack-test: OK (Loadwise, Loadwise.Hosting and Loadwise.Http $version from $feed)"
+# A fresh app that uses Loadwise.Grpc from the feed: two Kestrel servers on loopback answer gRPC framing by hand
+# (no generated code), and a Grpc.Net.Client channel with loadwise_round_robin alternates between them.
+grpcapp="$work/GrpcConsumer"
+mkdir -p "$grpcapp"
+cat > "$grpcapp/GrpcConsumer.csproj" <<XML
+<Project Sdk="Microsoft.NET.Sdk">
+  <PropertyGroup>
+    <OutputType>Exe</OutputType>
+    <TargetFramework>net10.0</TargetFramework>
+    <Nullable>enable</Nullable>
+    <ImplicitUsings>enable</ImplicitUsings>
+    <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
+  </PropertyGroup>
+  <ItemGroup>
+    <FrameworkReference Include="Microsoft.AspNetCore.App" />
+    <PackageReference Include="Loadwise.Grpc" Version="$version" />
+  </ItemGroup>
+</Project>
+XML
+cat > "$grpcapp/Program.cs" <<'CS'
+using System.Net;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Grpc.Net.Client.Balancer;
+using Grpc.Net.Client.Configuration;
+using Loadwise.Grpc;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+var addresses = new List<BalancerAddress>();
+foreach (string name in new[] { "a", "b" })
+{
+    WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+    builder.Logging.ClearProviders();
+    builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http2));
+    WebApplication app = builder.Build();
+    app.MapPost("/pack.Test/Name", async (HttpContext context) =>
+    {
+        context.Response.ContentType = "application/grpc";
+        context.Response.AppendTrailer("grpc-status", "0");
+        await context.Response.Body.WriteAsync(new byte[] { 0, 0, 0, 0, 1, (byte)name[0] });
+    });
+    await app.StartAsync();
+    addresses.Add(new BalancerAddress("127.0.0.1", new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single()).Port));
+}
+
+using ServiceProvider services = new ServiceCollection()
+    .AddLoadwiseGrpcBalancers()
+    .AddSingleton<ResolverFactory>(new StaticResolverFactory(_ => addresses))
+    .BuildServiceProvider();
+Console.WriteLine("Policies=" + string.Join(",", services.GetServices<LoadBalancerFactory>().Select(f => f.Name)));
+Console.WriteLine("Problem=" + new LoadwiseBalancingConfig(LoadwisePolicies.RingHash).Validate()[0].Split(';')[0]);
+using GrpcChannel channel = GrpcChannel.ForAddress("static:///pack", new GrpcChannelOptions
+{
+    Credentials = ChannelCredentials.Insecure,
+    ServiceProvider = services,
+    HttpHandler = new LoadwiseGrpcHandler(),
+    ServiceConfig = new ServiceConfig { LoadBalancingConfigs = { new LoadwiseBalancingConfig(LoadwisePolicies.RoundRobin) } },
+});
+var method = new Method<byte[], byte[]>(MethodType.Unary, "pack.Test", "Name", Marshallers.Create(b => b, b => b), Marshallers.Create(b => b, b => b));
+CallInvoker invoker = channel.CreateCallInvoker();
+var seen = new HashSet<char>();
+for (int i = 0; i < 40 && seen.Count < 2; i++)
+{
+    seen.Add((char)(await invoker.AsyncUnaryCall(method, null, default, [])).Single());
+    await Task.Delay(25);
+}
+
+var answers = new List<char>();
+for (int i = 0; i < 4; i++)
+{
+    answers.Add((char)(await invoker.AsyncUnaryCall(method, null, default, [])).Single());
+}
+
+Console.WriteLine("Alternates=" + (answers.Distinct().Count() == 2 && answers[0] != answers[1] && answers[0] == answers[2]));
+Console.WriteLine("GRPC-LOADWISE-OK");
+Environment.Exit(0);
+CS
+cd "$grpcapp"
+dotnet restore --configfile "$work/nuget.config" --packages "$work/packages" --nologo -v minimal
+dotnet build -c Release --no-restore --nologo -v minimal
+output="$(dotnet run -c Release --no-build)"
+echo "$output"
+expect "Policies=loadwise_round_robin,loadwise_p2c,loadwise_least_request,loadwise_weighted_least_request,loadwise_wrr,loadwise_ring_hash,loadwise_maglev"
+expect "Problem=loadwise_ring_hash:hashHeader: missing"
+expect "Alternates=True"
+expect "GRPC-LOADWISE-OK"
+echo "pack-test: OK (Loadwise, Loadwise.Hosting, Loadwise.Http, Loadwise.Grpc and Loadwise.Yarp $version from $feed)"
