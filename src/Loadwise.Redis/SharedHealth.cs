@@ -57,6 +57,10 @@ public sealed class SharedHealth<TId> : IAsyncDisposable
         _connection.Recovered += OnRecovered;
     }
 
+    /// <summary>Gets the tracker this shares: hand it to a balancer (<c>.WithRedis(shared)</c> or <c>.WithHealth(shared.Tracker)</c>).</summary>
+    /// <example><code>HealthStatus status = shared.Tracker.GetStatus("api-2");</code></example>
+    public HealthTracker<TId> Tracker => _tracker;
+
     /// <summary>Gets how many states written by other instances this one has taken on.</summary>
     /// <example><code>long taken = shared.AppliedCount;</code></example>
     public long AppliedCount => Interlocked.Read(ref _applied);
@@ -129,7 +133,16 @@ public sealed class SharedHealth<TId> : IAsyncDisposable
         {
             // Best effort on the way out; the connection counted it.
         }
+
+        if (OwnsTracker)
+        {
+            // Made by SharedHealth.StartAsync(connection): its pending writes go out before the caller closes the connection.
+            await _tracker.DisposeAsync().ConfigureAwait(false);
+        }
     }
+
+    /// <summary>Gets or sets whether disposing also disposes the tracker (true when this made it).</summary>
+    internal bool OwnsTracker { get; set; }
 
     internal async Task StartAsync()
     {
@@ -263,5 +276,45 @@ public static class SharedHealth
         var shared = new SharedHealth<TId>(tracker, store, options);
         await shared.StartAsync().ConfigureAwait(false);
         return shared;
+    }
+
+    /// <summary>
+    /// Makes a tracker whose changes go to Redis through <paramref name="connection"/> (on the connection's clock) and
+    /// starts sharing it: the usual way to give a balancer fleet-wide health.
+    /// </summary>
+    /// <param name="connection">The instance's Redis connection.</param>
+    /// <param name="policy">When a node becomes Unhealthy and recovers; null for three failures in a row.</param>
+    /// <param name="options">Sharing settings; null for the defaults.</param>
+    /// <returns>The running component; its <see cref="SharedHealth{TId}.Tracker"/> goes to the balancer. Dispose it to stop.</returns>
+    /// <example><code>
+    /// await using SharedHealth&lt;string&gt; shared = await SharedHealth.StartAsync(connection);
+    /// LoadBalancer&lt;Api&gt; balancer = LoadBalancer.For&lt;Api&gt;().UseLeastLoad().WithRedis(shared).Build(apis);
+    /// </code></example>
+    public static Task<SharedHealth<string>> StartAsync(RedisStateConnection connection, IHealthPolicy? policy = null, SharedHealthOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        var store = new RedisStateStore(connection);
+        var tracker = new HealthTracker<string>(new HealthTrackerOptions
+        {
+            StateStore = store,
+            Policy = policy ?? ConsecutiveFailurePolicy.Default,
+            TimeProvider = connection.Options.TimeProvider,
+        });
+        return StartOwningAsync(tracker, store, options);
+    }
+
+    private static async Task<SharedHealth<string>> StartOwningAsync(HealthTracker<string> tracker, RedisStateStore store, SharedHealthOptions? options)
+    {
+        try
+        {
+            SharedHealth<string> shared = await StartAsync(tracker, store, options).ConfigureAwait(false);
+            shared.OwnsTracker = true;
+            return shared;
+        }
+        catch
+        {
+            await tracker.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
     }
 }

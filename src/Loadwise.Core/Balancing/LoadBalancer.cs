@@ -152,6 +152,10 @@ public sealed class LoadBalancer<TNode>
                 entry.SnapshotLoad = entry.LoadSource == CapabilitySource.Snapshot ? NodeShape<TNode>.SnapshotLoad(node) : 0;
                 entry.SnapshotRatio = entry.RatioSource == CapabilitySource.Snapshot ? NodeShape<TNode>.SnapshotRatio(node) : 1;
                 entry.Quota = _quotas?.GetHandle(id);
+
+                // The tracker learns every node of the snapshot, so that a shared tracker (Redis) takes on other
+                // instances' news about nodes this instance has not called yet.
+                _health?.GetHandle(id);
                 entries.Add(id, entry);
                 slots[i] = new BalancerSlot<TNode>(node, entry);
             }
