@@ -78,9 +78,11 @@ internal sealed class KestrelEntry(ActiveForwarder forwarders, ProxyMetrics metr
             && (headers.ContentLength is not null || headers.ContainsKey("Content-Length") || headers.ContainsKey("X-Content-Length"));
     }
 
-    /// <summary>Answers a request the proxy will not forward, and closes the connection.</summary>
+    /// <summary>Answers a request the proxy will not forward, closes the connection, and writes its access-log line.</summary>
     private async Task RefuseAsync(HttpContext context, RequestRefusal refusal, KeyValuePair<string, object?> reason)
     {
+        Forwarder forwarder = forwarders.Current;
+        long started = forwarder.Timestamp;
         metrics.Dropped(reason);
         context.Response.Headers.Connection = "close";
         if (refusal.Status == StatusCodes.Status405MethodNotAllowed)
@@ -88,6 +90,8 @@ internal sealed class KestrelEntry(ActiveForwarder forwarders, ProxyMetrics metr
             context.Response.Headers.Allow = RequestRules.AllowedMethods;
         }
 
-        await new KestrelExchange(context).WriteErrorAsync(refusal.Status, refusal.Reason).ConfigureAwait(false);
+        var exchange = new KestrelExchange(context);
+        await exchange.WriteErrorAsync(refusal.Status, refusal.Reason).ConfigureAwait(false);
+        forwarder.RecordRefusal(exchange, refusal.Status, refusal.Reason.Length, started);
     }
 }

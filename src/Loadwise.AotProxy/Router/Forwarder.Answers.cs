@@ -66,6 +66,22 @@ internal sealed partial class Forwarder
         return (status, text.Length);
     }
 
+    /// <summary>Gets the clock reading a refusal's access-log line measures from.</summary>
+    public long Timestamp => _clock.Timestamp;
+
+    /// <summary>
+    /// Writes the access-log line of a request refused before routing (the request rules, ambiguous framing, a bad
+    /// body): no backend, the status and body length the client got, time since <paramref name="started"/>.
+    /// </summary>
+    public void RecordRefusal<TExchange>(TExchange exchange, int status, long bytes, long started)
+        where TExchange : IClientExchange
+    {
+        if (_settings.AccessLog is { } log)
+        {
+            Record(log, exchange, (status, bytes), backend: null, upstreamTicks: 0, started, retries: 0);
+        }
+    }
+
     /// <summary>Writes the request's access-log line.</summary>
     private void Record<TExchange>(AccessLog log, TExchange exchange, (int Status, long Bytes) answer, Backend? backend, long upstreamTicks, long started, int retries)
         where TExchange : IClientExchange

@@ -77,6 +77,27 @@ public abstract class AccessLogTests : HardeningTestBase, IDisposable
     }
 
     [Fact]
+    public async Task A_request_refused_before_routing_gets_a_line_without_a_backend()
+    {
+        await using ScriptedBackend backend = Backend(ScriptedBackend.Own);
+        await using TestProxy proxy = await StartProxyAsync(backend, o =>
+        {
+            o.AccessLog.Enabled = true;
+            o.AccessLog.Path = LogFile;
+        });
+
+        // A dot segment above the root: the request rules answer 400 and close the connection.
+        WireResponse? refused = await RawConnection.ExchangeAsync(proxy.Port, "GET /../etc/passwd HTTP/1.1\r\nHost: proxy\r\n\r\n");
+        Assert.Equal(400, refused!.Status);
+        await AssertOthersServedAsync(proxy);
+
+        string[] lines = await LinesAsync(5);
+        string line = Assert.Single(lines, l => l.Contains("passwd", StringComparison.Ordinal));
+        Assert.Matches($"^127\\.0\\.0\\.1 - - \\[[^]]+\\] \"GET /\\S*passwd HTTP/1\\.1\" 400 {refused.Body.Length} backend=- upstream_ms=0\\.000 total_ms=\\S+ retries=0$", line);
+        Assert.DoesNotContain(backend.Requests, r => r.Target.Contains("passwd", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task A_failed_request_is_logged_with_its_status_and_backend_and_a_refused_one_without_a_backend()
     {
         // The backend closes without answering: 502. Then the rate limit refuses the next request: 429.
