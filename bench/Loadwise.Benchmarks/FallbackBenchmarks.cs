@@ -1,6 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Configs;
-using BenchmarkDotNet.Jobs;
 
 namespace Loadwise.Benchmarks;
 
@@ -12,7 +10,7 @@ namespace Loadwise.Benchmarks;
 /// </summary>
 [MemoryDiagnoser]
 [MedianColumn]
-[Config(typeof(PgoConfig))]
+[Config(typeof(BenchmarkJobs.PgoConfig))]
 public class FallbackBenchmarks
 {
     private const int Ops = 1024;
@@ -146,14 +144,5 @@ public class FallbackBenchmarks
         }
 
         return sum;
-    }
-
-    private sealed class PgoConfig : ManualConfig
-    {
-        public PgoConfig()
-        {
-            AddJob(Job.ShortRun.WithId("PGO"));
-            AddJob(Job.ShortRun.WithEnvironmentVariable("DOTNET_TieredPGO", "0").WithId("NoPGO"));
-        }
     }
 }

@@ -1,6 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Configs;
-using BenchmarkDotNet.Jobs;
 
 namespace Loadwise.Benchmarks;
 
@@ -14,7 +12,7 @@ namespace Loadwise.Benchmarks;
 /// </summary>
 [MemoryDiagnoser]
 [MedianColumn]
-[Config(typeof(PgoConfig))]
+[Config(typeof(BenchmarkJobs.PgoConfig))]
 public class FrontDoorBenchmarks
 {
     private const int Ops = 1024;
@@ -90,14 +88,5 @@ public class FrontDoorBenchmarks
         public void Enter() => Interlocked.Increment(ref _inFlight);
 
         public void Leave() => Interlocked.Decrement(ref _inFlight);
-    }
-
-    private sealed class PgoConfig : ManualConfig
-    {
-        public PgoConfig()
-        {
-            AddJob(Job.ShortRun.WithId("PGO"));
-            AddJob(Job.ShortRun.WithEnvironmentVariable("DOTNET_TieredPGO", "0").WithId("NoPGO"));
-        }
     }
 }

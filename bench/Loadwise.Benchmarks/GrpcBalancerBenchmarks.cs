@@ -1,9 +1,6 @@
 using System.Buffers.Binary;
 using System.Net;
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Configs;
-using BenchmarkDotNet.Jobs;
-using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Grpc.Net.Client.Balancer;
@@ -31,7 +28,7 @@ namespace Loadwise.Benchmarks;
 /// </summary>
 [MemoryDiagnoser]
 [MedianColumn]
-[Config(typeof(InProcessShortRun))]
+[Config(typeof(BenchmarkJobs.InProcessShortRun))]
 public class GrpcBalancerBenchmarks
 {
     private static readonly Method<byte[], byte[]> Call = new(
@@ -108,11 +105,6 @@ public class GrpcBalancerBenchmarks
 
     [Benchmark]
     public Task<byte[]> LoadwiseRingHash() => _ringHash.AsyncUnaryCall(Call, null, new CallOptions(PlayerHeader), Request).ResponseAsync;
-
-    internal sealed class InProcessShortRun : ManualConfig
-    {
-        public InProcessShortRun() => AddJob(Job.ShortRun.WithToolchain(InProcessEmitToolchain.Instance));
-    }
 
     private CallInvoker Channel(LoadBalancingConfig policy, HttpMessageHandler handler)
     {

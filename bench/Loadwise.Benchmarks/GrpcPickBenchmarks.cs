@@ -12,7 +12,7 @@ namespace Loadwise.Benchmarks;
 /// </summary>
 [MemoryDiagnoser]
 [MedianColumn]
-[Config(typeof(GrpcBalancerBenchmarks.InProcessShortRun))]
+[Config(typeof(BenchmarkJobs.InProcessShortRun))]
 public class GrpcPickBenchmarks
 {
     private static readonly CompletionContext Completed = new();

@@ -14,7 +14,7 @@ namespace Loadwise.Benchmarks;
 /// </summary>
 [MemoryDiagnoser]
 [MedianColumn]
-[ShortRunJob]
+[Config(typeof(BenchmarkJobs.ShortRun))]
 public class HttpOverheadBenchmarks
 {
     private ServiceProvider _provider = null!;

@@ -1,6 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using BenchmarkDotNet.Configs;
-using BenchmarkDotNet.Jobs;
 
 namespace Loadwise.Benchmarks;
 
@@ -12,7 +10,7 @@ namespace Loadwise.Benchmarks;
 /// </summary>
 [MemoryDiagnoser]
 [MedianColumn]
-[Config(typeof(PgoConfig))]
+[Config(typeof(BenchmarkJobs.PgoConfig))]
 public class InterfaceCallBenchmarks
 {
     private const int Ops = 1024;
@@ -65,14 +63,5 @@ public class InterfaceCallBenchmarks
         }
 
         return sum;
-    }
-
-    private sealed class PgoConfig : ManualConfig
-    {
-        public PgoConfig()
-        {
-            AddJob(Job.ShortRun.WithId("PGO"));
-            AddJob(Job.ShortRun.WithEnvironmentVariable("DOTNET_TieredPGO", "0").WithId("NoPGO"));
-        }
     }
 }

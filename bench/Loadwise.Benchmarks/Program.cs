@@ -2,7 +2,7 @@ using BenchmarkDotNet.Running;
 using Loadwise.Benchmarks;
 
 // Run all: dotnet run -c Release --project bench/Loadwise.Benchmarks -- --filter '*'
-// Prove they start (CI): add --job Dry
+// Prove they start (CI): LOADWISE_BENCH_DRY=1 and --job Dry (see BenchmarkJobs)
 // Hashing distribution and disruption table: dotnet run -c Release --project bench/Loadwise.Benchmarks -- hashing-report
 // Best-of pick timing for the new strategies (for loaded machines): ... -- pick-timing
 if (args is ["hashing-report", ..])

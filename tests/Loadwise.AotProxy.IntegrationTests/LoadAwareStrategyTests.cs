@@ -47,6 +47,52 @@ public sealed class LoadAwareStrategyTests
     }
 
     [Fact]
+    public async Task A_client_that_trickles_its_upload_does_not_make_a_backend_look_slow_to_PeakEwma()
+    {
+        Func<int, HttpContext, Task<bool>> route = async (index, context) =>
+        {
+            // Every backend answers at once once it has the whole body.
+            await context.Request.Body.CopyToAsync(Stream.Null, context.RequestAborted);
+            await context.Response.WriteAsync($"b{index + 1}\n", context.RequestAborted);
+            return true;
+        };
+        await using TestProxy proxy = await TestProxy.StartAsync(o => o.Strategy.Name = "PeakEwma", route: route);
+
+        // A chunked upload (streamed, not held) that takes about a second to arrive.
+        using HttpResponseMessage response = await proxy.Client.PostAsync("/upload", new TrickledContent(chunks: 10, TimeSpan.FromMilliseconds(100)), Ct);
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+
+        PeakEwmaTracker latency = proxy.Server.Latency!;
+        for (int i = 0; i < 3; i++)
+        {
+            // Without the rule the uploaded-to backend's average would be the upload's ~1,000 ms.
+            Assert.True(latency.Average(i) < TimeSpan.FromMilliseconds(200), $"backend {i + 1}: {latency.Average(i).TotalMilliseconds:F0} ms");
+            Assert.Equal(0, latency.InFlight(i));
+        }
+    }
+
+    /// <summary>A body of unknown length (sent chunked) written a chunk at a time with a pause between.</summary>
+    private sealed class TrickledContent(int chunks, TimeSpan pause) : HttpContent
+    {
+        protected override async Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context)
+        {
+            byte[] chunk = new byte[512];
+            for (int i = 0; i < chunks; i++)
+            {
+                await stream.WriteAsync(chunk);
+                await stream.FlushAsync();
+                await Task.Delay(pause);
+            }
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = 0;
+            return false;
+        }
+    }
+
+    [Fact]
     public async Task PeakEwma_gives_a_ten_times_slower_backend_a_small_share_where_RoundRobin_gives_it_a_third()
     {
         // Backends 1 and 2 answer in 5 ms, backend 3 in 50 ms.

@@ -22,6 +22,10 @@ internal static class ObservabilityValidator
             {
                 problems.Add($"AccessLog:Fields:{i}: got '{log.Fields[i]}', expected one of {string.Join(", ", AccessLogOptions.FieldNames)}");
             }
+            else if (log.Fields.IndexOf(log.Fields[i]) < i)
+            {
+                problems.Add($"AccessLog:Fields:{i}: '{log.Fields[i]}' is listed twice, expected each field at most once (remove the repeat)");
+            }
         }
 
         if (log.QueueCapacity is < 16 or > 1_048_576)

@@ -28,6 +28,9 @@ internal sealed class AccessLog : IDisposable
     /// <summary>The most characters of a path or query written: with the queue's line count it bounds the memory queued.</summary>
     public const int MaxFieldChars = 2048;
 
+    /// <summary>The most characters of a method written (HTTP/2 allows one as long as the header block).</summary>
+    public const int MaxMethodChars = 32;
+
     /// <summary>The per-thread line buffer: lines needing more (long, escaped paths) borrow from the pool.</summary>
     private const int ThreadBufferBytes = 8192;
 
@@ -67,7 +70,7 @@ internal sealed class AccessLog : IDisposable
     public static AccessLogField[] ParseFields(IReadOnlyList<string> names) =>
         names.Count == 0
             ? [.. Enum.GetValues<AccessLogField>().Where(static f => f != AccessLogField.Query)]
-            : [.. names.Select(static n => Enum.GetValues<AccessLogField>().First(f => Name(f) == n))];
+            : [.. names.Distinct(StringComparer.Ordinal).Select(static n => Enum.GetValues<AccessLogField>().First(f => Name(f) == n))];
 
     /// <summary>Gets the configuration name of a field.</summary>
     public static string Name(AccessLogField field) => field switch
@@ -88,15 +91,22 @@ internal sealed class AccessLog : IDisposable
     /// <summary>Writes one request's line (dropped, and counted, when the writer is behind).</summary>
     public void Write(IPAddress? client, ReadOnlySpan<char> method, ReadOnlySpan<char> path, ReadOnlySpan<char> query, string protocol, in AccessLogEntry entry)
     {
+        method = method.Length > MaxMethodChars ? method[..MaxMethodChars] : method;
         int room = AsciiLine.Room(method.Length + Math.Min(path.Length, MaxFieldChars) + Math.Min(query.Length, MaxFieldChars) + protocol.Length + (entry.Backend?.Length ?? 0));
         // The usual line fits the thread's buffer; a long one (escaped, up to 12 bytes a character) borrows a larger one.
         byte[] buffer = room <= ThreadBufferBytes ? t_buffer ??= new byte[ThreadBufferBytes] : ArrayPool<byte>.Shared.Rent(room);
-        var line = new AsciiLine(buffer);
-        Format(ref line, _time.GetUtcNow(), client, method, path, query, protocol, entry);
-        _writer.TryWrite(line.Written);
-        if (buffer != t_buffer)
+        try
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            var line = new AsciiLine(buffer);
+            Format(ref line, _time.GetUtcNow(), client, method, path, query, protocol, entry);
+            _writer.TryWrite(line.Written);
+        }
+        finally
+        {
+            if (buffer != t_buffer)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
         }
     }
 

@@ -40,6 +40,7 @@ internal sealed class LineWriter : IDisposable
     private byte[] _chunk;
     private int _chunkLength;
     private int _pendingLines;
+    private int _writingLines; // taken by the writer and not yet written: they still hold memory
     private bool _completed;
     private bool _writerWaiting;
 
@@ -103,7 +104,7 @@ internal sealed class LineWriter : IDisposable
         int need = line.Length + 1;
         lock (_gate)
         {
-            if (!_completed && _pendingLines < _capacity)
+            if (!_completed && _pendingLines + _writingLines < _capacity)
             {
                 if (_chunk.Length - _chunkLength < need)
                 {
@@ -216,9 +217,15 @@ internal sealed class LineWriter : IDisposable
 
                 lines = _pendingLines;
                 _pendingLines = 0;
+                _writingLines = lines;
             }
 
             Write(batch, lines);
+            lock (_gate)
+            {
+                _writingLines = 0;
+            }
+
             foreach ((byte[] buffer, _) in batch)
             {
                 ArrayPool<byte>.Shared.Return(buffer);

@@ -226,7 +226,7 @@ internal sealed partial class Forwarder
                     backend.Leave();
                     if (_latency is not null)
                     {
-                        ReportLatency(index, finished ? result : AttemptResult.Failed("threw"), attemptTimestamp);
+                        ReportLatency(index, result, attemptTimestamp, exchange, threw: !finished);
                     }
 
                     if (accessLog is not null)

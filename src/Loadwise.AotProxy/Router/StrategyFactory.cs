@@ -45,7 +45,7 @@ internal static class StrategyFactory
         // Bounded load (arXiv 1608.01350 with random jumps): the load is each backend's in-flight requests, as
         // HAProxy's hash-balance-factor counts them, over every configuration still forwarding.
         double c = options.HashBalanceFactor / 100.0;
-        ISelectionStrategy<BackendNode> fallback = StrategyRegistry.Create<BackendNode, NodeTraits<BackendNode>>(new StrategySettings { Name = settings.Fallback, Seed = options.Seed });
+        ISelectionStrategy<BackendNode> fallback = StrategyRegistry.Create<BackendNode, NodeTraits<BackendNode>>(new StrategySettings { Name = settings.Fallback, Seed = options.Seed, VirtualNodes = options.VirtualNodes, Epsilon = options.Epsilon });
         var loads = default(AccessorLoads<BackendNode, NodeTraits<BackendNode>>);
         ISelectionStrategy<BackendNode> bounded = name == StrategyRegistry.MaglevName
             ? new WithFallback<BackendNode, BoundedLoad<BackendNode, Maglev<BackendNode, string, NodeTraits<BackendNode>>, AccessorLoads<BackendNode, NodeTraits<BackendNode>>>, ISelectionStrategy<BackendNode>>(

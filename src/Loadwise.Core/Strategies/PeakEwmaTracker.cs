@@ -86,6 +86,15 @@ public sealed class PeakEwmaTracker
     /// <example><code>tracker.Begin(index);</code></example>
     public void Begin(int index) => _inFlight.Begin(index);
 
+    /// <summary>
+    /// Counts a request on <paramref name="index"/> as completed without a latency sample: for a request whose time says
+    /// nothing about the node (the client left, or its own upload took the time).
+    /// </summary>
+    /// <param name="index">The candidate index the request was sent to.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="index"/> is outside 0..Capacity-1.</exception>
+    /// <example><code>tracker.Abandon(index);</code></example>
+    public void Abandon(int index) => _inFlight.End(index);
+
     /// <summary>Reports the latency of a request on <paramref name="index"/> and counts it as completed.</summary>
     /// <param name="index">The candidate index the request was sent to.</param>
     /// <param name="latency">How long it took; a negative value counts as 0.</param>

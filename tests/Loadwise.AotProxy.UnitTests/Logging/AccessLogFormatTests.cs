@@ -110,6 +110,36 @@ public sealed class AccessLogFormatTests
     }
 
     [Fact]
+    public void A_field_listed_twice_is_refused_by_name_and_written_once()
+    {
+        // A repeated field would be written twice while the line's buffer is sized for each once.
+        var options = new Loadwise.AotProxy.Configuration.ProxyOptions();
+        options.Listen.Add("http://127.0.0.1:3000");
+        options.Backends.Add(new Loadwise.AotProxy.Configuration.BackendOptions { Id = "b1", Url = "http://127.0.0.1:8081" });
+        options.AccessLog.Fields.AddRange(["path", "status", "path"]);
+        Assert.Equal(
+            ["AccessLog:Fields:2: 'path' is listed twice, expected each field at most once (remove the repeat)"],
+            Loadwise.AotProxy.Configuration.ProxyOptionsValidator.Validate(options));
+        Assert.Equal([AccessLogField.Path, AccessLogField.Status], AccessLog.ParseFields(["path", "status", "path"]));
+    }
+
+    [Fact]
+    public void A_long_method_and_a_long_escaped_path_in_json_fit_the_line()
+    {
+        // Worst case per character: a method as long as an HTTP/2 header block allows, a path of non-ASCII characters.
+        var output = new MemoryStream();
+        string method = new('\u00e9', 40_000), path = "/" + new string('\u00e9', 5_000);
+        using (var log = new AccessLog(json: true, AccessLog.ParseFields([]), new LineWriter(LineWriter.Keep(output), 16, null, "test"), new FakeTimeProvider(Time)))
+        {
+            log.Write(IPAddress.Loopback, method, path, "?q=" + path, "HTTP/2", Entry);
+        }
+
+        using JsonDocument line = JsonDocument.Parse(System.Text.Encoding.ASCII.GetString(output.ToArray()));
+        Assert.Equal(AccessLog.MaxMethodChars, line.RootElement.GetProperty("method").GetString()!.Length);
+        Assert.True(line.RootElement.GetProperty("truncated").GetBoolean());
+    }
+
+    [Fact]
     public void No_fields_listed_means_every_field_but_the_query()
     {
         AccessLogField[] fields = AccessLog.ParseFields([]);
