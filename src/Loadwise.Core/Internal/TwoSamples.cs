@@ -18,4 +18,32 @@ internal static class TwoSamples
         int second = (int)(((random & 0xFFFF_FFFFUL) * (ulong)(uint)(pool - 1)) >> 32);
         return second + (second >= first ? 1 : 0);
     }
+
+    /// <summary>
+    /// Draws two distinct allowed candidates (the context's mask honoured) into <paramref name="first"/> and
+    /// <paramref name="second"/>, or, when fewer than two are allowed, returns false with <paramref name="first"/> the
+    /// only allowed index (or -1 for none) and draws no random number.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static bool TryDraw(RandomSource random, int count, in SelectionContext context, out int first, out int second)
+    {
+        bool masked = context.ValidateMask(count);
+        int pool = masked ? context.Mask.CountAllowed() : count;
+        if (pool < 2)
+        {
+            first = second = pool == 0 ? -1 : masked ? context.Mask.NthAllowed(0) : 0;
+            return false;
+        }
+
+        ulong bits = random.NextUInt64();
+        first = First(bits, pool);
+        second = Second(bits, pool, first);
+        if (masked)
+        {
+            first = context.Mask.NthAllowed(first);
+            second = context.Mask.NthAllowed(second);
+        }
+
+        return true;
+    }
 }

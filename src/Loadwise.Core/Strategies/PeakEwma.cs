@@ -49,22 +49,10 @@ public sealed class PeakEwma<TNode> : ISelectionStrategy<TNode>
     /// <inheritdoc/>
     public bool TrySelect(ReadOnlySpan<TNode> candidates, in SelectionContext context, out int index)
     {
-        int count = candidates.Length;
-        bool masked = context.ValidateMask(count);
-        int pool = masked ? context.Mask.CountAllowed() : count;
-        if (pool < 2)
+        if (!TwoSamples.TryDraw(_random, candidates.Length, in context, out int first, out int second))
         {
-            index = pool == 0 ? -1 : masked ? context.Mask.NthAllowed(0) : 0;
+            index = first;
             return index >= 0;
-        }
-
-        ulong random = _random.NextUInt64();
-        int first = TwoSamples.First(random, pool);
-        int second = TwoSamples.Second(random, pool, first);
-        if (masked)
-        {
-            first = context.Mask.NthAllowed(first);
-            second = context.Mask.NthAllowed(second);
         }
 
         // Ranks order the two costs as the costs themselves would, without an exponential per pick.

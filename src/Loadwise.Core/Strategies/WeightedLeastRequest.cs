@@ -61,27 +61,10 @@ public sealed class WeightedLeastRequest<TNode, TAccessor> : ISelectionStrategy<
     /// <inheritdoc/>
     public bool TrySelect(ReadOnlySpan<TNode> candidates, in SelectionContext context, out int index)
     {
-        int count = candidates.Length;
-        bool masked = context.ValidateMask(count);
-        int pool = masked ? context.Mask.CountAllowed() : count;
-        if (pool < 2)
+        if (!TwoSamples.TryDraw(_random, candidates.Length, in context, out int first, out int second))
         {
-            index = pool == 0 ? -1 : masked ? context.Mask.NthAllowed(0) : 0;
-            if (index >= 0 && !(EffectiveWeight(in candidates[index]) > 0))
-            {
-                index = -1;
-            }
-
+            index = first >= 0 && EffectiveWeight(in candidates[first]) > 0 ? first : -1;
             return index >= 0;
-        }
-
-        ulong random = _random.NextUInt64();
-        int first = TwoSamples.First(random, pool);
-        int second = TwoSamples.Second(random, pool, first);
-        if (masked)
-        {
-            first = context.Mask.NthAllowed(first);
-            second = context.Mask.NthAllowed(second);
         }
 
         // Which sample wins is a coin flip for the branch predictor, so the choice is made without a branch.
@@ -94,7 +77,7 @@ public sealed class WeightedLeastRequest<TNode, TAccessor> : ISelectionStrategy<
             return true;
         }
 
-        index = Best(candidates, context, masked);
+        index = Best(candidates, context, context.ValidateMask(candidates.Length));
         return index >= 0;
     }
 
