@@ -130,11 +130,12 @@ expect "ConsistentHashStable=True"
 expect "Accessor=Backend+LoadwiseAccessor"
 expect "GENERATED-SELECTION-OK"
 
-# A fresh app that uses Loadwise.Http (and through it Loadwise.Hosting and Loadwise) from the feed alone.
-http="$work/HttpConsumer"
-mkdir -p "$http"
-cat > "$http/HttpConsumer.csproj" <<XML
-<Project Sdk="Microsoft.NET.Sdk">
+# A consumer project: write_project DIR NAME SDK REFERENCES (MSBuild items), then run_consumer DIR builds it from the
+# local feed alone and runs it, leaving its output in $output for expect.
+write_project() {
+  mkdir -p "$1"
+  cat > "$1/$2.csproj" <<XML
+<Project Sdk="$3">
   <PropertyGroup>
     <OutputType>Exe</OutputType>
     <TargetFramework>net10.0</TargetFramework>
@@ -143,10 +144,22 @@ cat > "$http/HttpConsumer.csproj" <<XML
     <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
   </PropertyGroup>
   <ItemGroup>
-    <PackageReference Include="Loadwise.Http" Version="$version" />
+$4
   </ItemGroup>
 </Project>
 XML
+}
+run_consumer() {
+  cd "$1"
+  dotnet restore --configfile "$work/nuget.config" --packages "$work/packages" --nologo -v minimal
+  dotnet build -c Release --no-restore --nologo -v minimal
+  output="$(dotnet run -c Release --no-build)"
+  echo "$output"
+}
+
+# A fresh app that uses Loadwise.Http (and through it Loadwise.Hosting and Loadwise) from the feed alone.
+http="$work/HttpConsumer"
+write_project "$http" HttpConsumer Microsoft.NET.Sdk '    <PackageReference Include="Loadwise.Http" Version="'"$version"'" />'
 cat > "$http/Program.cs" <<'CS'
 using System.Net;
 using Loadwise;
@@ -181,11 +194,7 @@ sealed class Echo : HttpMessageHandler
         Task.FromResult(new HttpResponseMessage(HttpStatusCode.OK) { Content = new StringContent(request.RequestUri!.Authority + request.RequestUri.PathAndQuery) });
 }
 CS
-cd "$http"
-dotnet restore --configfile "$work/nuget.config" --packages "$work/packages" --nologo -v minimal
-dotnet build -c Release --no-restore --nologo -v minimal
-output="$(dotnet run -c Release --no-build)"
-echo "$output"
+run_consumer "$http"
 expect "Targets=10.0.0.1:8080/items?page=0,10.0.0.2:8080/items?page=1,10.0.0.1:8080/items?page=2,10.0.0.2:8080/items?page=3"
 expect "FrontDoor=a"
 expect "HTTP-LOADWISE-OK"
@@ -193,20 +202,7 @@ expect "HTTP-LOADWISE-OK"
 dotnet pack "$root/src/Loadwise.Yarp/Loadwise.Yarp.csproj" -c Release -o "$feed" --nologo -v minimal -p:Version="$version"
 [ -f "$feed/Loadwise.Yarp.$version.nupkg" ] || { echo "pack-test: FAIL: Loadwise.Yarp.$version.nupkg was not produced" >&2; exit 1; }
 yarp="$work/YarpConsumer"
-mkdir -p "$yarp"
-cat > "$yarp/YarpConsumer.csproj" <<XML
-<Project Sdk="Microsoft.NET.Sdk.Web">
-  <PropertyGroup>
-    <TargetFramework>net10.0</TargetFramework>
-    <Nullable>enable</Nullable>
-    <ImplicitUsings>enable</ImplicitUsings>
-    <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
-  </PropertyGroup>
-  <ItemGroup>
-    <PackageReference Include="Loadwise.Yarp" Version="$version" />
-  </ItemGroup>
-</Project>
-XML
+write_project "$yarp" YarpConsumer Microsoft.NET.Sdk.Web '    <PackageReference Include="Loadwise.Yarp" Version="'"$version"'" />'
 cat > "$yarp/Program.cs" <<'CS'
 using System.Net;
 using Loadwise.Yarp;
@@ -257,32 +253,14 @@ await proxy.DisposeAsync();
 await a.DisposeAsync();
 await b.DisposeAsync();
 CS
-cd "$yarp"
-dotnet restore --configfile "$work/nuget.config" --packages "$work/packages" --nologo -v minimal
-dotnet build -c Release --no-restore --nologo -v minimal
-output="$(dotnet run -c Release --no-build)"
-echo "$output"
+run_consumer "$yarp"
 expect "Counts=a:4,b:2"
 expect "YARP-LOADWISE-OK"
 # A fresh app that uses Loadwise.Grpc from the feed: two Kestrel servers on loopback answer gRPC framing by hand
 # (no generated code), and a Grpc.Net.Client channel with loadwise_round_robin alternates between them.
 grpcapp="$work/GrpcConsumer"
-mkdir -p "$grpcapp"
-cat > "$grpcapp/GrpcConsumer.csproj" <<XML
-<Project Sdk="Microsoft.NET.Sdk">
-  <PropertyGroup>
-    <OutputType>Exe</OutputType>
-    <TargetFramework>net10.0</TargetFramework>
-    <Nullable>enable</Nullable>
-    <ImplicitUsings>enable</ImplicitUsings>
-    <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
-  </PropertyGroup>
-  <ItemGroup>
-    <FrameworkReference Include="Microsoft.AspNetCore.App" />
-    <PackageReference Include="Loadwise.Grpc" Version="$version" />
-  </ItemGroup>
-</Project>
-XML
+write_project "$grpcapp" GrpcConsumer Microsoft.NET.Sdk '    <FrameworkReference Include="Microsoft.AspNetCore.App" />
+    <PackageReference Include="Loadwise.Grpc" Version="'"$version"'" />'
 cat > "$grpcapp/Program.cs" <<'CS'
 using System.Net;
 using Grpc.Core;
@@ -348,11 +326,7 @@ Console.WriteLine("Alternates=" + (answers.Distinct().Count() == 2 && answers[0]
 Console.WriteLine("GRPC-LOADWISE-OK");
 Environment.Exit(0);
 CS
-cd "$grpcapp"
-dotnet restore --configfile "$work/nuget.config" --packages "$work/packages" --nologo -v minimal
-dotnet build -c Release --no-restore --nologo -v minimal
-output="$(dotnet run -c Release --no-build)"
-echo "$output"
+run_consumer "$grpcapp"
 expect "Policies=loadwise_round_robin,loadwise_p2c,loadwise_least_request,loadwise_weighted_least_request,loadwise_wrr,loadwise_ring_hash,loadwise_maglev"
 expect "Problem=loadwise_ring_hash:hashHeader: missing"
 expect "Alternates=True"
