@@ -100,7 +100,7 @@ internal sealed class LeasedContent : HttpContent
             {
                 return Ended(inner.Read(buffer), buffer.Length);
             }
-            catch (IOException)
+            catch (Exception e) when (e is IOException or HttpRequestException)
             {
                 owner.Release(broken: true);
                 throw;

@@ -15,9 +15,9 @@ internal readonly record struct AccessLogEntry(int Status, string? Backend, doub
 
 /// <summary>
 /// The access log: formats one line per request on the request's thread, as ASCII bytes in a per-thread buffer (nothing
-/// allocated), and copies it into a <see cref="LineWriter"/>, so a slow disk drops lines (counted) instead of slowing requests. Every byte that
-/// came from the client is escaped, so a request cannot forge a line or a field: <c>\xHH</c> in the common format as
-/// nginx does, <c>\uHHHH</c> in JSON.
+/// allocated), and copies it into a <see cref="LineWriter"/>, so a slow disk drops lines (counted) instead of slowing
+/// requests. Every byte that came from the client is escaped, so a request cannot forge a line or a field: <c>\xHH</c>
+/// in the common format as nginx does, <c>\uHHHH</c> in JSON.
 /// </summary>
 /// <example><code>
 /// var log = new AccessLog(json: false, AccessLog.ParseFields(["client", "status"]), writer, TimeProvider.System);
