@@ -64,7 +64,9 @@ started=$(now_ms)
 # The admin listener and the access log on too, checked after the scrape.
 access_log=$(pwd)/artifacts/e2e-aot-access.log
 rm -f "$access_log" "$access_log.1"
-"$bin" --demo --RateLimiting:Enabled=true --RateLimiting:TokensPerSecond=1000 --RateLimiting:Burst=1000 \
+# SIGHUP's default disposition: a runner started under nohup passes SIGHUP on ignored, and the runtime keeps an
+# inherited ignore, so the reload checks below would see nothing.
+env --default-signal=HUP "$bin" --demo --RateLimiting:Enabled=true --RateLimiting:TokensPerSecond=1000 --RateLimiting:Burst=1000 \
   --Admin:Listen=http://127.0.0.1:9100 --AccessLog:Enabled=true "--AccessLog:Path=$access_log" >"$log" 2>&1 &
 pid=$!
 deadline=$(( started + 10000 ))
@@ -198,7 +200,7 @@ new_cert() { openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -node
 fingerprint() { echo | openssl s_client -connect 127.0.0.1:3443 -servername localhost 2>/dev/null | openssl x509 -noout -fingerprint -sha256; }
 new_cert first
 log=artifacts/e2e-aot-protocols.log
-"$bin" --demo --Listen:1=https://127.0.0.1:3443 --Listen:2=http://127.0.0.1:3101 --Http2:CleartextListen:0=http://127.0.0.1:3101 \
+env --default-signal=HUP "$bin" --demo --Listen:1=https://127.0.0.1:3443 --Listen:2=http://127.0.0.1:3101 --Http2:CleartextListen:0=http://127.0.0.1:3101 \
   --Tls:Listeners:0:Url=https://127.0.0.1:3443 --Tls:Listeners:0:Certificates:0:CertificateFile="$tls/cert.pem" \
   --Tls:Listeners:0:Certificates:0:KeyFile="$tls/key.pem" --Tls:WatchFiles=false >"$log" 2>&1 &
 pid=$!
