@@ -66,7 +66,8 @@ public sealed class LineLoggerTests
         var provider = new LineLoggerProvider(output, capacity: 4, clock: () => Noon);
         ILogger logger = provider.CreateLogger("c");
 
-        // The writer takes the first entry and blocks writing it; four more fill the queue; the rest are dropped.
+        // The writer takes the first entry and blocks writing it; that entry still counts against the capacity (it holds
+        // memory), so three more fill the queue; the rest are dropped.
         logger.LogWarning("first");
         Assert.True(output.WriteStarted.Wait(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken), "the writer never started writing");
         var elapsed = System.Diagnostics.Stopwatch.StartNew();
@@ -76,15 +77,15 @@ public sealed class LineLoggerTests
         }
 
         Assert.True(elapsed.Elapsed < TimeSpan.FromSeconds(5), "logging blocked on a stalled output");
-        Assert.Equal(10, provider.Dropped);
+        Assert.Equal(11, provider.Dropped);
 
         output.Release();
         provider.Dispose();
         string text = output.Text;
         Assert.Contains("] first\n", text, StringComparison.Ordinal);
-        Assert.Contains("] entry 3\n", text, StringComparison.Ordinal);
-        Assert.DoesNotContain("] entry 4\n", text, StringComparison.Ordinal);
-        Assert.Contains("warn: Loadwise.Logging[0] 10 log entries dropped: the output could not keep up", text, StringComparison.Ordinal);
+        Assert.Contains("] entry 2\n", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("] entry 3\n", text, StringComparison.Ordinal);
+        Assert.Contains("warn: Loadwise.Logging[0] 11 log entries dropped: the output could not keep up", text, StringComparison.Ordinal);
         Assert.Equal(0, provider.Dropped);
     }
 
