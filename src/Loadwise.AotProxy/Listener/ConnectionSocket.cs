@@ -52,6 +52,33 @@ internal readonly struct ConnectionSocket
         }
     }
 
+    /// <summary>
+    /// Copies up to <paramref name="destination"/>'s length of the bytes waiting to be read, without taking them: their
+    /// count, 0 when none wait, -1 when the peer closed or the socket broke.
+    /// </summary>
+    public int Peek(Span<byte> destination)
+    {
+        if (_loop is { } loop)
+        {
+            return loop.Peek(destination);
+        }
+
+        try
+        {
+            if (!_socket!.Poll(0, SelectMode.SelectRead))
+            {
+                return 0;
+            }
+
+            // Readable with nothing to read: the peer closed, or the socket broke.
+            return _socket.Available == 0 ? -1 : _socket.Receive(destination, SocketFlags.Peek);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            return -1;
+        }
+    }
+
     /// <summary>Closes the socket.</summary>
     public void Dispose()
     {

@@ -142,6 +142,26 @@ internal sealed partial class LoopSocket : LoopHandle, IDisposable, IValueTaskSo
         return read >= 0 || Errno != EAGAIN;
     }
 
+    /// <summary>
+    /// Copies up to <paramref name="destination"/>'s length of the bytes waiting to be read, without taking them: their
+    /// count, 0 when none wait, -1 when the peer closed or the socket broke. One non-blocking peek.
+    /// </summary>
+    public unsafe int Peek(Span<byte> destination)
+    {
+        if (_closed)
+        {
+            return -1;
+        }
+
+        nint read;
+        fixed (byte* start = destination)
+        {
+            read = recv(Fd, start, (nuint)destination.Length, MSG_PEEK | MSG_DONTWAIT);
+        }
+
+        return read > 0 ? (int)read : read == 0 || Errno != EAGAIN || PeerClosed ? -1 : 0;
+    }
+
     /// <summary>Sends all of <paramref name="data"/>; completes at once when the kernel took it all in one call.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)

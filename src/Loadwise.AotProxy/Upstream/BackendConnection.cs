@@ -88,6 +88,29 @@ internal sealed class BackendConnection : IDisposable
     public bool HasInputOrEnded() => _socket.HasInputOrEnded();
 
     /// <summary>
+    /// Returns whether an upload in progress should go on: while the backend sent nothing, or the start of an interim
+    /// or successful answer (a streaming backend, such as an echo, answers early and reads on); not once it closed or
+    /// began any other answer, which refuses the body (RFC 9112 section 9.5: cease transmitting the body).
+    /// </summary>
+    public bool TakesMoreBody()
+    {
+        // "HTTP/1.1 2": the status's first digit is the tenth byte; fewer bytes so far cannot refuse yet.
+        Span<byte> start = stackalloc byte[10];
+        int seen = _socket.Peek(start);
+        if (seen < 0)
+        {
+            return false;
+        }
+
+        if (seen < start.Length)
+        {
+            return true;
+        }
+
+        return start.StartsWith("HTTP/1."u8) && start[9] is (byte)'1' or (byte)'2';
+    }
+
+    /// <summary>
     /// Receives more bytes after the unconsumed ones, moving those to the front first when the buffer's tail is full.
     /// Returns false at the end of the stream, or when the buffer is full of unconsumed bytes.
     /// </summary>

@@ -79,8 +79,9 @@ internal sealed class DirectAttempt(Backend backend, ConnectionPool pool, Upstre
                             requestHead.Dispose();
                             if (!await UploadAsync(exchange, connection).ConfigureAwait(false))
                             {
-                                // The backend answered (or closed) before taking the whole body: its answer is relayed,
-                                // but the connection is out of step with the request and is not reused.
+                                // The backend refused the body (closed, or answered other than 1xx/2xx) before taking
+                                // it whole: its answer is relayed, but the connection is out of step with the request
+                                // and is not reused.
                                 connection.MarkNotReusable();
                             }
 
@@ -213,7 +214,7 @@ internal sealed class DirectAttempt(Backend backend, ConnectionPool pool, Upstre
         using var deadline = new ReadDeadline(exchange.ClientAborted, settings.ResponseBodyIdleTimeout, settings.Clock);
         while (true)
         {
-            if (connection.HasInputOrEnded())
+            if (!connection.TakesMoreBody())
             {
                 return false;
             }

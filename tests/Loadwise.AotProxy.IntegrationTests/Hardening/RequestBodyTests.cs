@@ -129,6 +129,61 @@ public abstract class RequestBodyTests : HardeningTestBase
     }
 
     [Fact]
+    public async Task A_backend_that_answers_while_it_still_reads_gets_the_whole_body()
+    {
+        // A streaming backend (an echo, a transcoder) starts its 200 before the body ends and reads on: the proxy keeps
+        // sending, so the backend sees the last chunk and finishes its answer.
+        var answered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using ScriptedBackend backend = ScriptedBackend.Start(
+            async (stream, request) =>
+            {
+                if (request.Target.StartsWith("/own/", StringComparison.Ordinal))
+                {
+                    return await ScriptedBackend.OwnAsync(stream, request);
+                }
+
+                await ScriptedBackend.WriteAsync(stream, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+                answered.TrySetResult();
+                var seen = new StringBuilder();
+                byte[] buffer = new byte[4096];
+                using var limit = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+                limit.CancelAfter(5000);
+                while (!seen.ToString().EndsWith("\r\n0\r\n\r\n", StringComparison.Ordinal))
+                {
+                    int read = await stream.ReadAsync(buffer, limit.Token);
+                    if (read == 0)
+                    {
+                        return false;
+                    }
+
+                    seen.Append(Encoding.Latin1.GetString(buffer, 0, read));
+                }
+
+                string answer = seen.ToString().Contains("world", StringComparison.Ordinal) ? "whole" : "cut";
+                await ScriptedBackend.WriteAsync(stream, $"{answer.Length:x}\r\n{answer}\r\n0\r\n\r\n");
+                return true;
+            },
+            readBody: false);
+        await using TestProxy proxy = await StartProxyAsync(backend);
+
+        using RawConnection client = await RawConnection.OpenAsync(proxy.Port);
+        await client.SendAsync("POST /stream HTTP/1.1\r\nHost: proxy\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
+        await answered.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        // The backend's answer is at the proxy before it reads the rest of the body.
+        await Task.Delay(100, Ct);
+        await client.SendAsync("5\r\nworld\r\n");
+        await Task.Delay(100, Ct);
+        await client.SendAsync("0\r\n\r\n");
+
+        WireResponse? response = await client.ReadResponseAsync();
+        Assert.Equal(200, response?.Status);
+        Assert.Equal("whole", response!.Text);
+        await client.SendAsync("GET /own/next HTTP/1.1\r\nHost: proxy\r\n\r\n");
+        Assert.Equal("own:/own/next", (await client.ReadResponseAsync())?.Text);
+        await AssertOthersServedAsync(proxy);
+    }
+
+    [Fact]
     public async Task Expect_100_continue_is_answered_by_the_proxy_and_not_forwarded()
     {
         await using ScriptedBackend backend = Backend(EchoDigestAsync);
