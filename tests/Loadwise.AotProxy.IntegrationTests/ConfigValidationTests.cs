@@ -96,6 +96,8 @@ public sealed class ConfigValidationTests
         { "RateLimiting:TokensPerSecond=0", "RateLimiting:TokensPerSecond: got '0', expected an integer from 1 to 1000000" },
         { "RateLimiting:Burst=0", "RateLimiting:Burst: got '0', expected an integer from 1 to 1000000" },
         { "RateLimiting:IPv6PrefixLength=16", "RateLimiting:IPv6PrefixLength: got '16', expected an integer from 32 to 128" },
+        { "RateLimiting:SyncMs=500", "RateLimiting:SyncMs: got '500', expected an integer from 10 to 250" },
+        { "RateLimiting:Shared=true", "RateLimiting:Shared: true needs State:Redis, expected State:Redis set (such as 127.0.0.1:6379) or RateLimiting:Shared false" },
         { "Drain:TimeoutMs=-1", "Drain:TimeoutMs: got '-1', expected an integer from 0 to 3600000" },
         { "Log:Level=Loud", "Log:Level: got 'Loud', expected one of Trace, Debug, Information, Warning, Error, Critical, None" },
     };

@@ -109,9 +109,9 @@ public sealed class RateLimitTests
     }
 
     [Fact]
-    public void Addresses_map_to_buckets_by_ipv4_address_and_ipv6_prefix()
+    public async Task Addresses_map_to_buckets_by_ipv4_address_and_ipv6_prefix()
     {
-        using var limiter = new ClientRateLimiter(new RateLimitingOptions { Enabled = true }, new ForwardedHeaders([]));
+        await using var limiter = new ClientRateLimiter(new RateLimitingOptions { Enabled = true }, new ForwardedHeaders([]));
         Assert.Equal(limiter.KeyOf(IPAddress.Parse("192.0.2.1")), limiter.KeyOf(IPAddress.Parse("::ffff:192.0.2.1")));
         Assert.NotEqual(limiter.KeyOf(IPAddress.Parse("192.0.2.1")), limiter.KeyOf(IPAddress.Parse("192.0.2.2")));
         Assert.Equal(limiter.KeyOf(IPAddress.Parse("2001:db8:1:2::1")), limiter.KeyOf(IPAddress.Parse("2001:db8:1:2:ffff::9")));
@@ -119,7 +119,7 @@ public sealed class RateLimitTests
         Assert.NotEqual(limiter.KeyOf(IPAddress.Parse("::1")), limiter.KeyOf(IPAddress.Parse("127.0.0.1")));
         Assert.Equal(UInt128.Zero, limiter.KeyOf(null));
 
-        using var exact = new ClientRateLimiter(new RateLimitingOptions { Enabled = true, IPv6PrefixLength = 128 }, new ForwardedHeaders([]));
+        await using var exact = new ClientRateLimiter(new RateLimitingOptions { Enabled = true, IPv6PrefixLength = 128 }, new ForwardedHeaders([]));
         Assert.NotEqual(exact.KeyOf(IPAddress.Parse("2001:db8:1:2::1")), exact.KeyOf(IPAddress.Parse("2001:db8:1:2::2")));
     }
 
@@ -134,7 +134,7 @@ public sealed class RateLimitTests
         long refilled;
         var clock = System.Diagnostics.Stopwatch.StartNew();
         double evictedAfter = 0;
-        using (var limiter = new ClientRateLimiter(options, new ForwardedHeaders([])))
+        await using (var limiter = new ClientRateLimiter(options, new ForwardedHeaders([])))
         {
             AcquireForDistinctClients(limiter, 0x0A000000, Clients);
             filled = Heap();

@@ -122,6 +122,60 @@ public sealed partial class ProxyFleetTests(RedisServer server) : IClassFixture<
         }
     }
 
+    [Fact]
+    public async Task Two_proxies_sharing_the_client_limit_admit_a_client_at_most_the_limit_across_both()
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        int[] backendPorts = [FreePort(), FreePort(), FreePort()];
+        foreach (int port in backendPorts)
+        {
+            StartBackend(port);
+        }
+
+        // 40 per second for the one client (127.0.0.1) across both; each proxy's own bucket would also allow 40 alone.
+        const string Limit = "\"RateLimiting\": { \"Enabled\": true, \"TokensPerSecond\": 40, \"Burst\": 40, \"Shared\": true, \"SyncMs\": 50 },";
+        int portA = FreePort(), portB = FreePort();
+        StartProxy(portA, backendPorts, passive: true, probeMs: 1000, extra: Limit);
+        StartProxy(portB, backendPorts, passive: true, probeMs: 1000, extra: Limit);
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        foreach (int port in new[] { portA, portB })
+        {
+            await Eventually.HoldsAsync(() => TryGet(client, port), TimeSpan.FromSeconds(30), $"proxy on {port} answers");
+        }
+
+        var admitted = new System.Collections.Concurrent.ConcurrentDictionary<long, int>();
+        int refused = 0;
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(3.5));
+        Task[] load = [.. Enumerable.Range(0, 4).Select(i => Task.Run(async () =>
+        {
+            int port = i % 2 == 0 ? portA : portB;
+            while (!stop.IsCancellationRequested)
+            {
+                long before = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000;
+                using HttpResponseMessage response = await client.GetAsync(new Uri($"http://127.0.0.1:{port}/"), CancellationToken.None);
+                long after = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000;
+                if (response.StatusCode == HttpStatusCode.OK && before == after)
+                {
+                    admitted.AddOrUpdate(before, 1, (_, n) => n + 1);
+                }
+                else if (response.StatusCode == HttpStatusCode.TooManyRequests)
+                {
+                    Interlocked.Increment(ref refused);
+                }
+            }
+        }, ct))];
+        await Task.WhenAll(load);
+
+        string windows = string.Join(", ", admitted.OrderBy(w => w.Key).Select(w => $"{w.Key % 100}: {w.Value}"));
+        TestContext.Current.TestOutputHelper?.WriteLine($"admitted per second {windows}; refused {refused}");
+        // Unshared, the two proxies would admit 80 per second between them.
+        Assert.All(admitted, window => Assert.True(window.Value <= 40, $"second {window.Key} admitted {window.Value}: {windows}"));
+        int[] full = [.. admitted.OrderBy(w => w.Key).Skip(1).SkipLast(1).Select(w => w.Value)];
+        Assert.NotEmpty(full);
+        Assert.All(full, count => Assert.True(count >= 30, $"a full second admitted only {count}: {windows}"));
+        Assert.True(refused > 0);
+    }
+
     private int Lines(Process process, string containing) =>
         _output[process].Count(line => line.Contains("Redis state store", StringComparison.Ordinal) && line.Contains(containing, StringComparison.Ordinal));
 
@@ -211,7 +265,7 @@ public sealed partial class ProxyFleetTests(RedisServer server) : IClassFixture<
             "--Log:Level=Warning");
     }
 
-    private Process StartProxy(int port, int[] backendPorts, bool passive, int probeMs, string logLevel = "Warning")
+    private Process StartProxy(int port, int[] backendPorts, bool passive, int probeMs, string logLevel = "Warning", string extra = "")
     {
         string config = Path.Combine(server.Directory, $"proxy-{port}.json");
         File.WriteAllText(config, $$"""
@@ -224,6 +278,7 @@ public sealed partial class ProxyFleetTests(RedisServer server) : IClassFixture<
               ],
               "HealthChecks": { "IntervalMs": {{probeMs}}, "TimeoutMs": 200, "JitterMs": 0, "Passive": { "Enabled": {{(passive ? "true" : "false")}} } },
               "Retries": { "Count": 2, "BudgetMinRetries": 1000 },
+              {{extra}}
               "State": { "Redis": "{{server.Configuration}}", "KeyPrefix": "fleet:", "ReconcileMs": 1000 },
               "Log": { "Level": "{{logLevel}}" }
             }

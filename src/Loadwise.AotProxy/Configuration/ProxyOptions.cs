@@ -324,6 +324,16 @@ internal sealed class RateLimitingOptions
 
     /// <summary>Gets or sets how many leading bits of an IPv6 address name one client (one subscriber usually holds a /64).</summary>
     public int IPv6PrefixLength { get; set; } = 64;
+
+    /// <summary>
+    /// Gets or sets whether the proxies that share <c>State:Redis</c> also share each client's limit: then a client gets
+    /// at most <see cref="TokensPerSecond"/> per second across the fleet, in one-second windows on Redis's clock, in place
+    /// of each proxy's own bucket (<see cref="Burst"/> is not used).
+    /// </summary>
+    public bool Shared { get; set; }
+
+    /// <summary>Gets or sets how often a proxy sends its counts to Redis and learns the fleet's (with <see cref="Shared"/>).</summary>
+    public int SyncMs { get; set; } = 100;
 }
 
 /// <summary>Retries on another backend.</summary>

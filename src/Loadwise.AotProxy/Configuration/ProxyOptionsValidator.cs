@@ -92,7 +92,7 @@ internal static class ProxyOptionsValidator
         ValidateHealth(options.HealthChecks, problems);
         ValidateRetries(options.Retries, problems);
         Range(problems, "Performance:EventLoopThreads", options.Performance.EventLoopThreads, 0, 1024);
-        ValidateRateLimiting(options.RateLimiting, problems);
+        ValidateRateLimiting(options.RateLimiting, options.State, problems);
         State.StateOptionsRules.Validate(options.State, problems);
 
         Range(problems, "Drain:TimeoutMs", options.Drain.TimeoutMs, 0, 3_600_000);
@@ -256,11 +256,16 @@ internal static class ProxyOptionsValidator
         Range(problems, "Retries:MaxBufferedBodyBytes", retries.MaxBufferedBodyBytes, 0, 16 * 1024 * 1024);
     }
 
-    private static void ValidateRateLimiting(RateLimitingOptions rateLimiting, List<string> problems)
+    private static void ValidateRateLimiting(RateLimitingOptions rateLimiting, State.StateOptions state, List<string> problems)
     {
         Range(problems, "RateLimiting:TokensPerSecond", rateLimiting.TokensPerSecond, 1, 1_000_000);
         Range(problems, "RateLimiting:Burst", rateLimiting.Burst, 1, 1_000_000);
         Range(problems, "RateLimiting:IPv6PrefixLength", rateLimiting.IPv6PrefixLength, 32, 128);
+        Range(problems, "RateLimiting:SyncMs", rateLimiting.SyncMs, 10, 250);
+        if (rateLimiting.Shared && state.Redis is null)
+        {
+            problems.Add("RateLimiting:Shared: true needs State:Redis, expected State:Redis set (such as 127.0.0.1:6379) or RateLimiting:Shared false");
+        }
     }
 
     private static Uri? CheckListenUrl(List<string> problems, string path, string? text, bool https = false)

@@ -21,8 +21,16 @@ namespace Loadwise.AotProxy.Hosting;
 /// <param name="EventLoop">The event loop the backend connections run on, or null.</param>
 /// <param name="AccessLog">The access log, or null when it is off.</param>
 /// <param name="StateStore">Where health changes are also written (Redis, shared with other proxies), or null.</param>
+/// <param name="FleetRateLimit">Makes the per-client limit shared with the other proxies (Redis), or null without shared state.</param>
 internal sealed record GenerationServices(
-    ProxyMetrics Metrics, DiagnosticsMetricsCollector CoreMetrics, ILogger Logger, ProxyClock Clock, EventLoopGroup? EventLoop, AccessLog? AccessLog, IStateStore? StateStore);
+    ProxyMetrics Metrics,
+    DiagnosticsMetricsCollector CoreMetrics,
+    ILogger Logger,
+    ProxyClock Clock,
+    EventLoopGroup? EventLoop,
+    AccessLog? AccessLog,
+    IStateStore? StateStore,
+    Func<RateLimitingOptions, IFleetRateLimit>? FleetRateLimit = null);
 
 /// <summary>
 /// One configuration's running parts: its backends, their health and probes, the client rate limiter, and the
@@ -114,7 +122,7 @@ internal sealed class ProxyGeneration
         var prober = new ActiveHealthProber(backends, health, options.HealthChecks, services.Clock.Time, trust.ClientOptions());
         ClientRateLimiter? rateLimiter = !options.RateLimiting.Enabled ? null
             : previous?.RateLimiter is { } kept && ProxyOptionsJson.ChangedKeys(previous.Options, options, ["RateLimiting", "Forwarding"]).Count == 0 ? kept
-            : new ClientRateLimiter(options.RateLimiting, forwarded);
+            : new ClientRateLimiter(options.RateLimiting, forwarded, options.RateLimiting.Shared ? services.FleetRateLimit?.Invoke(options.RateLimiting) : null);
         var retryBudget = new RetryBudget(TimeSpan.FromMilliseconds(options.Retries.BudgetWindowMs), options.Retries.BudgetPercent, options.Retries.BudgetMinRetries);
         var upstream = new UpstreamSettings(
             TimeSpan.FromMilliseconds(options.Timeouts.ConnectMs),
@@ -170,7 +178,7 @@ internal sealed class ProxyGeneration
         Forwarder.Retire(next?.Forwarder);
         if (RateLimiter is not null && !ReferenceEquals(RateLimiter, next?.RateLimiter))
         {
-            RateLimiter.Dispose();
+            await RateLimiter.DisposeAsync().ConfigureAwait(false);
         }
     }
 

@@ -153,7 +153,8 @@ internal sealed partial class ProxyServer : IAsyncDisposable
         _telemetry = ProxyTelemetry.Create(options, _metrics, time);
         _sharedState = SharedState.Create(options.State, _app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Loadwise.State"), meterFactory, time);
         _services = new GenerationServices(
-            _metrics, _coreMetrics, _logger, _clock, (_app.Services.GetService<IConnectionListenerFactory>() as LoopTransportFactory)?.Group, _telemetry.AccessLog, _sharedState?.Store);
+            _metrics, _coreMetrics, _logger, _clock, (_app.Services.GetService<IConnectionListenerFactory>() as LoopTransportFactory)?.Group, _telemetry.AccessLog, _sharedState?.Store,
+            _sharedState is null ? null : _sharedState.CreateRateLimit);
         _generation = ProxyGeneration.Create(options, previous: null, _services);
         _active = new ActiveForwarder(_generation.Forwarder);
         _coreMetrics.ObserveNodes(() => _active.Current.Health.Tracker.CountByStatus());

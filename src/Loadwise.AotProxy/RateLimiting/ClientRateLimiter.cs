@@ -13,17 +13,21 @@ namespace Loadwise.AotProxy.RateLimiting;
 /// subscriber holds a whole /64). The client is the connection's peer unless the peer is a trusted proxy (then the
 /// rightmost untrusted X-Forwarded-For address), so an untrusted client cannot change buckets with a forged header.
 /// The partitioned limiter replenishes every bucket from one timer and disposes buckets that have been full (idle)
-/// for 10 s, so memory follows the clients seen in the last few seconds, not all clients ever seen.
+/// for 10 s, so memory follows the clients seen in the last few seconds, not all clients ever seen. With a fleet limit
+/// (<c>RateLimiting:Shared</c>) the fleet's one-second windows replace the bucket: two limits in a row would each spend
+/// permits on requests the other refuses.
 /// </summary>
-internal sealed class ClientRateLimiter : IDisposable
+internal sealed class ClientRateLimiter : IAsyncDisposable
 {
     private readonly PartitionedRateLimiter<UInt128> _limiter;
     private readonly ForwardedHeaders _forwarded;
     private readonly UInt128 _ipv6Mask;
+    private readonly IFleetRateLimit? _fleet;
 
-    public ClientRateLimiter(RateLimitingOptions options, ForwardedHeaders forwarded)
+    public ClientRateLimiter(RateLimitingOptions options, ForwardedHeaders forwarded, IFleetRateLimit? fleet = null)
     {
         _forwarded = forwarded;
+        _fleet = fleet;
         int prefix = options.IPv6PrefixLength;
         _ipv6Mask = prefix >= 128 ? UInt128.MaxValue : ~(UInt128.MaxValue >> prefix);
         var bucket = new TokenBucketRateLimiterOptions
@@ -57,6 +61,11 @@ internal sealed class ClientRateLimiter : IDisposable
     /// <summary>Takes one token from the bucket of <paramref name="key"/>.</summary>
     public bool TryAcquire(UInt128 key, out int retryAfterSeconds)
     {
+        if (_fleet is not null)
+        {
+            return _fleet.TryAcquire(key, out retryAfterSeconds);
+        }
+
         using RateLimitLease lease = _limiter.AttemptAcquire(key);
         if (lease.IsAcquired)
         {
@@ -92,5 +101,12 @@ internal sealed class ClientRateLimiter : IDisposable
         return mapped ? value : value & _ipv6Mask;
     }
 
-    public void Dispose() => _limiter.Dispose();
+    public async ValueTask DisposeAsync()
+    {
+        _limiter.Dispose();
+        if (_fleet is not null)
+        {
+            await _fleet.DisposeAsync().ConfigureAwait(false);
+        }
+    }
 }

@@ -1,4 +1,6 @@
 using System.Diagnostics.Metrics;
+using Loadwise.AotProxy.Configuration;
+using Loadwise.AotProxy.RateLimiting;
 #if LOADWISE_REDIS
 using Loadwise.Redis;
 #endif
@@ -70,6 +72,19 @@ internal sealed class SharedState : IAsyncDisposable
             _connection.Options.InstanceId);
     }
 
+    /// <summary>
+    /// Makes the per-client limit the proxies on this Redis and prefix share (<c>RateLimiting:Shared</c>): at most
+    /// <c>TokensPerSecond</c> per client per second across them; the caller disposes it.
+    /// </summary>
+    public IFleetRateLimit CreateRateLimit(RateLimitingOptions options) =>
+        new FleetRateLimit(new SharedRateLimit<UInt128>(_connection, new SharedRateLimitOptions
+        {
+            Name = "clients",
+            PermitsPerWindow = options.TokensPerSecond,
+            Window = TimeSpan.FromSeconds(1),
+            SyncInterval = TimeSpan.FromMilliseconds(options.SyncMs),
+        }));
+
     public async ValueTask DisposeAsync()
     {
         if (_health is not null)
@@ -79,6 +94,19 @@ internal sealed class SharedState : IAsyncDisposable
 
         await _connection.DisposeAsync().ConfigureAwait(false);
     }
+}
+
+/// <summary>The fleet's per-client limit over <see cref="SharedRateLimit{TKey}"/>, keyed by the client's address key.</summary>
+internal sealed class FleetRateLimit(SharedRateLimit<UInt128> limit) : IFleetRateLimit
+{
+    public bool TryAcquire(UInt128 client, out int retryAfterSeconds)
+    {
+        bool admitted = limit.TryAcquire(client, out TimeSpan retryAfter);
+        retryAfterSeconds = admitted ? 0 : Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds));
+        return admitted;
+    }
+
+    public ValueTask DisposeAsync() => limit.DisposeAsync();
 }
 #else
 
@@ -101,6 +129,9 @@ internal sealed class SharedState : IAsyncDisposable
 
     /// <summary>Never called in this build.</summary>
     public Task FollowAsync(HealthTracker<string> tracker) => throw new NotSupportedException($"built without Redis ({tracker})");
+
+    /// <summary>Never called in this build.</summary>
+    public IFleetRateLimit CreateRateLimit(RateLimitingOptions options) => throw new NotSupportedException($"built without Redis ({options.SyncMs})");
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }
