@@ -28,6 +28,9 @@ internal sealed class RedisStateKeys(string prefix)
             : null;
     }
 
+    /// <summary>The sorted set of the instances that vote on health, scored by their last heartbeat (Redis time, ms).</summary>
+    public RedisKey Voters => Prefix + "voters";
+
     /// <summary>The hash of one quota dimension of one node; all of a node's dimensions share the node's hash tag.</summary>
     public RedisKey Quota(string node, string dimension) => Prefix + "q{" + Escape(node) + "}" + dimension;
 

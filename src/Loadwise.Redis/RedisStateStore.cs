@@ -64,6 +64,17 @@ public sealed class RedisStateStore : IStateStore
         return 0
         """;
 
+    // ARGV: instance, timeout ms. Replies with the voters heard from within the timeout.
+    private const string HeartbeatScript = """
+        local t = redis.call('TIME')
+        local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+        local timeout = tonumber(ARGV[2])
+        redis.call('ZADD', KEYS[1], now, ARGV[1])
+        redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - timeout)
+        redis.call('PEXPIRE', KEYS[1], timeout * 2)
+        return redis.call('ZRANGE', KEYS[1], 0, -1)
+        """;
+
     private readonly RedisStateConnection _connection;
     private readonly ConcurrentDictionary<string, NodeState> _pending = new(StringComparer.Ordinal);
 
@@ -170,8 +181,31 @@ public sealed class RedisStateStore : IStateStore
         return entries;
     }
 
+    /// <summary>
+    /// Records this instance's heartbeat as a voter and returns the voters heard from within <paramref name="timeout"/>,
+    /// on Redis's clock.
+    /// </summary>
+    internal async Task<IReadOnlySet<string>> HeartbeatAsync(TimeSpan timeout)
+    {
+        RedisResult reply = await _connection.CallAsync(
+            _connection.Database.ScriptEvaluateAsync(HeartbeatScript, [_connection.Keys.Voters], [_connection.Options.InstanceId, (long)timeout.TotalMilliseconds]),
+            "heartbeat",
+            _connection.Options.InstanceId).ConfigureAwait(false);
+        var voters = new HashSet<string>(StringComparer.Ordinal);
+        foreach (RedisResult voter in (RedisResult[])reply!)
+        {
+            voters.Add(voter.ToString());
+        }
+
+        return voters;
+    }
+
+    /// <summary>Takes this instance out of the voters (when it stops).</summary>
+    internal Task<bool> LeaveVotersAsync() =>
+        _connection.CallAsync(_connection.Database.SortedSetRemoveAsync(_connection.Keys.Voters, _connection.Options.InstanceId), "heartbeat", _connection.Options.InstanceId);
+
     /// <summary>Reads several keys' merged states and votes in one pipelined batch; null for keys with nothing stored.</summary>
-    internal async Task<StoredVotes?[]> ReadManyAsync(IReadOnlyList<string> keys)
+    internal async Task<StoredVotes?[]> ReadManyAsync(IReadOnlyList<string> keys, IReadOnlySet<string>? voters = null)
     {
         IBatch batch = _connection.Database.CreateBatch();
         var reads = new Task<HashEntry[]>[keys.Count];
@@ -185,17 +219,17 @@ public sealed class RedisStateStore : IStateStore
         var results = new StoredVotes?[reads.Length];
         for (int i = 0; i < reads.Length; i++)
         {
-            results[i] = StoredVotes.Parse(keys[i], await reads[i].ConfigureAwait(false));
+            results[i] = StoredVotes.Parse(keys[i], await reads[i].ConfigureAwait(false), voters);
         }
 
         return results;
     }
 
     /// <summary>Reads one key's merged state and votes.</summary>
-    internal async Task<StoredVotes?> ReadAsync(string key)
+    internal async Task<StoredVotes?> ReadAsync(string key, IReadOnlySet<string>? voters = null)
     {
         HashEntry[] fields = await _connection.CallAsync(_connection.Database.HashGetAllAsync(_connection.Keys.State(key)), "get", key).ConfigureAwait(false);
-        return StoredVotes.Parse(key, fields);
+        return StoredVotes.Parse(key, fields, voters);
     }
 
     /// <summary>Records this instance's vote (its view of the node) without touching the merged state.</summary>

@@ -85,7 +85,8 @@ public sealed class SharedHealth<TId> : IAsyncDisposable
                 keys.Add(key);
             }
 
-            foreach (StoredVotes? read in await _store.ReadManyAsync(keys).ConfigureAwait(false))
+            IReadOnlySet<string>? voters = await HeartbeatAsync().ConfigureAwait(false);
+            foreach (StoredVotes? read in await _store.ReadManyAsync(keys, voters).ConfigureAwait(false))
             {
                 Consider(read);
             }
@@ -123,6 +124,7 @@ public sealed class SharedHealth<TId> : IAsyncDisposable
             await _connection.Multiplexer.GetSubscriber().UnsubscribeAsync(_connection.Keys.HealthChannel, OnMessage).ConfigureAwait(false);
             if (_connection.IsAvailable && _options.EjectQuorum > 1)
             {
+                await _store.LeaveVotersAsync().ConfigureAwait(false);
                 foreach (string key in _seen.Keys)
                 {
                     await _store.RemoveVoteAsync(key).ConfigureAwait(false);
@@ -160,6 +162,20 @@ public sealed class SharedHealth<TId> : IAsyncDisposable
         _timer = _connection.Options.TimeProvider.CreateTimer(static state => _ = ((SharedHealth<TId>)state!).ReconcileAsync(), this, _options.ReconcileInterval, _options.ReconcileInterval);
     }
 
+    /// <summary>
+    /// With a quorum, records this instance's heartbeat and gets the voters heard from lately (only their votes count);
+    /// null without one, when every vote is moot.
+    /// </summary>
+    private async Task<IReadOnlySet<string>?> HeartbeatAsync()
+    {
+        if (_options.EjectQuorum == 1)
+        {
+            return null;
+        }
+
+        return await _store.HeartbeatAsync(_options.EffectiveVoterTimeout).ConfigureAwait(false);
+    }
+
     private void OnMessage(RedisChannel channel, RedisValue message) => _ = OnMessageAsync(message.ToString());
 
     private async Task OnMessageAsync(string key)
@@ -171,7 +187,9 @@ public sealed class SharedHealth<TId> : IAsyncDisposable
 
         try
         {
-            Consider(await _store.ReadAsync(key).ConfigureAwait(false));
+            // Fresh voters: the announcing instance may have joined after this one's last reconcile.
+            IReadOnlySet<string>? voters = await HeartbeatAsync().ConfigureAwait(false);
+            Consider(await _store.ReadAsync(key, voters).ConfigureAwait(false));
         }
         catch (Exception)
         {

@@ -3,10 +3,13 @@ using StackExchange.Redis;
 
 namespace Loadwise.Redis;
 
-/// <summary>One state hash as read: the merged state and how many writers' own latest view is Unhealthy.</summary>
+/// <summary>
+/// One state hash as read: the merged state and how many writers' own latest view is Unhealthy, counting only the
+/// writers in <c>voters</c> (those with a recent heartbeat) when given, so a crashed instance's vote stops counting.
+/// </summary>
 internal sealed record StoredVotes(string Key, NodeState State, int UnhealthyVotes)
 {
-    public static StoredVotes? Parse(string key, HashEntry[] fields)
+    public static StoredVotes? Parse(string key, HashEntry[] fields, IReadOnlySet<string>? voters = null)
     {
         long status = -1, failures = 0, successes = 0, since = 0, retryAt = 0, updated = 0, version = 0;
         string writer = "";
@@ -25,7 +28,8 @@ internal sealed record StoredVotes(string Key, NodeState State, int UnhealthyVot
                 case "v": version = (long)field.Value; break;
                 case "w": writer = field.Value.ToString(); break;
                 default:
-                    if (name.StartsWith("o:", StringComparison.Ordinal) && IsUnhealthyVote(field.Value.ToString()))
+                    if (name.StartsWith("o:", StringComparison.Ordinal) && IsUnhealthyVote(field.Value.ToString())
+                        && (voters is null || voters.Contains(name[2..])))
                     {
                         unhealthy++;
                     }

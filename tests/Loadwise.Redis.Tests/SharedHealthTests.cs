@@ -1,3 +1,5 @@
+using StackExchange.Redis;
+
 namespace Loadwise.Redis.Tests;
 
 public sealed class SharedHealthTests(RedisServer server) : IClassFixture<RedisServer>
@@ -44,6 +46,28 @@ public sealed class SharedHealthTests(RedisServer server) : IClassFixture<RedisS
 
         b.Eject("a");
         await Eventually.HoldsAsync(() => c.Tracker.GetStatus("a") == HealthStatus.Unhealthy, TimeSpan.FromSeconds(1), "two votes eject a from c");
+    }
+
+    [Fact]
+    public async Task The_vote_of_an_instance_that_stopped_heartbeating_no_longer_counts_toward_the_quorum()
+    {
+        await using Instance a = await Instance.StartAsync(server, "a", "ghost:", quorum: 2);
+        await using Instance c = await Instance.StartAsync(server, "c", "ghost:", quorum: 2);
+        // A crashed instance's leftovers: an Unhealthy vote on node "b" and a heartbeat long past the voter timeout
+        // (three reconciles of 500 ms).
+        IDatabase db = a.Connection.Multiplexer.GetDatabase();
+        await db.HashSetAsync("ghost:s{loadwise:health:b}", "o:crashed", $"99:{(int)HealthStatus.Unhealthy}");
+        await db.SortedSetAddAsync("ghost:voters", "crashed", 0);
+
+        a.Eject("b");
+        await a.Tracker.FlushAsync();
+        await c.Health!.ReconcileAsync();
+        Assert.Equal(HealthStatus.Healthy, c.Tracker.GetStatus("b")); // one live vote of the two needed
+
+        // The same vote from an instance that heartbeats does count.
+        await using Instance d = await Instance.StartAsync(server, "d", "ghost:", quorum: 2);
+        d.Eject("b");
+        await Eventually.HoldsAsync(() => c.Tracker.GetStatus("b") == HealthStatus.Unhealthy, TimeSpan.FromSeconds(1), "two live votes eject b from c");
     }
 
     [Fact]
