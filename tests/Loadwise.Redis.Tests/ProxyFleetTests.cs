@@ -176,6 +176,77 @@ public sealed partial class ProxyFleetTests(RedisServer server) : IClassFixture<
         Assert.True(refused > 0);
     }
 
+    [Fact]
+    public async Task A_paused_Redis_slows_no_request_through_either_proxy()
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        int[] backendPorts = [FreePort(), FreePort(), FreePort()];
+        foreach (int port in backendPorts)
+        {
+            StartBackend(port);
+        }
+
+        int portA = FreePort(), portB = FreePort();
+        StartProxy(portA, backendPorts, passive: true, probeMs: 300);
+        StartProxy(portB, backendPorts, passive: true, probeMs: 300);
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        foreach (int port in new[] { portA, portB })
+        {
+            await Eventually.HoldsAsync(() => TryGet(client, port), TimeSpan.FromSeconds(30), $"proxy on {port} answers");
+        }
+
+        // Two seconds of load with Redis up, then two with it stopped (SIGSTOP: connections stay open, nothing answers).
+        (int Ok, int Failed, TimeSpan Slowest) before = await TimedLoadAsync(client, [portA, portB], TimeSpan.FromSeconds(2));
+        server.Pause();
+        (int Ok, int Failed, TimeSpan Slowest) paused;
+        try
+        {
+            paused = await TimedLoadAsync(client, [portA, portB], TimeSpan.FromSeconds(2));
+        }
+        finally
+        {
+            server.Resume();
+        }
+
+        TestContext.Current.TestOutputHelper?.WriteLine($"Redis up: {before.Ok} ok, slowest {before.Slowest.TotalMilliseconds:0} ms; paused: {paused.Ok} ok, {paused.Failed} failed, slowest {paused.Slowest.TotalMilliseconds:0} ms");
+        Assert.Equal(0, before.Failed + paused.Failed);
+        // A request that waited on Redis would wait out its 250 ms operation timeout: throughput would collapse.
+        Assert.True(paused.Ok >= before.Ok / 2, $"{paused.Ok} requests with Redis paused against {before.Ok} with it up");
+        Assert.True(paused.Slowest < TimeSpan.FromSeconds(1), $"slowest request with Redis paused: {paused.Slowest.TotalMilliseconds} ms");
+        await Task.Delay(100, ct);
+    }
+
+    private static async Task<(int Ok, int Failed, TimeSpan Slowest)> TimedLoadAsync(HttpClient client, int[] ports, TimeSpan duration)
+    {
+        int ok = 0, failed = 0;
+        long slowest = 0;
+        using var stop = new CancellationTokenSource(duration);
+        await Task.WhenAll(ports.SelectMany(port => new[] { port, port }).Select(port => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                long started = Stopwatch.GetTimestamp();
+                try
+                {
+                    using HttpResponseMessage response = await client.GetAsync(new Uri($"http://127.0.0.1:{port}/"), CancellationToken.None);
+                    Interlocked.Increment(ref response.StatusCode == HttpStatusCode.OK ? ref ok : ref failed);
+                }
+                catch (HttpRequestException)
+                {
+                    Interlocked.Increment(ref failed);
+                }
+
+                long took = Stopwatch.GetTimestamp() - started;
+                long seen = Volatile.Read(ref slowest);
+                while (took > seen && Interlocked.CompareExchange(ref slowest, took, seen) != seen)
+                {
+                    seen = Volatile.Read(ref slowest);
+                }
+            }
+        })));
+        return (ok, failed, Stopwatch.GetElapsedTime(0, slowest));
+    }
+
     private int Lines(Process process, string containing) =>
         _output[process].Count(line => line.Contains("Redis state store", StringComparison.Ordinal) && line.Contains(containing, StringComparison.Ordinal));
 
