@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace Loadwise.Internal;
 
@@ -59,7 +60,6 @@ internal sealed class MaglevTable<TId>
 
     private void Fill(TId[] ids, int[] weights, int size)
     {
-        Array.Fill(Entries, -1);
         int count = ids.Length;
         var nodes = new List<int>(count);
         var seen = new HashSet<TId>(count);
@@ -75,7 +75,8 @@ internal sealed class MaglevTable<TId>
 
         if (nodes.Count == 0)
         {
-            return; // every entry stays -1: no node can own a key
+            Array.Fill(Entries, -1); // no node can own a key (otherwise the fill below writes every entry)
+            return;
         }
 
         // Turns go in the order of the ids' hashes, not the candidates', so that the table does not depend on the order
@@ -88,18 +89,20 @@ internal sealed class MaglevTable<TId>
 
         nodes.Sort((a, b) => idHashes[a] != idHashes[b] ? idHashes[a].CompareTo(idHashes[b]) : a.CompareTo(b));
         int n = nodes.Count;
-        var position = new long[n];
-        var skip = new long[n];
+        var position = new int[n];
+        var skip = new int[n];
         var target = new long[n];
         for (int j = 0; j < n; j++)
         {
             ulong idHash = idHashes[nodes[j]];
-            position[j] = (long)(StableHash.Combine(idHash, 0x6D61676C65764F66UL) % (ulong)size);
-            skip[j] = (long)(StableHash.Combine(idHash, 0x6D61676C6576536BUL) % (ulong)(size - 1)) + 1;
+            position[j] = (int)(StableHash.Combine(idHash, 0x6D61676C65764F66UL) % (ulong)size);
+            skip[j] = (int)(StableHash.Combine(idHash, 0x6D61676C6576536BUL) % (ulong)(size - 1)) + 1;
         }
 
-        // Occupancy is probed in a bitmap (8 KiB at M = 65,537, in L1) rather than in the 4-byte entries.
+        // Occupancy is probed in a bitmap (8 KiB at M = 65,537, in L1) rather than in the 4-byte entries. The probe loop
+        // runs about M ln M times in all, so it reads the bitmap without bounds checks (slot < size always holds).
         var taken = new ulong[(size + 63) >> 6];
+        ref ulong bits = ref MemoryMarshal.GetArrayDataReference(taken);
         int filled = 0;
         for (long round = 1; filled < size; round++)
         {
@@ -112,21 +115,22 @@ internal sealed class MaglevTable<TId>
                 }
 
                 target[j] += maxWeight;
-                long slot = position[j];
-                while ((taken[slot >> 6] & (1UL << (int)(slot & 63))) != 0)
+                int slot = position[j];
+                int step = skip[j];
+                while ((Unsafe.Add(ref bits, slot >> 6) & (1UL << slot)) != 0)
                 {
-                    slot += skip[j];
+                    slot += step;
                     if (slot >= size)
                     {
                         slot -= size;
                     }
                 }
 
-                taken[slot >> 6] |= 1UL << (int)(slot & 63);
+                Unsafe.Add(ref bits, slot >> 6) |= 1UL << slot;
                 Entries[slot] = node;
                 _owns[node] = true;
                 filled++;
-                slot += skip[j];
+                slot += step;
                 position[j] = slot >= size ? slot - size : slot;
             }
         }
