@@ -6,6 +6,7 @@
 #   bash bench/proxy/compare.sh 5 artifacts/aot-before/loadwise-proxy artifacts/aot/loadwise-proxy
 #   bash bench/proxy/compare.sh 5 artifacts/aot/loadwise-proxy nginx      # "nginx": nginx as the proxy, 2 workers
 #   bash bench/proxy/compare.sh 5 artifacts/aot/loadwise-proxy haproxy    # "haproxy": HAProxy, 2 threads, http-reuse
+#   BODY_BYTES=65536 bash bench/proxy/compare.sh 5 A B                     # POST /upload with a 64 KiB body instead
 #
 # A proxy binary is started with --config <a config listening on 127.0.0.1:9281>. Each wrk run stops by itself.
 set -euo pipefail
@@ -18,7 +19,8 @@ for proxy in "$a" "$b"; do
   [ "$proxy" = nginx ] || [ "$proxy" = haproxy ] || [ -x "$proxy" ] || { echo "$proxy: not an executable; publish it first (see README, Publish the native binary)" >&2; exit 1; }
 done
 
-BACKEND=9280; PROXY=9281; CORES=$(nproc); DURATION=${DURATION:-8s}
+BACKEND=9280; PROXY=9281; CORES=$(nproc); DURATION=${DURATION:-8s}; BODY_BYTES=${BODY_BYTES:-0}
+[[ "$BODY_BYTES" =~ ^[0-9]+$ ]] || { echo "BODY_BYTES: got '$BODY_BYTES', expected a byte count (0: GET)" >&2; exit 2; }
 work=$(mktemp -d /tmp/loadwise-compare.XXXXXX); chmod 755 "$work"
 cleanup() {
   [ -n "${proxy_pid:-}" ] && kill "$proxy_pid" 2>/dev/null || true
@@ -33,8 +35,16 @@ head -c 1024 /dev/zero | tr '\0' 'x' > "$work/www/index.html"
 nginx_conf() { # file listen pid-file extra-http-lines
   printf 'worker_processes %s;\npid %s;\nerror_log %s/logs/error.log warn;\nevents { worker_connections 4096; }\nhttp {\n  access_log off;\n  keepalive_requests 1000000;\n%s\n}\n' "$CORES" "$3" "$work" "$4" > "$1"
 }
-nginx_conf "$work/backend.conf" "$BACKEND" "$work/backend.pid" "  server { listen 127.0.0.1:$BACKEND; root $work/www; location / { index index.html; } }"
+# POST /upload is answered as bench/proxy/run.sh's backend answers it: 200 with a short body, the request body read.
+nginx_conf "$work/backend.conf" "$BACKEND" "$work/backend.pid" "  client_body_buffer_size 128k;
+  server { listen 127.0.0.1:$BACKEND; root $work/www; location / { index index.html; } location /upload { return 200 \"ok\\n\"; } }"
+request=(--latency "http://127.0.0.1:$PROXY/")
+if [ "$BODY_BYTES" -gt 0 ]; then
+  printf 'wrk.method = "POST"\nwrk.body = string.rep("x", %s)\n' "$BODY_BYTES" > "$work/post.lua"
+  request=(--latency -s "$work/post.lua" "http://127.0.0.1:$PROXY/upload")
+fi
 nginx_conf "$work/proxy.conf" "$PROXY" "$work/proxy.pid" "  upstream backend { server 127.0.0.1:$BACKEND; keepalive 128; }
+  client_body_buffer_size 128k;
   server { listen 127.0.0.1:$PROXY; location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
 # The same HAProxy setup as bench/proxy/run.sh's row.
 printf 'global\n  nbthread %s\n  maxconn 4000\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 30s\n  timeout server 30s\n  http-reuse always\nfrontend fe\n  bind 127.0.0.1:%s\n  default_backend be\nbackend be\n  server s1 127.0.0.1:%s\n' \
@@ -55,12 +65,12 @@ one_run() { # label proxy
     [ $SECONDS -ge $deadline ] && { echo "$1: no 200 within 30 s; see $work/logs" >&2; exit 1; }
     sleep 0.05
   done
-  wrk -t2 -c64 -d2s "http://127.0.0.1:$PROXY/" > /dev/null
+  wrk -t2 -c64 -d2s "${request[@]}" > /dev/null
   local procs ticks0 ticks1
   procs="$proxy_pid $(pgrep -P "$proxy_pid" | tr '\n' ' ')"
   ticks() { local u=0 s=0 p x y; for p in $procs; do read -r x y < <(awk '{print $14, $15}' "/proc/$p/stat"); u=$((u + x)); s=$((s + y)); done; echo "$u $s"; }
   ticks0=$(ticks)
-  wrk -t2 -c64 -d"$DURATION" --latency "http://127.0.0.1:$PROXY/" > "$work/wrk.txt"
+  wrk -t2 -c64 -d"$DURATION" "${request[@]}" > "$work/wrk.txt"
   ticks1=$(ticks)
   kill "$proxy_pid"; wait "$proxy_pid" 2>/dev/null || true; proxy_pid=
   awk -v l="$1" -v t0="$ticks0" -v t1="$ticks1" -v hz="$(getconf CLK_TCK)" '

@@ -93,14 +93,17 @@ public sealed class EventLoopTests : IDisposable
         await WaitUntilAsync(() => socket.PeerClosed);
     }
 
-    [Fact]
-    public async Task A_send_larger_than_the_kernel_buffers_waits_for_room_and_delivers_every_byte()
+    [Theory]
+    [InlineData(16 * 1024 * 1024, 0)] // one buffer
+    [InlineData(100, 16 * 1024 * 1024)] // a head and a body beside it (one gather send): the body's rest waits for room
+    [InlineData(8 * 1024 * 1024, 8 * 1024 * 1024)] // the head's own rest waits for room, then the body goes
+    public async Task A_send_larger_than_the_kernel_buffers_waits_for_room_and_delivers_every_byte(int headBytes, int bodyBytes)
     {
         using SocketPair pair = await ConnectPairAsync();
         (LoopSocket socket, Socket peer) = (pair.Socket, pair.Peer);
-        byte[] data = new byte[16 * 1024 * 1024];
+        byte[] data = new byte[headBytes + bodyBytes];
         new Random(7).NextBytes(data);
-        ValueTask sending = socket.SendAsync(data, Ct);
+        ValueTask sending = bodyBytes == 0 ? socket.SendAsync(data, Ct) : socket.SendAsync(data.AsMemory(0, headBytes), data.AsMemory(headBytes), Ct);
         Assert.False(sending.IsCompleted, "16 MiB cannot fit in the socket buffers before the peer reads");
 
         var received = new MemoryStream();

@@ -26,6 +26,10 @@ internal readonly struct ConnectionSocket
     public ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
         _loop is { } loop ? loop.SendAsync(data, cancellationToken) : SocketSends.SendAsync(_socket!, data, cancellationToken);
 
+    /// <summary>Sends all of <paramref name="head"/>, then all of <paramref name="body"/>: one gather send on the event loop.</summary>
+    public ValueTask SendAsync(ReadOnlyMemory<byte> head, ReadOnlyMemory<byte> body, CancellationToken cancellationToken) =>
+        _loop is { } loop ? loop.SendAsync(head, body, cancellationToken) : SendInTurnAsync(_socket!, head, body, cancellationToken);
+
     /// <summary>Receives into <paramref name="buffer"/>: the count, 0 when the peer closed.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
@@ -77,6 +81,12 @@ internal readonly struct ConnectionSocket
         {
             return -1;
         }
+    }
+
+    private static async ValueTask SendInTurnAsync(Socket socket, ReadOnlyMemory<byte> head, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    {
+        await SocketSends.SendAsync(socket, head, cancellationToken).ConfigureAwait(false);
+        await SocketSends.SendAsync(socket, body, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Closes the socket.</summary>

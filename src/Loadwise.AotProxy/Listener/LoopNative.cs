@@ -23,6 +23,29 @@ internal struct SocketAddressBuffer
     private readonly uint _d;
 }
 
+/// <summary>struct iovec: one buffer of a gather send.</summary>
+internal unsafe struct IoVector
+{
+    public byte* Base;
+    public nuint Length;
+}
+
+/// <summary>
+/// struct msghdr on 64-bit Linux, zeroed but for the buffers: glibc's size_t counts and musl's int counts with padding
+/// read the same when the padding is zero (little-endian).
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct MessageHeader
+{
+    public void* Name;
+    public uint NameLength;
+    public IoVector* Vectors;
+    public nuint VectorCount;
+    public void* Control;
+    public nuint ControlLength;
+    public int Flags;
+}
+
 /// <summary>
 /// The Linux system calls the event loop makes (through libc, bound at link time in the native binary), and the
 /// constants they take. Raw descriptors, no SafeHandle: the loop owns each descriptor and closes it once, itself.
@@ -113,6 +136,9 @@ internal static unsafe partial class LoopNative
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial nint send(int fd, byte* buffer, nuint length, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial nint sendmsg(int fd, MessageHeader* message, int flags);
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int shutdown(int fd, int how);

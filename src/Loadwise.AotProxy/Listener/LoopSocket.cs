@@ -183,6 +183,66 @@ internal sealed partial class LoopSocket : LoopHandle, IDisposable, IValueTaskSo
         }
     }
 
+    /// <summary>
+    /// Sends all of <paramref name="head"/> and then <paramref name="body"/>, in one gather send when the kernel takes
+    /// them (a request head and a body held elsewhere, without copying the body behind the head).
+    /// </summary>
+    public ValueTask SendAsync(ReadOnlyMemory<byte> head, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    {
+        int seen = _write.Sequence;
+        int sent = TrySend(head.Span, body.Span);
+        if (sent >= head.Length)
+        {
+            return sent - head.Length == body.Length ? default : SendRestAsync(body[(sent - head.Length)..], seen, cancellationToken);
+        }
+
+        return SendBothRestAsync(head[sent..], body, seen, cancellationToken);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private async ValueTask SendBothRestAsync(ReadOnlyMemory<byte> head, ReadOnlyMemory<byte> body, int seen, CancellationToken cancellationToken)
+    {
+        await SendRestAsync(head, seen, cancellationToken).ConfigureAwait(false);
+        await SendAsync(body, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>One non-blocking gather send of two buffers: the bytes the kernel took from both, 0 when it had no room.</summary>
+    public unsafe int TrySend(ReadOnlySpan<byte> first, ReadOnlySpan<byte> second)
+    {
+        ThrowIfClosed();
+        IoVector* vectors = stackalloc IoVector[2];
+        while (true)
+        {
+            nint sent;
+            fixed (byte* a = first)
+            fixed (byte* b = second)
+            {
+                vectors[0] = new IoVector { Base = a, Length = (nuint)first.Length };
+                vectors[1] = new IoVector { Base = b, Length = (nuint)second.Length };
+                MessageHeader message = default;
+                message.Vectors = vectors;
+                message.VectorCount = 2;
+                sent = sendmsg(Fd, &message, MSG_DONTWAIT | MSG_NOSIGNAL);
+            }
+
+            if (sent >= 0)
+            {
+                return (int)sent;
+            }
+
+            int errno = Errno;
+            if (errno == EAGAIN)
+            {
+                return 0;
+            }
+
+            if (errno != EINTR)
+            {
+                throw Failed("send", errno);
+            }
+        }
+    }
+
     /// <summary>One non-blocking send: the bytes the kernel took, 0 when it had no room.</summary>
     public unsafe int TrySend(ReadOnlySpan<byte> data)
     {

@@ -187,5 +187,8 @@ internal sealed class BackendConnection : IDisposable
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken) => _socket.SendAsync(data, cancellationToken);
 
+    /// <summary>Sends a request head and a body held elsewhere, in one gather send when the kernel takes both.</summary>
+    public ValueTask SendAsync(ReadOnlyMemory<byte> head, ReadOnlyMemory<byte> body, CancellationToken cancellationToken) => _socket.SendAsync(head, body, cancellationToken);
+
     public void Dispose() => _socket.Dispose();
 }

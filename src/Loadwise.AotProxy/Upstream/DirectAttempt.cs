@@ -52,28 +52,38 @@ internal sealed class DirectAttempt(Backend backend, ConnectionPool pool, Upstre
                     }
 
                     // Written into the connection's empty receive buffer, as it goes out whole before the response is
-                    // read into that buffer: no buffer rented per request (only a head and body over 16 KiB rent). A
-                    // body the exchange holds whole goes in the same send; a larger one streams after the head.
+                    // read into that buffer: no buffer rented per request (only a head over 16 KiB rents). A body the
+                    // exchange holds whole goes in the same send when both fit that buffer, else in a second send; a
+                    // larger one streams after the head.
                     requestHead.Dispose();
                     requestHead = new HttpOutputBuffer(connection.Buffer);
                     exchange.WriteRequestHead(ref requestHead, in target);
                     bool streamed = false;
+                    ReadOnlyMemory<byte> separateBody = default;
                     if (exchange.BodyLength != 0)
                     {
-                        if (exchange.TryGetBufferedBody(out ReadOnlyMemory<byte> body))
+                        if (!exchange.TryGetBufferedBody(out ReadOnlyMemory<byte> body))
+                        {
+                            streamed = true;
+                        }
+                        else if (requestHead.Written.Length + body.Length <= connection.Buffer.Length)
                         {
                             requestHead.Append(body.Span);
                         }
                         else
                         {
-                            streamed = true;
+                            // Sent from where it is held, in one gather send with the head: no copy behind the head.
+                            separateBody = body;
                         }
                     }
 
                     connection.BeginExchange();
                     try
                     {
-                        await connection.SendAsync(requestHead.Written, cancellation).ConfigureAwait(false);
+                        await (separateBody.IsEmpty
+                            ? connection.SendAsync(requestHead.Written, cancellation)
+                            : connection.SendAsync(requestHead.Written, separateBody, cancellation)).ConfigureAwait(false);
+
                         if (streamed)
                         {
                             requestHead.Dispose();
