@@ -83,7 +83,12 @@ internal sealed partial class ProxyServer : IAsyncDisposable
             // Registered after the socket transport, so Kestrel binds IP endpoints with it (the last factory that can bind wins).
             int threads = options.Performance.EventLoopThreads > 0 ? options.Performance.EventLoopThreads : Environment.ProcessorCount;
             builder.Services.AddSingleton<IConnectionListenerFactory>(services =>
-                new LoopTransportFactory(threads, options.Performance.WaitForDataBeforeAllocatingBuffer, services.GetRequiredService<ILoggerFactory>().CreateLogger("Loadwise.EventLoop")));
+                new LoopTransportFactory(
+                    threads,
+                    options.Performance.WaitForDataBeforeAllocatingBuffer,
+                    services.GetRequiredService<ILoggerFactory>().CreateLogger("Loadwise.EventLoop"),
+                    // Kestrel's block pool, as its socket transport takes.
+                    services.GetService<IMemoryPoolFactory<byte>>() is { } pools ? new LoopPipeOptions(pools.Create(new MemoryPoolOptions { Owner = "loadwise-event-loop" })) : null));
         }
 
         // Before Kestrel is configured: a certificate that does not load stops the start here, with its file named.

@@ -23,13 +23,11 @@ namespace Loadwise.AotProxy.Listener;
 ///     await loop.Socket.SendAsync(response, token);
 /// }
 /// </code></example>
-internal sealed class LoopConnection : ConnectionContext, IConnectionIdFeature, IConnectionTransportFeature, IConnectionItemsFeature, IConnectionEndPointFeature, IConnectionLifetimeFeature, IDirectConnectionFeature
+internal sealed class LoopConnection : ConnectionContext, IConnectionIdFeature, IConnectionTransportFeature, IConnectionItemsFeature, IConnectionEndPointFeature, IConnectionLifetimeFeature, IDirectConnectionFeature, IMemoryPoolFeature
 {
-    // Kestrel's defaults for its socket transport: at most 1 MiB read ahead of the application, 64 KiB of output queued.
-    private static readonly PipeOptions InputOptions = new(MemoryPool<byte>.Shared, PipeScheduler.Inline, PipeScheduler.Inline, 1024 * 1024, 512 * 1024, useSynchronizationContext: false);
-    private static readonly PipeOptions OutputOptions = new(MemoryPool<byte>.Shared, PipeScheduler.Inline, PipeScheduler.Inline, 64 * 1024, 32 * 1024, useSynchronizationContext: false);
     private static long s_ids;
 
+    private readonly LoopPipeOptions _pipes;
     private readonly CancellationTokenSource _closed = new();
     private readonly Lock _pumpLock = new();
     private IDuplexPipe? _transport;
@@ -42,8 +40,12 @@ internal sealed class LoopConnection : ConnectionContext, IConnectionIdFeature, 
     private IDictionary<object, object?>? _items;
     private int _closedFired;
 
-    public LoopConnection(LoopSocket socket, EndPoint? localEndPoint, bool releaseInputWhileWaiting)
+    /// <summary>Gets the pool this connection's pipes, and Kestrel's buffers for it, rent from.</summary>
+    public MemoryPool<byte> MemoryPool => _pipes.Pool;
+
+    public LoopConnection(LoopSocket socket, EndPoint? localEndPoint, bool releaseInputWhileWaiting, LoopPipeOptions? pipes = null)
     {
+        _pipes = pipes ?? LoopPipeOptions.Shared;
         Socket = socket;
         LocalEndPoint = localEndPoint;
         RemoteEndPoint = socket.RemoteEndPoint;
@@ -56,6 +58,9 @@ internal sealed class LoopConnection : ConnectionContext, IConnectionIdFeature, 
         Features.Set<IConnectionLifetimeFeature>(this);
         Features.Set(this);
         Features.Set<IDirectConnectionFeature>(this);
+        // Kestrel rents its own buffers (a chunked body's pipe) from the connection's pool; without one it takes the
+        // shared array pool, whose blocks rented on one thread and returned on another end up allocated anew.
+        Features.Set<IMemoryPoolFeature>(this);
         socket.OnBroken(static state => ((LoopConnection)state!).FireClosed(), this);
     }
 
@@ -133,8 +138,8 @@ internal sealed class LoopConnection : ConnectionContext, IConnectionIdFeature, 
         {
             if (_transport is null)
             {
-                _input = new Pipe(InputOptions);
-                _output = new Pipe(OutputOptions);
+                _input = new Pipe(_pipes.Input);
+                _output = new Pipe(_pipes.Output);
                 _transport = new DuplexPipe(_input.Reader, _output.Writer);
                 byte[]? replay = DirectInput.TakeUnconsumed();
                 _receiving = ReceiveAsync(_input.Writer, replay);

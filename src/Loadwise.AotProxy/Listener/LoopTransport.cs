@@ -15,7 +15,7 @@ namespace Loadwise.AotProxy.Listener;
 /// <example><code>
 /// builder.Services.AddSingleton&lt;IConnectionListenerFactory&gt;(services =&gt; new LoopTransportFactory(Environment.ProcessorCount, false, logger));
 /// </code></example>
-internal sealed class LoopTransportFactory(int workers, bool waitForDataBeforeAllocatingBuffer, ILogger logger) : IConnectionListenerFactory, IConnectionListenerFactorySelector, IDisposable
+internal sealed class LoopTransportFactory(int workers, bool waitForDataBeforeAllocatingBuffer, ILogger logger, LoopPipeOptions? pipes = null) : IConnectionListenerFactory, IConnectionListenerFactorySelector, IDisposable
 {
     private readonly Lazy<EventLoopGroup> _group = new(() => new EventLoopGroup(workers, logger));
 
@@ -31,7 +31,7 @@ internal sealed class LoopTransportFactory(int workers, bool waitForDataBeforeAl
             throw new NotSupportedException($"the event-loop transport binds IP endpoints only, not {endpoint}");
         }
 
-        return new ValueTask<IConnectionListener>(new LoopListener(Group, ip, waitForDataBeforeAllocatingBuffer));
+        return new ValueTask<IConnectionListener>(new LoopListener(Group, ip, waitForDataBeforeAllocatingBuffer, pipes));
     }
 
     public void Dispose()
@@ -52,9 +52,10 @@ internal sealed class LoopListener : IConnectionListener
     private readonly List<LoopListenSocket> _sockets = [];
     private int _unbound;
 
-    public LoopListener(EventLoopGroup group, IPEndPoint endPoint, bool waitForDataBeforeAllocatingBuffer)
+    public LoopListener(EventLoopGroup group, IPEndPoint endPoint, bool waitForDataBeforeAllocatingBuffer, LoopPipeOptions? pipes = null)
     {
         WaitForDataBeforeAllocatingBuffer = waitForDataBeforeAllocatingBuffer;
+        Pipes = pipes ?? LoopPipeOptions.Shared;
         try
         {
             foreach (EventLoopWorker worker in group.Workers)
@@ -81,6 +82,9 @@ internal sealed class LoopListener : IConnectionListener
     public EndPoint EndPoint { get; }
 
     /// <summary>Gets whether an idle connection gives its read buffer back while it waits (Kestrel's option of that name).</summary>
+    /// <summary>Gets the options of the accepted connections' pipes to Kestrel.</summary>
+    public LoopPipeOptions Pipes { get; }
+
     public bool WaitForDataBeforeAllocatingBuffer { get; }
 
     internal void Accepted(LoopConnection connection)
@@ -248,7 +252,7 @@ internal sealed unsafe class LoopListenSocket : LoopHandle, IDisposable
                 continue;
             }
 
-            _listener.Accepted(new LoopConnection(socket, LocalEndPoint, _listener.WaitForDataBeforeAllocatingBuffer));
+            _listener.Accepted(new LoopConnection(socket, LocalEndPoint, _listener.WaitForDataBeforeAllocatingBuffer, _listener.Pipes));
         }
     }
 
