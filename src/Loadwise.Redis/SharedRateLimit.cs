@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
 
 namespace Loadwise.Redis;
@@ -66,6 +67,8 @@ public sealed class SharedRateLimit<TKey> : IAsyncDisposable
         end
         return reply
         """;
+
+    private const int BatchKeys = 1_000;
 
     private readonly RedisStateConnection _connection;
     private readonly SharedRateLimitOptions _options;
@@ -195,7 +198,6 @@ public sealed class SharedRateLimit<TKey> : IAsyncDisposable
     {
         long window = NowMs() / _windowMs;
         var sent = new List<Sent>();
-        var arguments = new List<RedisValue> { _connection.Options.InstanceId, _windowMs, _memberTtlMs, _options.PermitsPerWindow };
         bool available = _connection.IsAvailable;
         foreach (KeyValuePair<TKey, Entry> pair in _entries)
         {
@@ -228,37 +230,59 @@ public sealed class SharedRateLimit<TKey> : IAsyncDisposable
 
                 entry.Reserved -= giveBack;
                 entry.Unreserved = 0;
-                sent.Add(new Sent(entry, charge + giveBack, giveBack));
-                arguments.Add(entry.Name);
-                arguments.Add(charge);
-                arguments.Add(ask);
+                sent.Add(new Sent(entry, charge + giveBack, giveBack, charge, ask));
             }
+        }
+
+        if (!available)
+        {
+            return;
+        }
+
+        // In scripts of at most BatchKeys keys, so that one busy window does not hold Redis's single thread for long;
+        // one script even with none, as the heartbeat.
+        for (int from = 0; from == 0 || from < sent.Count; from += BatchKeys)
+        {
+            await SyncBatchAsync(window, sent, from, Math.Min(BatchKeys, sent.Count - from)).ConfigureAwait(false);
+        }
+    }
+
+    private async Task SyncBatchAsync(long window, List<Sent> sent, int from, int count)
+    {
+        var arguments = new RedisValue[4 + (3 * count)];
+        arguments[0] = _connection.Options.InstanceId;
+        arguments[1] = _windowMs;
+        arguments[2] = _memberTtlMs;
+        arguments[3] = _options.PermitsPerWindow;
+        for (int i = 0; i < count; i++)
+        {
+            Sent one = sent[from + i];
+            arguments[4 + (3 * i)] = one.Entry.Name;
+            arguments[5 + (3 * i)] = one.Charge;
+            arguments[6 + (3 * i)] = one.Ask;
         }
 
         RedisResult[]? reply = null;
-        if (available)
+        try
         {
-            try
-            {
-                long asked = _time.GetUtcNow().ToUnixTimeMilliseconds();
-                reply = (RedisResult[]?)await _connection.CallAsync(
-                    _connection.Database.ScriptEvaluateAsync(SyncScript, [_windowKeyPrefix + window.ToString(System.Globalization.CultureInfo.InvariantCulture), _members], [.. arguments]),
-                    "rate sync",
-                    _options.Name).ConfigureAwait(false);
-                long received = _time.GetUtcNow().ToUnixTimeMilliseconds();
-                TakeClockSample((long)reply![0], asked, received);
-                Volatile.Write(ref _instances, Math.Max(1, (int)reply[1]));
-            }
-            catch (Exception e) when (e is RedisException or TimeoutException or InvalidCastException or NullReferenceException)
-            {
-                reply = null; // counted and logged once by the connection
-            }
+            long asked = _time.GetUtcNow().ToUnixTimeMilliseconds();
+            reply = (RedisResult[]?)await _connection.CallAsync(
+                _connection.Database.ScriptEvaluateAsync(SyncScript, [_windowKeyPrefix + window.ToString(System.Globalization.CultureInfo.InvariantCulture), _members], arguments),
+                "rate sync",
+                _options.Name).ConfigureAwait(false);
+            long received = _time.GetUtcNow().ToUnixTimeMilliseconds();
+            TakeClockSample((long)reply![0], asked, received);
+            Volatile.Write(ref _instances, Math.Max(1, (int)reply[1]));
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException or InvalidCastException or NullReferenceException)
+        {
+            reply = null; // counted and logged once by the connection
         }
 
-        bool answered = reply is not null && reply.Length == 2 + sent.Count;
-        for (int i = 0; i < sent.Count; i++)
+        bool answered = reply is not null && reply.Length == 2 + count;
+        for (int i = 0; i < count; i++)
         {
-            (Entry entry, int spent, int givenBack) = sent[i];
+            (Entry entry, int spent, int givenBack, _, _) = sent[from + i];
             lock (entry)
             {
                 if (entry.Window != window)
@@ -317,7 +341,15 @@ public sealed class SharedRateLimit<TKey> : IAsyncDisposable
         {
             while (await timer.WaitForNextTickAsync(_stopping.Token).ConfigureAwait(false))
             {
-                await SyncAsync().ConfigureAwait(false);
+                try
+                {
+                    await SyncAsync().ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // The loop outlives any one failure: a stopped sync would leave every key at its provisional share.
+                    _connection.Options.Logger?.LogWarning("Shared rate limit {Name}: a sync failed ({Error}); the next one retries", _options.Name, e.Message);
+                }
             }
         }
         catch (OperationCanceledException)
@@ -326,7 +358,7 @@ public sealed class SharedRateLimit<TKey> : IAsyncDisposable
         }
     }
 
-    private readonly record struct Sent(Entry Entry, int Spent, int GivenBack);
+    private readonly record struct Sent(Entry Entry, int Spent, int GivenBack, int Charge, int Ask);
 
     /// <summary>One key's permits in the current window; guarded by its own lock.</summary>
     private sealed class Entry(string name)

@@ -40,6 +40,12 @@ internal sealed class LoopTransportFactory(int workers, bool waitForDataBeforeAl
         {
             _group.Value.Dispose();
         }
+
+        // After the workers stopped: nothing rents from the pool any more (the shared one is not ours to dispose).
+        if (pipes is not null && !ReferenceEquals(pipes, LoopPipeOptions.Shared))
+        {
+            pipes.Pool.Dispose();
+        }
     }
 }
 
@@ -81,10 +87,10 @@ internal sealed class LoopListener : IConnectionListener
 
     public EndPoint EndPoint { get; }
 
-    /// <summary>Gets whether an idle connection gives its read buffer back while it waits (Kestrel's option of that name).</summary>
     /// <summary>Gets the options of the accepted connections' pipes to Kestrel.</summary>
     public LoopPipeOptions Pipes { get; }
 
+    /// <summary>Gets whether an idle connection gives its read buffer back while it waits (Kestrel's option of that name).</summary>
     public bool WaitForDataBeforeAllocatingBuffer { get; }
 
     internal void Accepted(LoopConnection connection)

@@ -88,26 +88,50 @@ internal sealed class BackendConnection : IDisposable
     public bool HasInputOrEnded() => _socket.HasInputOrEnded();
 
     /// <summary>
-    /// Returns whether an upload in progress should go on: while the backend sent nothing, or the start of an interim
-    /// or successful answer (a streaming backend, such as an echo, answers early and reads on); not once it closed or
-    /// began any other answer, which refuses the body (RFC 9112 section 9.5: cease transmitting the body).
+    /// Returns whether an upload in progress should go on: while the backend sent nothing, or interim answers and then
+    /// the start of a successful one (a streaming backend, such as an echo, answers early and reads on); not once it
+    /// closed or began any other answer, which refuses the body (RFC 9112 section 9.5: cease transmitting the body).
+    /// <paramref name="answered"/> says whether any answer byte came: the connection then ran ahead of the request and
+    /// is not reused, whatever the backend does with the rest of the body.
     /// </summary>
-    public bool TakesMoreBody()
+    public bool TakesMoreBody(out bool answered)
     {
-        // "HTTP/1.1 2": the status's first digit is the tenth byte; fewer bytes so far cannot refuse yet.
-        Span<byte> start = stackalloc byte[10];
-        int seen = _socket.Peek(start);
+        Span<byte> peeked = stackalloc byte[512];
+        int seen = _socket.Peek(peeked);
+        answered = seen != 0;
         if (seen < 0)
         {
             return false;
         }
 
-        if (seen < start.Length)
+        ReadOnlySpan<byte> rest = peeked[..seen];
+        while (true)
         {
-            return true;
-        }
+            // "HTTP/1.1 2": the status's first digit is the tenth byte; fewer bytes so far cannot refuse yet.
+            if (rest.Length < 10)
+            {
+                return true;
+            }
 
-        return start.StartsWith("HTTP/1."u8) && start[9] is (byte)'1' or (byte)'2';
+            if (!rest.StartsWith("HTTP/1."u8) || rest[9] is not ((byte)'1' or (byte)'2'))
+            {
+                return false;
+            }
+
+            if (rest[9] == (byte)'2')
+            {
+                return true;
+            }
+
+            // An interim answer (100, 103): the final one after it decides; until it is in view, go on.
+            int end = rest.IndexOf("\r\n\r\n"u8);
+            if (end < 0)
+            {
+                return true;
+            }
+
+            rest = rest[(end + 4)..];
+        }
     }
 
     /// <summary>

@@ -89,9 +89,9 @@ internal sealed class DirectAttempt(Backend backend, ConnectionPool pool, Upstre
                             requestHead.Dispose();
                             if (!await UploadAsync(exchange, connection).ConfigureAwait(false))
                             {
-                                // The backend refused the body (closed, or answered other than 1xx/2xx) before taking
-                                // it whole: its answer is relayed, but the connection is out of step with the request
-                                // and is not reused.
+                                // The backend answered before taking the whole body (and may have refused it): its
+                                // answer is relayed, but the connection is out of step with the request and is not
+                                // reused.
                                 connection.MarkNotReusable();
                             }
 
@@ -208,9 +208,10 @@ internal sealed class DirectAttempt(Backend backend, ConnectionPool pool, Upstre
 
     /// <summary>
     /// Streams the exchange's body to the backend as it arrives, reading the next bytes only once the last went out (a
-    /// slow backend slows the client down), chunked when its length is unknown. Stops early, false, when the backend
-    /// answers or closes before taking the whole body (nginx does the same); each send waits at most the body idle
-    /// timeout.
+    /// slow backend slows the client down), chunked when its length is unknown. Stops early when the backend closes or
+    /// refuses the body (any answer but 1xx/2xx) before taking it whole; goes on through an early 1xx/2xx (a streaming
+    /// backend reads on). False when the backend answered before the body's end: the connection is then not reused.
+    /// Each send waits at most the body idle timeout.
     /// </summary>
     [AsyncMethodBuilder(typeof(ThreadPooledValueTaskMethodBuilder<>))]
     private async ValueTask<bool> UploadAsync<TExchange>(TExchange exchange, BackendConnection connection)
@@ -222,12 +223,15 @@ internal sealed class DirectAttempt(Backend backend, ConnectionPool pool, Upstre
         bool chunked = exchange.BodyLength < 0;
         byte[] buffer = connection.Buffer;
         using var deadline = new ReadDeadline(exchange.ClientAborted, settings.ResponseBodyIdleTimeout, settings.Clock);
+        bool answeredEarly = false;
         while (true)
         {
-            if (!connection.TakesMoreBody())
+            if (!connection.TakesMoreBody(out bool answered))
             {
                 return false;
             }
+
+            answeredEarly |= answered;
 
             int read = await exchange.ReadBodyAsync(buffer.AsMemory(Before, buffer.Length - Before - After), exchange.ClientAborted).ConfigureAwait(false);
             if (read == 0)
@@ -254,7 +258,9 @@ internal sealed class DirectAttempt(Backend backend, ConnectionPool pool, Upstre
             }
         }
 
-        return !chunked || await SendAsync(connection, LastChunk, deadline).ConfigureAwait(false);
+        // A backend that answered before the body's end gets the rest of it, but its connection is not reused: it ran
+        // ahead of the request, and what it makes of the rest of the body cannot be checked.
+        return (!chunked || await SendAsync(connection, LastChunk, deadline).ConfigureAwait(false)) && !answeredEarly;
     }
 
     /// <summary>

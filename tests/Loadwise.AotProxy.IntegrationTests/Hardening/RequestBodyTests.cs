@@ -131,6 +131,48 @@ public abstract class RequestBodyTests : HardeningTestBase
     }
 
     [Fact]
+    public async Task A_refusal_after_an_interim_answer_stops_the_upload()
+    {
+        // 100 Continue, then 413, and the backend stops reading without closing: the 413 decides, not the 100.
+        Assert.SkipWhen(Path == ProxyPath.HttpClient, "HttpClient (https backends) keeps sending until the backend closes: its own rule, documented in request-paths.md");
+        await using ScriptedBackend backend = ScriptedBackend.Start(
+            async (stream, request) =>
+            {
+                if (request.Target.StartsWith("/own/", StringComparison.Ordinal))
+                {
+                    return await ScriptedBackend.OwnAsync(stream, request);
+                }
+
+                await ScriptedBackend.WriteAsync(stream, "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 413 Payload Too Large\r\nContent-Length: 3\r\n\r\nbig");
+                await Task.Delay(TimeSpan.FromSeconds(20), Ct);
+                return false;
+            },
+            readBody: false);
+        await using TestProxy proxy = await StartProxyAsync(backend, o => o.Timeouts.ResponseBodyIdleMs = 60_000);
+
+        using RawConnection client = await RawConnection.OpenAsync(proxy.Port);
+        Task sending = client.SendAsync(Request("POST", "/upload", "length", new byte[8_000_000]));
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        WireResponse? response = await client.ReadResponseAsync();
+        while (response?.Status == 100)
+        {
+            response = await client.ReadResponseAsync();
+        }
+
+        Assert.Equal(413, response?.Status);
+        Assert.True(waited.Elapsed < TimeSpan.FromSeconds(10), $"the 413 came after {waited.Elapsed.TotalSeconds:0.0} s");
+        try
+        {
+            await sending;
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException)
+        {
+        }
+
+        await AssertOthersServedAsync(proxy);
+    }
+
+    [Fact]
     public async Task A_backend_that_answers_while_it_still_reads_gets_the_whole_body()
     {
         // A streaming backend (an echo, a transcoder) starts its 200 before the body ends and reads on: the proxy keeps
@@ -183,6 +225,13 @@ public abstract class RequestBodyTests : HardeningTestBase
         await client.SendAsync("GET /own/next HTTP/1.1\r\nHost: proxy\r\n\r\n");
         Assert.Equal("own:/own/next", (await client.ReadResponseAsync())?.Text);
         await AssertOthersServedAsync(proxy);
+        // The backend connection that answered before the body's end carries nothing else (on the direct paths: HttpClient
+        // pools its own connections by its own rules).
+        ScriptedRequest[] received = backend.Requests;
+        if (Path != ProxyPath.HttpClient)
+        {
+            Assert.All(received.Skip(1), r => Assert.NotEqual(received[0].Connection, r.Connection));
+        }
     }
 
     [Fact]
