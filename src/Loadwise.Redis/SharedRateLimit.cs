@@ -21,7 +21,8 @@ namespace Loadwise.Redis;
 /// <para>
 /// Until its first reservation of a window lands, an instance admits a key up to its share of one sync interval's worth
 /// (limit x interval / window / instances) and charges them at the next sync. These can exceed the limit only when an
-/// instance first sees a key after the fleet spent nearly all of the window: by at most that share per instance. While
+/// instance's first reservation of a window lands after the fleet spent nearly all of it (it first saw the key late, or
+/// its sync ran late): by at most that share per instance. While
 /// Redis is out each instance admits up to its share of the whole limit per window (with the instance count it last
 /// knew), so the fleet stays near the limit without Redis.
 /// </para>

@@ -14,7 +14,7 @@ namespace Loadwise.AotProxy.IntegrationTests;
 public sealed class ChunkedUploadAllocationTests(ITestOutputHelper output)
 {
     [Fact]
-    public async Task A_32_MiB_chunked_upload_on_the_event_loop_allocates_under_one_MiB()
+    public async Task A_32_MiB_chunked_upload_on_the_event_loop_allocates_under_four_MiB()
     {
         using var backend = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         backend.Bind(new IPEndPoint(IPAddress.Loopback, 0));
@@ -35,14 +35,16 @@ public sealed class ChunkedUploadAllocationTests(ITestOutputHelper output)
         byte[] chunk = [.. "10000\r\n"u8, .. new byte[65536], .. "\r\n"u8];
         byte[] head = "POST /upload HTTP/1.1\r\nHost: raw\r\nTransfer-Encoding: chunked\r\n\r\n"u8.ToArray();
         byte[] response = new byte[4096];
-        Upload(client, head, chunk, 16, response); // warm-up: code, connections and the pool's blocks
+        Upload(client, head, chunk, 128, response); // warm-up: code, connections and the pool's blocks (up to 1 MiB ahead)
 
         long before = GC.GetTotalAllocatedBytes(precise: true);
         Upload(client, head, chunk, 512, response);
         long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
 
         output.WriteLine($"allocated for a 32 MiB chunked upload: {allocated / 1024} KiB");
-        Assert.InRange(allocated, 0, 1024 * 1024);
+        // Measured 89 KiB to 1.4 MiB (the pool may still grow, and the process's timers run meanwhile); 24 MiB when the
+        // event loop's connections left Kestrel the shared array pool.
+        Assert.InRange(allocated, 0, 4 * 1024 * 1024);
     }
 
     private static void Upload(Socket client, byte[] head, byte[] chunk, int chunks, byte[] response)

@@ -168,8 +168,9 @@ public sealed partial class ProxyFleetTests(RedisServer server) : IClassFixture<
 
         string windows = string.Join(", ", admitted.OrderBy(w => w.Key).Select(w => $"{w.Key % 100}: {w.Value}"));
         TestContext.Current.TestOutputHelper?.WriteLine($"admitted per second {windows}; refused {refused}");
-        // Unshared, the two proxies would admit 80 per second between them.
-        Assert.All(admitted, window => Assert.True(window.Value <= 40, $"second {window.Key} admitted {window.Value}: {windows}"));
+        // Unshared, the two proxies would admit 80 per second between them. The bound: 40, plus each proxy's provisional
+        // share (40 / 2 / 10 syncs = 2), plus one for a request the client's clock puts in the neighbouring second.
+        Assert.All(admitted, window => Assert.True(window.Value <= 40 + (2 * 2) + 1, $"second {window.Key} admitted {window.Value}: {windows}"));
         int[] full = [.. admitted.OrderBy(w => w.Key).Skip(1).SkipLast(1).Select(w => w.Value)];
         Assert.NotEmpty(full);
         Assert.All(full, count => Assert.True(count >= 30, $"a full second admitted only {count}: {windows}"));

@@ -49,8 +49,10 @@ public sealed class SharedRateLimitTests(RedisServer server) : IClassFixture<Red
         await StopAsync(connections, limits);
 
         TestContext.Current.TestOutputHelper?.WriteLine(string.Join(", ", admitted.OrderBy(w => w.Key).Select(w => $"{w.Key % 100}: {w.Value}")));
-        // Without sharing, four instances would admit 4 x 200 per window.
-        Assert.All(admitted, window => Assert.True(window.Value <= 200, $"window {window.Key} admitted {window.Value}"));
+        // Without sharing, four instances would admit 4 x 200 per window. The documented bound: the limit, plus each
+        // instance's provisional share (200 / 4 / 20 syncs per window = 3) when its first reservation of a window lands
+        // after the others spent it (a starved sync loop on a loaded machine).
+        Assert.All(admitted, window => Assert.True(window.Value <= 200 + (4 * 3), $"window {window.Key} admitted {window.Value}"));
         // Not only refusals: the full windows in the middle come close to the limit.
         int[] full = [.. admitted.OrderBy(w => w.Key).Skip(1).SkipLast(1).Select(w => w.Value)];
         Assert.True(full.Length >= 2, $"only {full.Length} full windows");
@@ -68,7 +70,7 @@ public sealed class SharedRateLimitTests(RedisServer server) : IClassFixture<Red
         TestContext.Current.TestOutputHelper?.WriteLine(string.Join(", ", admitted.OrderBy(w => w.Key).Select(w => $"{w.Key % 100}: {w.Value}")));
         // Its share starts at a quarter and grows by a quarter of what is left at every sync (20 per window).
         int[] full = [.. admitted.OrderBy(w => w.Key).Skip(1).SkipLast(1).Select(w => w.Value)];
-        Assert.All(admitted, window => Assert.True(window.Value <= 200, $"window {window.Key} admitted {window.Value}"));
+        Assert.All(admitted, window => Assert.True(window.Value <= 200 + 3, $"window {window.Key} admitted {window.Value}"));
         Assert.All(full, count => Assert.True(count >= 160, $"a full window admitted only {count}"));
     }
 
