@@ -19,7 +19,7 @@ namespace Loadwise.AotProxy.RateLimiting;
 /// </summary>
 internal sealed class ClientRateLimiter : IAsyncDisposable
 {
-    private readonly PartitionedRateLimiter<UInt128> _limiter;
+    private readonly PartitionedRateLimiter<UInt128>? _limiter; // none with a fleet limit, which replaces it
     private readonly ForwardedHeaders _forwarded;
     private readonly UInt128 _ipv6Mask;
     private readonly IFleetRateLimit? _fleet;
@@ -30,6 +30,11 @@ internal sealed class ClientRateLimiter : IAsyncDisposable
         _fleet = fleet;
         int prefix = options.IPv6PrefixLength;
         _ipv6Mask = prefix >= 128 ? UInt128.MaxValue : ~(UInt128.MaxValue >> prefix);
+        if (fleet is not null)
+        {
+            return;
+        }
+
         var bucket = new TokenBucketRateLimiterOptions
         {
             TokenLimit = options.Burst,
@@ -66,7 +71,7 @@ internal sealed class ClientRateLimiter : IAsyncDisposable
             return _fleet.TryAcquire(key, out retryAfterSeconds);
         }
 
-        using RateLimitLease lease = _limiter.AttemptAcquire(key);
+        using RateLimitLease lease = _limiter!.AttemptAcquire(key);
         if (lease.IsAcquired)
         {
             retryAfterSeconds = 0;
@@ -103,7 +108,7 @@ internal sealed class ClientRateLimiter : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        _limiter.Dispose();
+        _limiter?.Dispose();
         if (_fleet is not null)
         {
             await _fleet.DisposeAsync().ConfigureAwait(false);

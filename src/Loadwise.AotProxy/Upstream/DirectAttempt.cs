@@ -53,8 +53,8 @@ internal sealed class DirectAttempt(Backend backend, ConnectionPool pool, Upstre
 
                     // Written into the connection's empty receive buffer, as it goes out whole before the response is
                     // read into that buffer: no buffer rented per request (only a head over 16 KiB rents). A body the
-                    // exchange holds whole goes in the same send when both fit that buffer, else in a second send; a
-                    // larger one streams after the head.
+                    // exchange holds whole goes in the same send: copied behind the head when both fit that buffer,
+                    // else beside it in one gather send; a larger one streams after the head.
                     requestHead.Dispose();
                     requestHead = new HttpOutputBuffer(connection.Buffer);
                     exchange.WriteRequestHead(ref requestHead, in target);
