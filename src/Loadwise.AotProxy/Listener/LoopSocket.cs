@@ -225,22 +225,26 @@ internal sealed partial class LoopSocket : LoopHandle, IDisposable, IValueTaskSo
                 sent = sendmsg(Fd, &message, MSG_DONTWAIT | MSG_NOSIGNAL);
             }
 
-            if (sent >= 0)
+            if (sent >= 0 || !Interrupted())
             {
-                return (int)sent;
-            }
-
-            int errno = Errno;
-            if (errno == EAGAIN)
-            {
-                return 0;
-            }
-
-            if (errno != EINTR)
-            {
-                throw Failed("send", errno);
+                return (int)Math.Max(sent, 0);
             }
         }
+    }
+
+    /// <summary>
+    /// After a send that returned -1: true when a signal interrupted it (send again); false when the kernel had no room
+    /// (the caller reports 0 bytes taken). Any other error throws.
+    /// </summary>
+    private bool Interrupted()
+    {
+        int errno = Errno;
+        if (errno == EAGAIN)
+        {
+            return false;
+        }
+
+        return errno == EINTR ? true : throw Failed("send", errno);
     }
 
     /// <summary>One non-blocking send: the bytes the kernel took, 0 when it had no room.</summary>
@@ -255,20 +259,9 @@ internal sealed partial class LoopSocket : LoopHandle, IDisposable, IValueTaskSo
                 sent = send(Fd, bytes, (nuint)data.Length, MSG_DONTWAIT | MSG_NOSIGNAL);
             }
 
-            if (sent >= 0)
+            if (sent >= 0 || !Interrupted())
             {
-                return (int)sent;
-            }
-
-            int errno = Errno;
-            if (errno == EAGAIN)
-            {
-                return 0;
-            }
-
-            if (errno != EINTR)
-            {
-                throw Failed("send", errno);
+                return (int)Math.Max(sent, 0);
             }
         }
     }
